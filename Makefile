@@ -1,0 +1,51 @@
+# make venv | run | test | lint | traceability | bench | load | faults
+# Everything runs from the project's own virtualenv in .venv (created on first use).
+
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+
+.PHONY: venv run test lint traceability bench load faults
+
+venv: $(STAMP)
+
+# Reinstalls only when requirements.txt changes.
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Works with no environment: SQLite and a filesystem Celery broker are the settings' defaults.
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	bin/run-all
+
+# check --deploy runs on the production settings with throwaway keys.
+RANDOM_KEY := $(PY) -c 'import secrets; print(secrets.token_urlsafe(45))'
+FERNET_KEY := $(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
+
+test: venv
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_ENV=production SECRET_KEY="$$($(RANDOM_KEY))" ALLOWED_HOSTS=example.com DEBUG=false \
+	FIELD_ENCRYPTION_KEYS="$$($(FERNET_KEY))" BLIND_INDEX_KEY="$$($(RANDOM_KEY))" \
+	$(PY) manage.py check --deploy --fail-level WARNING
+	$(VENV)/bin/pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+traceability: venv
+	$(PY) -m tests.traceability
+
+bench: venv
+	$(PY) bench/run_all.py
+
+load: venv
+	$(PY) bench/load.py
+
+faults: venv
+	$(PY) bench/faults.py

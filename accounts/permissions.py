@@ -1,0 +1,143 @@
+"""Who may see what. All guardian code lives here.
+
+Scope is granted on Branch and Department objects (``accounts.access_branch``,
+``accounts.access_department``), never per visit, so scoping a million visits is one
+subquery on a handful of branch ids. A user with the *global* permission (the
+administrator group, the audit administrator) sees every branch. Out-of-scope objects are
+404, never 403, so that their existence is not revealed.
+"""
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+
+from .models import Account, Branch, Customer, Department, Role
+
+BRANCH_PERM = "accounts.access_branch"
+DEPARTMENT_PERM = "accounts.access_department"
+
+
+def role_of(user) -> str | None:
+    if not user.is_authenticated:
+        return None
+    profile = getattr(user, "profile", None)
+    if profile is not None:
+        return profile.role
+    return Role.ADMINISTRATOR if user.is_superuser else None
+
+
+def has_role(user, *roles: str) -> bool:
+    return role_of(user) in roles
+
+
+def role_required(*roles: str):
+    """View decorator: the user must be logged in and have one of the roles (403 otherwise)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                from django.contrib.auth.views import redirect_to_login
+
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def grant_branch(user, branch: Branch) -> None:
+    assign_perm(BRANCH_PERM, user, branch)
+
+
+def revoke_branch(user, branch: Branch) -> None:
+    remove_perm(BRANCH_PERM, user, branch)
+
+
+def grant_department(user, department: Department) -> None:
+    assign_perm(DEPARTMENT_PERM, user, department)
+
+
+def branches_visible_to(user) -> QuerySet[Branch]:
+    if not user.is_authenticated:
+        return Branch.objects.none()
+    return get_objects_for_user(user, BRANCH_PERM, klass=Branch, accept_global_perms=True)
+
+
+def departments_visible_to(user) -> QuerySet[Department]:
+    if not user.is_authenticated:
+        return Department.objects.none()
+    return get_objects_for_user(user, DEPARTMENT_PERM, klass=Department, accept_global_perms=True)
+
+
+def _branch_ids(user):
+    # A subquery, not a list: the database does the join.
+    return branches_visible_to(user).values("pk")
+
+
+def customers_visible_to(user) -> QuerySet[Customer]:
+    return Customer.objects.filter(branch__in=_branch_ids(user))
+
+
+def accounts_visible_to(user) -> QuerySet[Account]:
+    return Account.objects.filter(branch__in=_branch_ids(user))
+
+
+def visits_visible_to(user):
+    from visits.models import Visit
+
+    return Visit.objects.filter(branch__in=_branch_ids(user))
+
+
+def escalations_visible_to(user):
+    """Handlers see their departments' escalations; everyone else those of their branches."""
+    from visits.models import Escalation
+
+    if has_role(user, Role.HANDLER):
+        return Escalation.objects.filter(department__in=departments_visible_to(user).values("pk"))
+    return Escalation.objects.filter(
+        Q(account__branch__in=_branch_ids(user))
+        | Q(department__in=departments_visible_to(user).values("pk"))
+    )
+
+
+def records_visible_to(user):
+    from visits.models import VisitRecord
+
+    return VisitRecord.objects.filter(visit__branch__in=_branch_ids(user))
+
+
+def visit_for_user(user, pk):
+    return get_object_or_404(visits_visible_to(user), pk=pk)
+
+
+def customer_for_user(user, pk):
+    return get_object_or_404(customers_visible_to(user), pk=pk)
+
+
+def account_for_user(user, pk):
+    return get_object_or_404(accounts_visible_to(user), pk=pk)
+
+
+def escalation_for_user(user, pk):
+    return get_object_or_404(escalations_visible_to(user), pk=pk)
+
+
+def require_branch(user, branch_id) -> None:
+    if not branches_visible_to(user).filter(pk=branch_id).exists():
+        raise Http404
+
+
+# Who may see unmasked personal data (each reveal is audit-logged by the caller).
+REVEAL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.TELLER)
+
+
+def may_reveal_personal_data(user) -> bool:
+    return has_role(user, *REVEAL_ROLES)

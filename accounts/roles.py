@@ -1,0 +1,45 @@
+"""The role groups and their model permissions, kept in code and applied after every migrate
+(idempotent), so a new installation and an upgraded one have the same groups."""
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+from .models import Role
+
+_ALL_APPS = ("accounts", "visits", "supervision")
+
+
+def _perms(query: Q):
+    return Permission.objects.filter(query)
+
+
+def ensure_role_groups(**kwargs) -> None:
+    app_perms = Q(content_type__app_label__in=_ALL_APPS)
+    view = Q(codename__startswith="view_")
+    config_models = Q(
+        content_type__model__in=[
+            "visitpolicy", "eventrule", "script", "calendarday", "calendaryear", "smstemplate",
+            "questionnairequestion", "branch", "department", "certification", "staffprofile",
+            "staffcertification", "trainingcourse", "serviceclient",
+        ]
+    )
+    wanted = {
+        Role.AGENT: Q(pk__in=[]),
+        Role.TELLER: Q(pk__in=[]),
+        Role.HANDLER: Q(pk__in=[]),
+        # Supervisors read everything in the admin and manage training.
+        Role.SUPERVISOR: (app_perms & view)
+        | Q(content_type__model__in=["trainingcourse", "trainingattendance"]),
+        # The system administrator configures; sees every branch.
+        Role.ADMINISTRATOR: (app_perms & (view | config_models))
+        | Q(content_type__app_label__in=["auth", "django_celery_beat"])
+        | Q(codename__in=["access_branch", "access_department"]),
+        Role.SECURITY_ADMIN: Q(content_type__app_label="auth")
+        | Q(content_type__app_label="otp_totp")
+        | Q(content_type__app_label="axes"),
+        # The audit administrator reads the audit log and can change nothing.
+        Role.AUDIT_ADMIN: Q(codename="view_auditlogentry"),
+    }
+    for role, query in wanted.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        group.permissions.set(_perms(query))

@@ -1,0 +1,36 @@
+"""Writes on staff, customers and accounts."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from .models import Branch, Department, Role, StaffProfile
+from .permissions import grant_branch, grant_department
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    full_name: str = "",
+    email: str = "",
+    branches: list[Branch] | tuple = (),
+    departments: list[Department] | tuple = (),
+    employee_no: str | None = None,
+):
+    """A user with a profile, its role group, and its branch/department scope."""
+    User = get_user_model()
+    user = User(username=username, email=email, first_name=full_name)
+    user.set_password(password)
+    user.is_staff = role in (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)
+    user.save()
+    StaffProfile.objects.create(user=user, role=role, employee_no=employee_no)
+    group, _ = Group.objects.get_or_create(name=role)
+    user.groups.add(group)
+    for branch in branches:
+        grant_branch(user, branch)
+    for department in departments:
+        grant_department(user, department)
+    return user

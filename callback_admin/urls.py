@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("login/", account_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("callback_admin.api_urls")),
+    path("", include("accounts.urls")),
+    path("", include("visits.urls")),
+    path("", include("visits.urls_escalations")),
+    path("", include("visits.urls_public")),
+    path("", include("supervision.urls")),
+]

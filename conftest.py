@@ -1,0 +1,2 @@
+# Shared personas and factories for every test module.
+pytest_plugins = ["tests.fixtures"]

@@ -1,0 +1,263 @@
+"""Audit samples and reviews, complaints, training, assessments, and the audit log."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Branch, Certification, Customer
+from visits.models import Visit, VisitRecord
+
+# --- Audit sampling and review -------------------------------------------------------------
+
+
+class SampleStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    OPEN = "open", _("评审中")
+    FINISHED = "finished", _("已完成")
+
+
+class AuditSample(models.Model):
+    period_start = models.DateField(_("期间开始"))
+    period_end = models.DateField(_("期间结束"))
+    scope = models.JSONField(_("范围"), default=dict, blank=True)
+    rate = models.DecimalField(_("抽样比例"), max_digits=5, decimal_places=4, null=True, blank=True)
+    size = models.PositiveIntegerField(_("样本量"), null=True, blank=True)
+    seed = models.BigIntegerField(_("随机种子"))
+    status = models.CharField(
+        _("状态"), max_length=10, choices=SampleStatus.choices, default=SampleStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-period_start", "-pk"]
+        verbose_name = _("抽查样本")
+        verbose_name_plural = _("抽查样本")
+
+    def __str__(self):
+        return f"{self.period_start:%Y-%m} #{self.pk}"
+
+
+class AuditSampleItem(models.Model):
+    sample = models.ForeignKey(AuditSample, on_delete=models.CASCADE, related_name="items")
+    record = models.ForeignKey(VisitRecord, on_delete=models.PROTECT, related_name="audit_items")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "record"], name="record_once_per_sample")
+        ]
+
+
+class AuditReview(models.Model):
+    item = models.OneToOneField(AuditSampleItem, on_delete=models.PROTECT, related_name="review")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    record_complete = models.BooleanField(_("记录完整"))
+    identity_stated = models.BooleanField(_("表明身份"))
+    script_followed = models.BooleanField(_("遵循话术"))
+    reminders_given = models.BooleanField(_("已作安全提示"))
+    handled_in_time = models.BooleanField(_("问题及时处理"))
+    escalation_justified = models.BooleanField(_("转办合理"))
+    score = models.PositiveSmallIntegerField(
+        _("评分"), validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    findings = models.TextField(_("发现问题"), blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("抽查评审")
+        verbose_name_plural = _("抽查评审")
+        constraints = [
+            models.CheckConstraint(condition=Q(score__lte=100), name="review_score_max_100")
+        ]
+
+
+class CorrectiveAction(models.Model):
+    review = models.ForeignKey(AuditReview, on_delete=models.PROTECT, related_name="actions")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="corrective_actions"
+    )
+    description = models.TextField(_("整改要求"))
+    due_on = models.DateField(_("整改期限"))
+    acknowledged_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_on"]
+        verbose_name = _("整改事项")
+        verbose_name_plural = _("整改事项")
+
+
+# --- Complaints about callback work --------------------------------------------------------
+
+
+class ComplaintSource(models.TextChoices):
+    HOTLINE = "hotline", _("客服热线")
+    SUGGESTION_BOX = "suggestion_box", _("意见箱")
+    ONLINE = "online", _("线上")
+
+
+class ComplaintStatus(models.TextChoices):
+    REGISTERED = "registered", _("已登记")
+    INVESTIGATING = "investigating", _("调查中")
+    ANSWERED = "answered", _("已答复")
+
+
+class Complaint(models.Model):
+    source = models.CharField(_("来源"), max_length=20, choices=ComplaintSource.choices)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="complaints"
+    )
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="complaints"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints_against",
+        verbose_name=_("被投诉人员"),
+    )
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, null=True, blank=True)
+    contact_name = models.CharField(_("联系人"), max_length=100, blank=True)
+    contact_phone = models.CharField(_("联系电话"), max_length=30, blank=True)
+    text = models.TextField(_("投诉内容"))
+    received_at = models.DateTimeField(_("收到时间"), default=timezone.now)
+    is_complex = models.BooleanField(_("复杂案件"), default=False)
+    extension_days = models.PositiveSmallIntegerField(
+        _("延长天数"), default=0, validators=[MaxValueValidator(30)]
+    )
+    extension_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    extension_reason = models.CharField(_("延长理由"), max_length=300, blank=True)
+    investigator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"),
+        max_length=20,
+        choices=ComplaintStatus.choices,
+        default=ComplaintStatus.REGISTERED,
+    )
+    upheld = models.BooleanField(_("投诉成立"), null=True, blank=True)
+    answer = models.TextField(_("答复内容"), blank=True)
+    answered_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = _("投诉")
+        verbose_name_plural = _("投诉")
+        constraints = [
+            models.CheckConstraint(condition=Q(extension_days__lte=30), name="extension_max_30")
+        ]
+        indexes = [models.Index(fields=["status", "received_at"], name="complaint_status_time")]
+
+
+# --- Training and assessment ---------------------------------------------------------------
+
+
+class TrainingCourse(models.Model):
+    name = models.CharField(_("课程"), max_length=100)
+    hours = models.DecimalField(_("学时"), max_digits=5, decimal_places=1)
+    grants = models.ForeignKey(
+        Certification,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("通过后取得资质"),
+    )
+
+    class Meta:
+        verbose_name = _("培训课程")
+        verbose_name_plural = _("培训课程")
+
+    def __str__(self):
+        return self.name
+
+
+class TrainingAttendance(models.Model):
+    course = models.ForeignKey(TrainingCourse, on_delete=models.PROTECT, related_name="attendance")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trainings"
+    )
+    attended_on = models.DateField(_("日期"))
+    hours = models.DecimalField(_("学时"), max_digits=5, decimal_places=1)
+    passed = models.BooleanField(_("通过"), default=False)
+
+    class Meta:
+        ordering = ["-attended_on"]
+        verbose_name = _("培训记录")
+        verbose_name_plural = _("培训记录")
+
+
+class MonthlyAssessment(models.Model):
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assessments"
+    )
+    month = models.DateField(_("月份"))  # first day of the month
+    visits_completed = models.PositiveIntegerField(default=0)
+    visits_attempted = models.PositiveIntegerField(default=0)
+    reach_rate = models.FloatField(null=True, blank=True)
+    on_time_rate = models.FloatField(null=True, blank=True)
+    rated_visits = models.PositiveIntegerField(default=0)
+    raw_satisfaction = models.FloatField(null=True, blank=True)
+    adjusted_satisfaction = models.FloatField(null=True, blank=True)
+    audit_score = models.FloatField(null=True, blank=True)
+    upheld_complaints = models.PositiveIntegerField(default=0)
+    composite = models.FloatField(null=True, blank=True)
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    rewarded = models.BooleanField(default=False)
+    frozen = models.BooleanField(default=False)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["month", "rank"]
+        verbose_name = _("月度考核")
+        verbose_name_plural = _("月度考核")
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "month"], name="one_assessment_per_month")
+        ]
+
+
+# --- Audit log (append-only, hash-chained) -------------------------------------------------
+
+
+class AuditLogEntry(models.Model):
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    actor_label = models.CharField(_("操作人标识"), max_length=150, blank=True)
+    client_name = models.CharField(_("接口客户端"), max_length=100, blank=True)
+    ip = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
+    action = models.CharField(_("操作"), max_length=50, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=50, blank=True)
+    object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
+    before = models.JSONField(_("变更前"), null=True, blank=True)
+    after = models.JSONField(_("变更后"), null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        indexes = [models.Index(fields=["object_type", "object_id"], name="auditlog_object")]
