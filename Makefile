@@ -32,7 +32,7 @@ test: venv
 	DJANGO_ENV=production SECRET_KEY="$$($(RANDOM_KEY))" ALLOWED_HOSTS=example.com DEBUG=false \
 	FIELD_ENCRYPTION_KEYS="$$($(FERNET_KEY))" BLIND_INDEX_KEY="$$($(RANDOM_KEY))" \
 	$(PY) manage.py check --deploy --fail-level WARNING
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 
 lint: venv
 	$(VENV)/bin/ruff check .

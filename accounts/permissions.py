@@ -141,3 +141,23 @@ REVEAL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.TELLER)
 
 def may_reveal_personal_data(user) -> bool:
     return has_role(user, *REVEAL_ROLES)
+
+
+def staff_of_branch(branch: Branch, *roles: str):
+    """Active users with one of ``roles`` granted access to ``branch`` (whom to notify)."""
+    from guardian.shortcuts import get_users_with_perms
+
+    users = get_users_with_perms(
+        branch, only_with_perms_in=["access_branch"], with_group_users=False
+    )
+    return users.filter(is_active=True, profile__role__in=roles)
+
+
+def staff_of_department(department: Department, *roles: str):
+    """Active users with one of ``roles`` granted access to ``department`` (whom to notify)."""
+    from guardian.shortcuts import get_users_with_perms
+
+    users = get_users_with_perms(
+        department, only_with_perms_in=["access_department"], with_group_users=False
+    )
+    return users.filter(is_active=True, profile__role__in=roles)

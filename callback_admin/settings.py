@@ -94,9 +94,11 @@ INSTALLED_APPS = [
     "accounts",
     "visits",
     "supervision",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "callback_admin.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -110,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "callback_admin.urls"
@@ -144,6 +147,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 if env_str("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(env_str("DATABASE_REPLICA_URL"))
+    # Tests see the replica as the primary itself (a physical replica has no tables of its own).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+# Dashboards and exports read from "replica" when there is one; writes always go to default.
+DATABASE_ROUTERS = ["callback_admin.db_router.ReplicaRouter"]
+for _db in DATABASES.values():
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        # A database that does not answer fails a request (and the health check) in seconds.
+        _db.setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 2)
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -292,6 +305,39 @@ BLIND_INDEX_KEY = env_str("BLIND_INDEX_KEY", "")
 if PRODUCTION and (not FIELD_ENCRYPTION_KEYS or not BLIND_INDEX_KEY):
     raise ImproperlyConfigured("Production needs FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY.")
 
+
+def _fernet_key_ok(key: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return False
+
+
+if _bad_keys := [i + 1 for i, key in enumerate(FIELD_ENCRYPTION_KEYS) if not _fernet_key_ok(key)]:
+    raise ImproperlyConfigured(
+        f"FIELD_ENCRYPTION_KEYS: key number {_bad_keys[0]} is not a Fernet key "
+        "(32 url-safe base64-encoded bytes, e.g. from Fernet.generate_key())."
+    )
+if PRODUCTION:
+    if not os.environ.get("ALLOWED_HOSTS") or "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "Production needs ALLOWED_HOSTS: the host names the site answers to, without '*'."
+        )
+    if len(BLIND_INDEX_KEY) < 32:
+        raise ImproperlyConfigured("Production needs a BLIND_INDEX_KEY of 32 characters or more.")
+
+# Production serving: /metrics (Prometheus) and the health check answer on plain HTTP too, so a
+# scraper or a load balancer may call a web machine directly (see docs/DEPLOYMENT.md).
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", [r"^metrics$", r"^api/v1/health$"])
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 30)
+# Celery workers import this module at start, which connects the task-failure counter.
+CELERY_IMPORTS = ["callback_admin.metrics"]
+
 # Product settings (SPEC: "[X]" values of the rulebook). See README for each.
 CALLBACK = {
     "BANK_NAME": env_str("BANK_NAME", "示范银行"),
@@ -319,11 +365,28 @@ CALLBACK = {
         "audit_score": 0.3,
         "upheld_complaint_penalty": 0.05,
     },
+    # Supervision: top N ranked agents rewarded; Bayesian prior weight (in rated visits) that
+    # shrinks an agent's satisfaction toward the month's global mean; corrective-action due days;
+    # public complaint form limits per IP and overall, per hour.
+    "ASSESSMENT_REWARD_TOP": env_int("ASSESSMENT_REWARD_TOP", 3),
+    "ASSESSMENT_PRIOR_WEIGHT": env_int("ASSESSMENT_PRIOR_WEIGHT", 10),
+    "CORRECTIVE_ACTION_DAYS": env_int("CORRECTIVE_ACTION_DAYS", 14),
+    "COMPLAINT_FORM_PER_IP_HOUR": env_int("COMPLAINT_FORM_PER_IP_HOUR", 5),
+    "COMPLAINT_FORM_GLOBAL_HOUR": env_int("COMPLAINT_FORM_GLOBAL_HOUR", 500),
     "RETENTION_RECORD_YEARS": env_int("RETENTION_RECORD_YEARS", 10),
     "RETENTION_AUDIT_LOG_MONTHS": env_int("RETENTION_AUDIT_LOG_MONTHS", 6),
     "PASSWORD_MAX_AGE_DAYS": env_int("PASSWORD_MAX_AGE_DAYS", 90),
     "BACKUP_DIR": env_str("BACKUP_DIR", str(VAR_DIR / "backups")),
     "BACKUP_KEEP": env_int("BACKUP_KEEP", 7),
+    # Escalation deadlines by urgency: (unit, amount), unit "working_hours" or "business_days".
+    "ESCALATION_DEADLINES": {
+        "urgent": ("working_hours", env_int("ESCALATION_URGENT_WORKING_HOURS", 4)),
+        "high": ("business_days", env_int("ESCALATION_HIGH_BUSINESS_DAYS", 1)),
+        "normal": ("business_days", env_int("ESCALATION_NORMAL_BUSINESS_DAYS", 3)),
+    },
+    # An escalation overdue by more than this (or missed twice) is raised to the supervisors.
+    "ESCALATION_RAISE_AFTER_HOURS": env_int("ESCALATION_RAISE_AFTER_HOURS", 24),
+    "ESCALATION_FOLLOW_UP_BUSINESS_DAYS": env_int("ESCALATION_FOLLOW_UP_BUSINESS_DAYS", 1),
 }
 
 LOGGING = {

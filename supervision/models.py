@@ -1,5 +1,6 @@
 """Audit samples and reviews, complaints, training, assessments, and the audit log."""
 
+import pgtrigger
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -33,11 +34,20 @@ class AuditSample(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Drafted by the monthly beat job (one per supervisor and period), not drawn by hand.
+    scheduled = models.BooleanField(_("定时生成"), default=False)
 
     class Meta:
         ordering = ["-period_start", "-pk"]
         verbose_name = _("抽查样本")
         verbose_name_plural = _("抽查样本")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "period_start", "period_end"],
+                condition=Q(scheduled=True),
+                name="one_scheduled_sample_per_period",
+            )
+        ]
 
     def __str__(self):
         return f"{self.period_start:%Y-%m} #{self.pk}"
@@ -76,6 +86,14 @@ class AuditReview(models.Model):
         verbose_name_plural = _("抽查评审")
         constraints = [
             models.CheckConstraint(condition=Q(score__lte=100), name="review_score_max_100")
+        ]
+        # A finished review is final (PostgreSQL trigger; the retention procedure excepted).
+        triggers = [
+            pgtrigger.Protect(
+                name="finished_review_immutable",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                condition=pgtrigger.Condition("OLD.finished_at IS NOT NULL AND current_setting('callback.retention', true) IS DISTINCT FROM 'on'"),
+            )
         ]
 
 
@@ -131,6 +149,8 @@ class Complaint(models.Model):
     contact_phone = models.CharField(_("联系电话"), max_length=30, blank=True)
     text = models.TextField(_("投诉内容"))
     received_at = models.DateTimeField(_("收到时间"), default=timezone.now)
+    # The regulator's clock, kept by supervision.services (15 / 30 days + approved extension).
+    decision_due_at = models.DateTimeField(_("答复期限"), null=True, blank=True, db_index=True)
     is_complex = models.BooleanField(_("复杂案件"), default=False)
     extension_days = models.PositiveSmallIntegerField(
         _("延长天数"), default=0, validators=[MaxValueValidator(30)]
@@ -261,3 +281,106 @@ class AuditLogEntry(models.Model):
         verbose_name = _("审计日志")
         verbose_name_plural = _("审计日志")
         indexes = [models.Index(fields=["object_type", "object_id"], name="auditlog_object")]
+        # Append-only: UPDATE and DELETE refused on PostgreSQL except by the retention procedure.
+        triggers = [
+            pgtrigger.Protect(
+                name="auditlog_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                condition=pgtrigger.Condition("current_setting('callback.retention', true) IS DISTINCT FROM 'on'"),
+            )
+        ]
+
+
+# --- Retention and destruction (SPEC §6) -----------------------------------------------------
+
+
+class DestructionStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    APPROVED = "approved", _("已批准")
+    EXECUTED = "executed", _("已执行")
+    REJECTED = "rejected", _("已驳回")
+
+
+class DestructionList(models.Model):
+    """Records due for destruction, drawn up by the monthly job or a supervisor; approved by
+    someone other than its creator, then executed (see supervision/retention.py)."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=DestructionStatus.choices, default=DestructionStatus.DRAFT
+    )
+    criteria = models.JSONField(_("条件"), default=dict, blank=True)
+    item_count = models.PositiveIntegerField(_("条目数"), default=0)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("批准时间"), null=True, blank=True)
+    executed_at = models.DateTimeField(_("执行时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("销毁清单")
+        verbose_name_plural = _("销毁清单")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("created_by")),
+                name="destruction_approver_not_creator",
+            )
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_status_display()}"
+
+
+class DestructionListItem(models.Model):
+    destruction_list = models.ForeignKey(
+        DestructionList, on_delete=models.CASCADE, related_name="items"
+    )
+    record_class = models.CharField(_("记录类别"), max_length=40)
+    object_type = models.CharField(_("对象类型"), max_length=50)
+    object_id = models.CharField(_("对象编号"), max_length=64)
+    row_count = models.PositiveIntegerField(_("涉及行数"), default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destruction_list", "object_type", "object_id"],
+                name="destruction_item_once_per_list",
+            )
+        ]
+
+
+class DestructionCertificate(models.Model):
+    """Proof of a destruction: kept forever, never changed (trigger on PostgreSQL)."""
+
+    destruction_list = models.OneToOneField(
+        DestructionList, on_delete=models.PROTECT, related_name="certificate"
+    )
+    summary = models.JSONField(_("销毁内容"), default=dict)
+    item_count = models.PositiveIntegerField(_("条目数"))
+    row_count = models.PositiveIntegerField(_("涉及行数"))
+    method = models.CharField(_("方式"), max_length=200)
+    executed_at = models.DateTimeField(_("执行时间"), default=timezone.now)
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    ids_sha256 = models.CharField(_("已销毁编号的SHA-256"), max_length=64)
+    # Audit-log destruction: the hash of the last destroyed entry, where the chain now starts.
+    chain_anchor = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-executed_at"]
+        verbose_name = _("销毁证明")
+        verbose_name_plural = _("销毁证明")
+        triggers = [
+            pgtrigger.Protect(
+                name="destruction_certificate_immutable",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]

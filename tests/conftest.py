@@ -85,33 +85,36 @@ def _service_problem(item: pytest.Item) -> tuple[str, str] | None:
     return None
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    missing = _service_problem(item)
-    if missing and services_required():
-        pytest.fail(f"{missing[1]}: {missing[0]}", pytrace=False)
-    if item.get_closest_marker("browser"):
-        _allow_orm_beside_playwright()
+def _bad_spec_markers(item: pytest.Item) -> list[str]:
+    from tests.traceability import parse_section_id
+
+    return [
+        f"spec{marker.args!r}"
+        for marker in item.iter_markers("spec")
+        if not marker.args
+        or not all(isinstance(arg, str) and parse_section_id(arg) for arg in marker.args)
+    ]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skips tests whose service is missing; checks that spec markers name a section."""
-    from tests.traceability import parse_section_id
-
-    bad = []
     for item in items:
         missing = _service_problem(item)
         if missing and not services_required():
             # A skip marker (rather than pytest.skip in setup) reports the test's own location.
             item.add_marker(pytest.mark.skip(reason=missing[0]))
-        for marker in item.iter_markers("spec"):
-            if not marker.args or not all(
-                isinstance(arg, str) and parse_section_id(arg) for arg in marker.args
-            ):
-                bad.append(f"{item.nodeid}: spec{marker.args!r}")
-    if bad:
-        raise pytest.UsageError(
-            'spec markers need section ids like spec("4.new-account"):\n  ' + "\n  ".join(bad)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if bad := _bad_spec_markers(item):
+        pytest.fail(
+            f'{", ".join(bad)}: a spec marker names a SPEC.md section, like spec("4.new-account")',
+            pytrace=False,
         )
+    missing = _service_problem(item)
+    if missing and services_required():
+        pytest.fail(f"{missing[1]}: {missing[0]}", pytrace=False)
+    if item.get_closest_marker("browser"):
+        _allow_orm_beside_playwright()
 
 
 # --- In CI, no test may be skipped ---------------------------------------------------------------

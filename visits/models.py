@@ -1,5 +1,6 @@
 """Calendar, policies, rules, visits, contact attempts, records, escalations and channels."""
 
+import pgtrigger
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -421,6 +422,8 @@ class VisitRecord(models.Model):
     )
     problem = models.TextField(_("问题描述"), blank=True)
     answers = models.JSONField(_("问卷答案"), default=dict, blank=True)
+    # Follow-up visits only: is the customer satisfied with the escalation's result?
+    resolution_satisfied = models.BooleanField(_("对处理结果满意"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("回访记录")
@@ -437,6 +440,15 @@ class VisitRecord(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["submitted_by", "submitted_at"], name="record_agent_time")]
+        # Submitted records are immutable on PostgreSQL whatever the path (ORM, admin, raw SQL);
+        # only the retention procedure (SET LOCAL callback.retention = 'on') may anonymise them.
+        triggers = [
+            pgtrigger.Protect(
+                name="record_immutable",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                condition=pgtrigger.Condition("current_setting('callback.retention', true) IS DISTINCT FROM 'on'"),
+            )
+        ]
 
     def __str__(self):
         return f"{_('回访记录')} #{self.pk}"
@@ -536,6 +548,16 @@ class Escalation(models.Model):
         indexes = [
             models.Index(fields=["department", "status", "deadline_at"], name="esc_dept_queue"),
             models.Index(fields=["status", "deadline_at"], name="esc_status_deadline"),
+        ]
+        # A closed escalation is final (PostgreSQL trigger; the retention procedure excepted).
+        triggers = [
+            pgtrigger.Protect(
+                name="closed_escalation_immutable",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                condition=pgtrigger.Condition(
+                    "OLD.status = 'closed' AND current_setting('callback.retention', true) IS DISTINCT FROM 'on'"
+                ),
+            )
         ]
 
     def __str__(self):

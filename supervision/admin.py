@@ -1,0 +1,82 @@
+from django.contrib import admin
+
+from .models import (
+    AuditLogEntry,
+    AuditReview,
+    AuditSample,
+    AuditSampleItem,
+    Complaint,
+    CorrectiveAction,
+    MonthlyAssessment,
+    TrainingAttendance,
+    TrainingCourse,
+)
+
+
+@admin.register(AuditSample)
+class AuditSampleAdmin(admin.ModelAdmin):
+    list_display = ["id", "period_start", "period_end", "rate", "size", "seed", "status"]
+    list_filter = ["status"]
+
+
+@admin.register(AuditSampleItem)
+class AuditSampleItemAdmin(admin.ModelAdmin):
+    list_display = ["sample", "record", "agent"]
+    raw_id_fields = ["sample", "record", "agent"]
+
+
+@admin.register(AuditReview)
+class AuditReviewAdmin(admin.ModelAdmin):
+    list_display = ["item", "reviewer", "score", "finished_at"]
+    raw_id_fields = ["item", "reviewer"]
+
+
+@admin.register(CorrectiveAction)
+class CorrectiveActionAdmin(admin.ModelAdmin):
+    list_display = ["agent", "due_on", "acknowledged_at"]
+    raw_id_fields = ["review", "agent"]
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(admin.ModelAdmin):
+    list_display = ["id", "source", "status", "received_at", "is_complex", "upheld"]
+    list_filter = ["source", "status", "upheld", "is_complex"]
+    raw_id_fields = ["customer", "visit", "agent", "investigator", "extension_approved_by",
+                     "registered_by"]
+    show_full_result_count = False
+
+
+@admin.register(TrainingCourse)
+class TrainingCourseAdmin(admin.ModelAdmin):
+    list_display = ["name", "hours", "grants"]
+
+
+@admin.register(TrainingAttendance)
+class TrainingAttendanceAdmin(admin.ModelAdmin):
+    list_display = ["course", "agent", "attended_on", "hours", "passed"]
+    list_filter = ["passed", "course"]
+    raw_id_fields = ["agent"]
+
+
+@admin.register(MonthlyAssessment)
+class MonthlyAssessmentAdmin(admin.ModelAdmin):
+    list_display = ["month", "agent", "composite", "rank", "rewarded", "frozen"]
+    list_filter = ["month", "rewarded", "frozen"]
+    raw_id_fields = ["agent"]
+
+
+@admin.register(AuditLogEntry)
+class AuditLogEntryAdmin(admin.ModelAdmin):
+    list_display = ["id", "at", "actor_label", "client_name", "action", "object_type", "object_id"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["=actor_label", "=object_id", "action"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
