@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 
@@ -10,6 +11,7 @@ from .models import (
     ConsentEntry,
     Customer,
     Department,
+    ServiceClient,
     StaffCertification,
     StaffProfile,
 )
@@ -98,3 +100,76 @@ class ConsentEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- REST API clients (core banking): the key is shown once, at creation ----------------------
+
+
+class ServiceClientCreateForm(forms.ModelForm):
+    scope_choices = forms.MultipleChoiceField(
+        label=_("权限范围"),
+        choices=[(scope, scope) for scope in ServiceClient.SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = ServiceClient
+        fields = ["name"]
+
+
+@admin.register(ServiceClient)
+class ServiceClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "key_prefix", "scopes", "is_active", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "=key_prefix"]
+    readonly_fields = ["key_prefix", "scopes", "is_active", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_selected"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ServiceClientCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "scope_choices"]
+        return ["name", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["name", *self.readonly_fields]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing is editable after creation except by revoking
+        from supervision.audit import audit
+
+        from .api_auth import service_client_create
+
+        client, key = service_client_create(
+            name=form.cleaned_data["name"], scopes=list(form.cleaned_data["scope_choices"])
+        )
+        obj.pk = client.pk
+        obj.key_prefix, obj.key_hash, obj.scopes = client.key_prefix, client.key_hash, client.scopes
+        obj._state.adding = False
+        audit("service_client.create", obj=client, after={"scopes": client.scopes}, request=request)
+        messages.warning(
+            request,
+            _("接口客户端 %(name)s 的密钥（仅显示这一次，请立即妥善保存）：%(key)s")
+            % {"name": client.name, "key": key},
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # events keep a reference to their client; revoke instead
+
+    @admin.action(description=_("吊销所选客户端的密钥"))
+    def revoke_selected(self, request, queryset):
+        from supervision.audit import audit
+
+        from .api_auth import service_client_revoke
+
+        count = 0
+        for client in queryset.filter(is_active=True):
+            service_client_revoke(client=client)
+            audit("service_client.revoke", obj=client, request=request)
+            count += 1
+        messages.success(request, _("已吊销 %(n)d 个客户端。") % {"n": count})

@@ -7,6 +7,7 @@ import secrets
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .models import ServiceClient
@@ -68,3 +69,18 @@ class ServiceKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class ServiceKeyScheme(OpenApiAuthenticationExtension):
+    """How drf-spectacular documents ``Authorization: Token <key>``."""
+
+    target_class = "accounts.api_auth.ServiceKeyAuthentication"
+    name = "ServiceKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Token <key>",
+        }

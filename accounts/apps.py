@@ -11,3 +11,4 @@ class AccountsConfig(AppConfig):
         from .roles import ensure_role_groups
 
         post_migrate.connect(ensure_role_groups, dispatch_uid="accounts.ensure_role_groups")
+        from . import signals  # noqa: F401  (audit log of logins and user changes)

@@ -161,3 +161,40 @@ def staff_of_department(department: Department, *roles: str):
         department, only_with_perms_in=["access_department"], with_group_users=False
     )
     return users.filter(is_active=True, profile__role__in=roles)
+
+
+def branch_ids_by_user(user_ids) -> dict[int, set[int]]:
+    """Branch scope of many users at once (direct grants, group grants and the global
+    permission), for bulk work such as assigning visits: three queries whatever the count."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    user_ids = list(user_ids)
+    scope: dict[int, set[int]] = {pk: set() for pk in user_ids}
+    if not user_ids:
+        return scope
+    app_label, codename = BRANCH_PERM.split(".")
+    content_type = ContentType.objects.get_for_model(Branch)
+    perm = Q(permission__codename=codename, permission__content_type=content_type)
+    direct = UserObjectPermission.objects.filter(perm, user_id__in=user_ids).values_list(
+        "user_id", "object_pk"
+    )
+    via_group = GroupObjectPermission.objects.filter(perm, group__user__in=user_ids).values_list(
+        "group__user", "object_pk"
+    )
+    for user_id, object_pk in [*direct, *via_group]:
+        scope[user_id].add(int(object_pk))
+    global_perm = Permission.objects.filter(codename=codename, content_type__app_label=app_label)
+    everywhere = set(
+        get_user_model()
+        .objects.filter(pk__in=user_ids)
+        .filter(Q(user_permissions__in=global_perm) | Q(groups__permissions__in=global_perm))
+        .values_list("pk", flat=True)
+    )
+    if everywhere:
+        all_branches = set(Branch.objects.values_list("pk", flat=True))
+        for user_id in everywhere:
+            scope[user_id] |= all_branches
+    return scope

@@ -23,22 +23,36 @@ def ensure_role_groups(**kwargs) -> None:
             "staffcertification", "trainingcourse", "serviceclient",
         ]
     )
+    # Separation of duties (MLPS level 3): the system administrator configures, the security
+    # administrator manages users, roles and login security, the audit administrator reads the
+    # audit log. Nobody may add, change or delete audit-log entries or destruction certificates.
+    audit_trail = Q(content_type__app_label="supervision") & Q(
+        content_type__model__in=["auditlogentry", "destructioncertificate", "destructionlist",
+                                 "destructionlistitem"]
+    )
+    user_admin = Q(content_type__app_label__in=["auth", "otp_totp", "axes"]) | (
+        Q(content_type__app_label="accounts")
+        & Q(content_type__model__in=["staffprofile", "staffcertification"])
+    )
     wanted = {
         Role.AGENT: Q(pk__in=[]),
         Role.TELLER: Q(pk__in=[]),
         Role.HANDLER: Q(pk__in=[]),
         # Supervisors read everything in the admin and manage training.
-        Role.SUPERVISOR: (app_perms & view)
-        | Q(content_type__model__in=["trainingcourse", "trainingattendance"]),
-        # The system administrator configures; sees every branch.
-        Role.ADMINISTRATOR: (app_perms & (view | config_models))
-        | Q(content_type__app_label__in=["auth", "django_celery_beat"])
-        | Q(codename__in=["access_branch", "access_department"]),
-        Role.SECURITY_ADMIN: Q(content_type__app_label="auth")
-        | Q(content_type__app_label="otp_totp")
-        | Q(content_type__app_label="axes"),
+        Role.SUPERVISOR: ((app_perms & view)
+        | Q(content_type__model__in=["trainingcourse", "trainingattendance"])) & ~(
+            audit_trail & ~view
+        ),
+        # The system administrator configures; sees every branch; manages no users.
+        Role.ADMINISTRATOR: (
+            (app_perms & (view | config_models) & ~user_admin & ~audit_trail)
+            | Q(content_type__app_label="django_celery_beat")
+            | Q(codename__in=["access_branch", "access_department"])
+        ),
+        Role.SECURITY_ADMIN: user_admin,
         # The audit administrator reads the audit log and can change nothing.
-        Role.AUDIT_ADMIN: Q(codename="view_auditlogentry"),
+        Role.AUDIT_ADMIN: (audit_trail & view)
+        | Q(content_type__app_label="axes", codename__startswith="view_"),
     }
     for role, query in wanted.items():
         group, _ = Group.objects.get_or_create(name=role.value)

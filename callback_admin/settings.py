@@ -100,6 +100,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "callback_admin.logging.RequestIdMiddleware",
+    "callback_admin.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -108,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SecurityPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -213,7 +215,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "callback_admin.storage.StaticFilesStorage"
             if PRODUCTION
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
@@ -237,7 +239,10 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 # Celery: Redis when REDIS_URL is set, otherwise a broker on the filesystem.
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A message taken by a worker that died is delivered again after this many seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+    }
 else:
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_URL = "filesystem://"
@@ -282,6 +287,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "accounts.models.AccountStatus",
+        "VisitStatusEnum": "visits.models.VisitStatus",
+        "HealthStateEnum": [("ok", "ok"), ("down", "down")],
+        "EventResultStatusEnum": [(201, 201), (200, 200), (400, 400), (409, 409)],
+    },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024)
 
@@ -352,8 +363,19 @@ CALLBACK = {
     "SMS_BACKEND": env_str("SMS_BACKEND", "visits.channels.sms.OutboxBackend"),
     "SMS_HTTP_URL": env_str("SMS_HTTP_URL", ""),
     "SMS_HTTP_TIMEOUT": env_int("SMS_HTTP_TIMEOUT", 5),
+    "SMS_HTTP_RETRIES": env_int("SMS_HTTP_RETRIES", 2),
+    # Shared secret the SMS gateway sends in the X-Callback-Token header; empty refuses all.
+    "SMS_CALLBACK_TOKEN": env_str("SMS_CALLBACK_TOKEN", ""),
+    # Scheme and host put before questionnaire links (e.g. https://callback.bank.example).
+    "PUBLIC_BASE_URL": env_str("PUBLIC_BASE_URL", ""),
     "NEW_ACCOUNT_BUSINESS_DAYS": env_int("NEW_ACCOUNT_BUSINESS_DAYS", 5),
     "GENERATION_HORIZON_DAYS": env_int("GENERATION_HORIZON_DAYS", 30),
+    # Visit generation: accounts opened this many days back still get their new-account visit
+    # (a generator that was down catches up); accounts are processed in id chunks of this size;
+    # an SMS step of the fallback ladder waits this many days for a reply.
+    "NEW_ACCOUNT_LOOKBACK_DAYS": env_int("NEW_ACCOUNT_LOOKBACK_DAYS", 30),
+    "GENERATION_CHUNK_SIZE": env_int("GENERATION_CHUNK_SIZE", 50000),
+    "SMS_REPLY_DAYS": env_int("SMS_REPLY_DAYS", 2),
     "PHONE_ATTEMPTS": env_int("PHONE_ATTEMPTS", 3),
     "QUESTIONNAIRE_LINK_DAYS": env_int("QUESTIONNAIRE_LINK_DAYS", 7),
     "AUDIT_SAMPLE_RATE": Decimal(env_str("AUDIT_SAMPLE_RATE", "0.05")),
@@ -389,10 +411,32 @@ CALLBACK = {
     "ESCALATION_FOLLOW_UP_BUSINESS_DAYS": env_int("ESCALATION_FOLLOW_UP_BUSINESS_DAYS", 1),
 }
 
+# Data protection and login hardening (issue 8): see README, "Security".
+CALLBACK.update(
+    {
+        # Supervisors and the three administrators must use a TOTP second factor.
+        "REQUIRE_2FA": env_bool("REQUIRE_2FA", True),
+        # Retention: see supervision/retention.py for the table of every model.
+        "RETENTION_AUDIT_LOG_MIN_MONTHS": 6,
+        "RETENTION_RECORD_MIN_YEARS": 10,
+    }
+)
+if CALLBACK["RETENTION_RECORD_YEARS"] < CALLBACK["RETENTION_RECORD_MIN_YEARS"]:
+    raise ImproperlyConfigured("RETENTION_RECORD_YEARS is below the AML Law floor of 10 years.")
+if CALLBACK["RETENTION_AUDIT_LOG_MONTHS"] < CALLBACK["RETENTION_AUDIT_LOG_MIN_MONTHS"]:
+    raise ImproperlyConfigured("RETENTION_AUDIT_LOG_MONTHS must be at least 6.")
+OTP_TOTP_ISSUER = CALLBACK["BANK_NAME"]
+DEFAULT_EXCEPTION_REPORTER = "callback_admin.logging.PiiSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "callback_admin.logging.PiiSafeExceptionReporterFilter"
+CELERY_IMPORTS = [*CELERY_IMPORTS, "supervision.tasks_security"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "callback_admin.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "callback_admin.logging.RequestIdFilter"},
+        "redact_pii": {"()": "callback_admin.logging.PiiRedactingFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -403,7 +447,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_pii"],
             "formatter": "json" if env_bool("LOG_JSON", PRODUCTION) else "plain",
         }
     },

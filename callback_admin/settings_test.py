@@ -17,3 +17,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CALLBACK = {**CALLBACK, "SMS_BACKEND": "visits.channels.sms.OutboxBackend",
             "BACKUP_DIR": str(VAR_DIR / "test-backups")}
 LANGUAGE_CODE = "zh-hans"
+# Second factor and password age are enforced by their own tests (tests/security/), so the
+# other suites can log supervisors in with force_login and travel in time.
+CALLBACK = {**CALLBACK, "REQUIRE_2FA": False, "PASSWORD_MAX_AGE_DAYS": 0}

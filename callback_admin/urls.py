@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views as account_views
+from callback_admin import metrics as metrics_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -16,4 +17,7 @@ urlpatterns = [
     path("", include("visits.urls_escalations")),
     path("", include("visits.urls_public")),
     path("", include("supervision.urls")),
+    path("metrics", metrics_views.metrics, name="metrics"),
+    path("", include("accounts.urls_security")),
+    path("", include("supervision.urls_records")),
 ]

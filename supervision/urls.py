@@ -1,27 +1,31 @@
-from django.shortcuts import render
 from django.urls import path
 
-from accounts.models import Role
-from accounts.permissions import role_required
+from . import views, views_security
 
 app_name = "supervision"
 
 
-def _placeholder(title, *roles):  # replaced by the supervision and data-protection issues
-    @role_required(*roles)
-    def view(request):
-        return render(request, "placeholder/page.html", {"title": title})
-
-    return view
-
-
 urlpatterns = [
-    path("supervision/", _placeholder("统计看板", Role.SUPERVISOR), name="dashboard"),
-    path("supervision/samples/", _placeholder("抽查", Role.SUPERVISOR), name="samples"),
-    path("supervision/complaints/", _placeholder("投诉", Role.SUPERVISOR), name="complaints"),
+    path("supervision/", views.dashboard, name="dashboard"),
+    path("supervision/samples/", views.samples, name="samples"),
+    path("supervision/samples/<int:pk>/", views.sample_detail, name="sample"),
+    path("supervision/samples/<int:pk>/open/", views.sample_start, name="sample_open"),
+    path("supervision/reviews/<int:pk>/", views.review, name="review"),
+    path("supervision/my-actions/", views.my_actions, name="my_actions"),
     path(
-        "supervision/audit-log/",
-        _placeholder("审计日志", Role.SUPERVISOR, Role.AUDIT_ADMIN),
-        name="audit_log",
+        "supervision/my-actions/<int:pk>/acknowledge/",
+        views.action_acknowledge,
+        name="action_acknowledge",
     ),
+    path("supervision/complaints/", views.complaints, name="complaints"),
+    path("supervision/complaints/new/", views.complaint_new, name="complaint_new"),
+    path("supervision/complaints/<int:pk>/", views.complaint_detail, name="complaint"),
+    path("supervision/training/", views.training, name="training"),
+    path("supervision/assessments/", views.assessments, name="assessments"),
+    path(
+        "supervision/export/<slug:name>.<slug:fmt>",
+        views.export,
+        name="export",
+    ),
+    path("supervision/audit-log/", views_security.audit_log, name="audit_log"),
 ]

@@ -258,7 +258,7 @@ def _mask_reported(field: str, value: str) -> str:
     return value[:1] + "***" if value else ""
 
 
-def _info_change_event(*, account, fields: list[str], by, source: str, extra: dict | None = None):
+def info_change_follow_up(*, account, fields: list[str], by, source: str, extra: dict | None = None):
     """An ``info_changed`` event through the same rules as core banking's, giving the
     information-change follow-up visit. The customer's master data is not touched."""
     from .rules import apply_events
@@ -297,6 +297,8 @@ def record_submit(
             raise WorkspaceError(gettext("该回访已结束。"))
         if visit.assigned_to_id not in (None, agent.pk):
             raise WorkspaceError(gettext("该回访已分配给其他回访人员。"))
+        if not visit_reached(visit):
+            raise WorkspaceError(gettext("请先登记“已接通”的联系结果，再填写回访记录。"))
         if not (data.get("reminder_anti_fraud") and data.get("reminder_safe_operation")):
             raise WorkspaceError(gettext("必须完成安全提示后才能提交。"), field="reminder_anti_fraud")
         customer = visit.account.customer
@@ -390,7 +392,7 @@ def record_submit(
                 record=record,
             )
         if changed_fields:
-            _info_change_event(
+            info_change_follow_up(
                 account=visit.account,
                 fields=changed_fields,
                 by=agent,
@@ -426,6 +428,12 @@ def record_submit(
             },
         )
     return record
+
+
+def visit_reached(visit: Visit) -> bool:
+    """The latest phone attempt reached the customer (the record may be filled)."""
+    last = visit.attempts.filter(channel=Channel.PHONE).order_by("-started_at", "-pk").first()
+    return last is not None and last.outcome == AttemptOutcome.REACHED
 
 
 def flagged_events_of(visit: Visit) -> list[AccountEvent]:

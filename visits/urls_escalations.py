@@ -1,15 +1,16 @@
-from django.shortcuts import render
 from django.urls import path
 
-from accounts.models import Role
-from accounts.permissions import role_required
+from . import escalation_views as views
 
 app_name = "escalations"
 
-
-@role_required(Role.HANDLER, Role.SUPERVISOR)
-def inbox(request):  # replaced by the department inbox (escalation issue)
-    return render(request, "placeholder/page.html", {"title": "转办事项"})
-
-
-urlpatterns = [path("escalations/", inbox, name="inbox")]
+urlpatterns = [
+    path("escalations/", views.inbox, name="inbox"),
+    path("escalations/stats/", views.stats, name="stats"),
+    path("escalations/<int:pk>/", views.detail, name="detail"),
+    path("escalations/<int:pk>/<str:action>/", views.act, name="act"),
+    path("visits/<int:visit_pk>/escalate/", views.open_from_visit, name="open"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read-all/", views.notifications_read_all, name="notifications_read_all"),
+    path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),
+]

@@ -1,0 +1,82 @@
+"""Audit log of authentication events and of changes to user accounts.
+
+Signals are used here only because logins and user changes happen inside Django and the admin,
+not in our services (STYLE: business objects are audited by their services)."""
+
+from axes.signals import user_locked_out
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from supervision.audit import audit
+
+User = get_user_model()
+_TRACKED = ("username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser")
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.audit_login")
+def audit_login(sender, request, user, **kwargs):
+    audit("auth.login", actor=user, obj=user, request=request)
+
+
+@receiver(user_logged_out, dispatch_uid="accounts.audit_logout")
+def audit_logout(sender, request, user, **kwargs):
+    if user is not None:
+        audit("auth.logout", actor=user, obj=user, request=request)
+
+
+@receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")
+def audit_login_failed(sender, credentials, request=None, **kwargs):
+    username = str(credentials.get("username", ""))[:150]
+    audit(
+        "auth.login_failed",
+        object_type="auth.user",
+        object_id=username[:64],
+        after={"username": username},
+        request=request,
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="accounts.audit_lockout")
+def audit_lockout(sender, request, username=None, ip_address=None, **kwargs):
+    audit(
+        "auth.locked_out",
+        object_type="auth.user",
+        object_id=str(username or "")[:64],
+        after={"username": username, "ip": ip_address},
+        request=request,
+    )
+
+
+@receiver(pre_save, sender=User, dispatch_uid="accounts.user_before")
+def remember_user_before(sender, instance, raw=False, update_fields=None, **kwargs):
+    if raw or instance.pk is None:
+        instance._audit_before = None
+        return
+    old = sender._base_manager.filter(pk=instance.pk).values(*_TRACKED, "password").first()
+    instance._audit_before = old
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.user_audit")
+def audit_user_change(sender, instance, created, raw=False, update_fields=None, **kwargs):
+    if raw:
+        return
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    after = {field: getattr(instance, field) for field in _TRACKED}
+    if created:
+        audit("user.create", obj=instance, after=after)
+        return
+    before = getattr(instance, "_audit_before", None) or {}
+    changed_before = {k: v for k, v in before.items() if k != "password" and after.get(k) != v}
+    changed_after = {k: after[k] for k in changed_before}
+    password_changed = bool(before) and before.get("password") != instance.password
+    if password_changed:
+        changed_after["password"] = "changed"
+        from .models import StaffProfile
+
+        StaffProfile.objects.filter(user=instance).update(password_changed_at=timezone.now())
+    if changed_after:
+        audit("user.change", obj=instance, before=changed_before, after=changed_after)

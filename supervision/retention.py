@@ -1,0 +1,388 @@
+"""Retention and destruction (SPEC §6): one table says how long every model is kept.
+
+Rules:
+- ``cdd``: records of the business relationship and of customer due diligence (visits, records,
+  events, consents, escalations, SMS, complaints, the customer and account rows). Kept
+  ``RETENTION_RECORD_YEARS`` (default 10, the floor of the revised Anti-Money-Laundering Law in
+  force 2025-01-01) after ``Customer.relationship_ended_on``; a customer with no end date is
+  kept. Destroyed by irreversible anonymisation: the rows stay for counts and statistics, every
+  personal value and free text is overwritten (a ciphertext with a new random value would
+  still be reversible with the key, so values are emptied, not re-encrypted).
+- ``audit_log``: ``RETENTION_AUDIT_LOG_MONTHS`` (at least 6); the oldest entries are deleted and
+  the certificate keeps the hash where the chain now starts.
+- ``notification``: in-app notifications, ``RETENTION_NOTIFICATION_DAYS``; deleted.
+- ``forever``: reference data, configuration (needed to explain old records), staff records
+  that hold no customer data, and the destruction lists and certificates themselves.
+
+A legal hold on a customer or any of its accounts stops destruction of everything of it, checked
+when the list is drawn up and again when it is executed.
+"""
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import CharField, Exists, Max, OuterRef, Q
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Account, AccountEvent, ConsentEntry, Customer, Role
+from accounts.permissions import has_role
+
+from .audit import audit
+from .immutability import retention_procedure
+from .models import (
+    AuditLogEntry,
+    Complaint,
+    DestructionCertificate,
+    DestructionList,
+    DestructionListItem,
+    DestructionStatus,
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # cdd | audit_log | notification | forever
+    note: str = ""
+
+
+CDD = Rule("cdd", "N years after the business relationship ends; anonymised")
+FOREVER = Rule("forever")
+
+RETENTION_RULES: dict[str, Rule] = {
+    # accounts
+    "accounts.branch": Rule("forever", "reference data"),
+    "accounts.department": Rule("forever", "reference data"),
+    "accounts.certification": Rule("forever", "reference data"),
+    "accounts.staffprofile": Rule("forever", "staff record, no customer data"),
+    "accounts.staffcertification": Rule("forever", "staff record, no customer data"),
+    "accounts.serviceclient": Rule("forever", "API client, key stored hashed"),
+    "accounts.customer": CDD,
+    "accounts.account": CDD,
+    "accounts.accountevent": CDD,
+    "accounts.consententry": CDD,
+    # visits
+    "visits.calendaryear": Rule("forever", "reference data"),
+    "visits.calendarday": Rule("forever", "reference data"),
+    "visits.script": Rule("forever", "versioned configuration explaining old records"),
+    "visits.visitpolicy": Rule("forever", "versioned configuration explaining old records"),
+    "visits.eventrule": Rule("forever", "versioned configuration explaining old records"),
+    "visits.smstemplate": Rule("forever", "configuration"),
+    "visits.questionnairequestion": Rule("forever", "configuration"),
+    "visits.visit": CDD,
+    "visits.visittrigger": CDD,
+    "visits.contactattempt": CDD,
+    "visits.visitrecord": CDD,
+    "visits.transactioncheck": CDD,
+    "visits.recordamendment": CDD,
+    "visits.escalation": CDD,
+    "visits.escalationstep": CDD,
+    "visits.smsmessage": CDD,
+    "visits.questionnaireinvite": CDD,
+    "visits.notification": Rule("notification", "RETENTION_NOTIFICATION_DAYS; deleted"),
+    # supervision
+    "supervision.auditsample": Rule("forever", "quality record of staff work, no customer data"),
+    "supervision.auditsampleitem": Rule("forever", "quality record of staff work"),
+    "supervision.auditreview": Rule("forever", "quality record of staff work"),
+    "supervision.correctiveaction": Rule("forever", "quality record of staff work"),
+    "supervision.complaint": CDD,
+    "supervision.trainingcourse": Rule("forever", "staff record"),
+    "supervision.trainingattendance": Rule("forever", "staff record"),
+    "supervision.monthlyassessment": Rule("forever", "staff record"),
+    "supervision.auditlogentry": Rule("audit_log", "RETENTION_AUDIT_LOG_MONTHS (>= 6); deleted"),
+    "supervision.destructionlist": Rule("forever", "proof of the destruction procedure"),
+    "supervision.destructionlistitem": Rule("forever", "proof of the destruction procedure"),
+    "supervision.destructioncertificate": Rule("forever", "proof of the destruction procedure"),
+}
+
+CUSTOMER = "accounts.customer"
+AUDIT_LOG = "supervision.auditlogentry"
+NOTIFICATION = "visits.notification"
+DESTROYED = "（已销毁）"
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def record_cutoff(today: dt.date) -> dt.date:
+    return _years_before(today, settings.CALLBACK["RETENTION_RECORD_YEARS"])
+
+
+def audit_log_cutoff(now: dt.datetime) -> dt.datetime:
+    months = settings.CALLBACK["RETENTION_AUDIT_LOG_MONTHS"]
+    return now - dt.timedelta(days=31 * months)  # never less than the months configured
+
+
+def notification_cutoff(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(days=settings.CALLBACK.get("RETENTION_NOTIFICATION_DAYS", 365))
+
+
+def _held(customers):
+    """Customers under legal hold, themselves or through any of their accounts."""
+    return customers.filter(
+        Q(legal_hold=True)
+        | Exists(Account.objects.filter(customer=OuterRef("pk"), legal_hold=True))
+    )
+
+
+def _in_lists(object_type: str, statuses):
+    return DestructionListItem.objects.filter(
+        object_type=object_type, destruction_list__status__in=statuses
+    ).values("object_id")
+
+
+def customers_due(today: dt.date):
+    pending = [DestructionStatus.DRAFT, DestructionStatus.APPROVED, DestructionStatus.EXECUTED]
+    due = Customer.objects.filter(relationship_ended_on__lte=record_cutoff(today))
+    due = due.exclude(pk__in=_held(due).values("pk"))
+    # object_id is text; compare as text so the subquery stays in the database
+    return due.annotate(pk_text=Cast("pk", CharField())).exclude(
+        pk_text__in=_in_lists(CUSTOMER, pending)
+    )
+
+
+@transaction.atomic
+def destruction_list_draft(*, by=None, now: dt.datetime | None = None) -> DestructionList | None:
+    """Draws up the list of what is due (None when nothing is). The monthly job calls this."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    open_statuses = [DestructionStatus.DRAFT, DestructionStatus.APPROVED]
+    criteria = {
+        "record_cutoff": record_cutoff(today).isoformat(),
+        "audit_log_before": audit_log_cutoff(now).isoformat(),
+        "notification_before": notification_cutoff(now).isoformat(),
+    }
+    destruction_list = DestructionList.objects.create(created_by=by, criteria=criteria)
+    items: list[DestructionListItem] = []
+    for pk in customers_due(today).values_list("pk", flat=True).iterator(chunk_size=5000):
+        items.append(
+            DestructionListItem(
+                destruction_list=destruction_list,
+                record_class="cdd",
+                object_type=CUSTOMER,
+                object_id=str(pk),
+            )
+        )
+        if len(items) >= 5000:
+            DestructionListItem.objects.bulk_create(items)
+            items.clear()
+    DestructionListItem.objects.bulk_create(items)
+
+    if not DestructionListItem.objects.filter(
+        object_type=AUDIT_LOG, destruction_list__status__in=open_statuses
+    ).exists():
+        old = AuditLogEntry.objects.filter(at__lt=audit_log_cutoff(now))
+        last = old.aggregate(last=Max("pk"))["last"]
+        if last is not None:
+            DestructionListItem.objects.create(
+                destruction_list=destruction_list,
+                record_class="audit_log",
+                object_type=AUDIT_LOG,
+                object_id=str(last),
+                row_count=AuditLogEntry.objects.filter(pk__lte=last).count(),
+            )
+    if not DestructionListItem.objects.filter(
+        object_type=NOTIFICATION, destruction_list__status__in=open_statuses
+    ).exists():
+        from visits.models import Notification
+
+        old = Notification.objects.filter(created_at__lt=notification_cutoff(now))
+        last = old.aggregate(last=Max("pk"))["last"]
+        if last is not None:
+            DestructionListItem.objects.create(
+                destruction_list=destruction_list,
+                record_class="notification",
+                object_type=NOTIFICATION,
+                object_id=str(last),
+                row_count=old.count(),
+            )
+    count = destruction_list.items.count()
+    if count == 0:
+        destruction_list.delete()
+        return None
+    destruction_list.item_count = count
+    destruction_list.save(update_fields=["item_count"])
+    audit(
+        "destruction.draft",
+        actor=by,
+        obj=destruction_list,
+        after={"items": count, "criteria": criteria},
+    )
+    return destruction_list
+
+
+def destruction_list_approve(*, destruction_list: DestructionList, by) -> DestructionList:
+    """A supervisor other than the list's creator approves it."""
+    if not has_role(by, Role.SUPERVISOR):
+        raise PermissionDenied
+    if destruction_list.created_by_id == by.pk:
+        raise ValidationError(_("销毁清单须由创建人以外的监督管理人员批准。"), code="same_person")
+    with transaction.atomic():
+        changed = DestructionList.objects.filter(
+            pk=destruction_list.pk, status=DestructionStatus.DRAFT
+        ).update(status=DestructionStatus.APPROVED, approved_by=by, approved_at=timezone.now())
+        if not changed:
+            raise ValidationError(_("该清单不是草稿状态，不能批准。"), code="not_draft")
+        audit("destruction.approve", actor=by, obj=destruction_list)
+    destruction_list.refresh_from_db()
+    return destruction_list
+
+
+def _anonymise_customers(customer_ids) -> dict[str, int]:
+    """Irreversibly overwrites everything personal of these customers. Set-based."""
+    from visits.models import (
+        ContactAttempt,
+        Escalation,
+        EscalationStep,
+        RecordAmendment,
+        SmsMessage,
+        Visit,
+        VisitRecord,
+    )
+
+    visits = Visit.objects.filter(account__customer__in=customer_ids)
+    counts = {}
+    counts["visits.visitrecord"] = VisitRecord.objects.filter(visit__in=visits).update(
+        reported_changes={},
+        usage_frequency="",
+        amount_range="",
+        channel_feedback="",
+        needs=[],
+        needs_note="",
+        feedback="",
+        problem="",
+        answers={},
+    )
+    counts["visits.recordamendment"] = RecordAmendment.objects.filter(
+        record__visit__in=visits
+    ).update(old_value="", new_value="", reason=DESTROYED)
+    counts["visits.contactattempt"] = ContactAttempt.objects.filter(visit__in=visits).update(
+        note=""
+    )
+    counts["visits.escalation"] = Escalation.objects.filter(
+        account__customer__in=customer_ids
+    ).update(description=DESTROYED, result="")
+    counts["visits.escalationstep"] = EscalationStep.objects.filter(
+        escalation__account__customer__in=customer_ids
+    ).update(note="")
+    counts["visits.smsmessage"] = SmsMessage.objects.filter(customer__in=customer_ids).update(
+        body=DESTROYED, reply_text=""
+    )
+    counts["visits.visit"] = visits.update(
+        reason="", unreachable_reason="", cancelled_reason=""
+    )
+    counts["accounts.accountevent"] = AccountEvent.objects.filter(
+        account__customer__in=customer_ids
+    ).update(data={}, response=None)
+    counts["accounts.consententry"] = ConsentEntry.objects.filter(
+        customer__in=customer_ids
+    ).update(note="")
+    counts["supervision.complaint"] = Complaint.objects.filter(customer__in=customer_ids).update(
+        contact_name="", contact_phone="", text=DESTROYED, answer=""
+    )
+    accounts = Account.objects.filter(customer__in=customer_ids)
+    counts["accounts.account"] = 0
+    for account_id in accounts.values_list("pk", flat=True).iterator(chunk_size=5000):
+        # The number is unique and personal: replaced by a meaningless unique token.
+        counts["accounts.account"] += Account.objects.filter(pk=account_id).update(
+            number=f"DESTROYED-{account_id}"
+        )
+    counts["accounts.customer"] = 0
+    for customer_id in customer_ids:
+        counts["accounts.customer"] += Customer.objects.filter(pk=customer_id).update(
+            external_id=f"DESTROYED-{customer_id}",
+            name=DESTROYED,
+            id_number="",
+            id_number_hash="",
+            id_expiry=None,
+            mobile="",
+            mobile_hash="",
+            email="",
+            landline="",
+            address="",
+        )
+    return counts
+
+
+def _ids_digest(lines) -> str:
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(f"{line}\n".encode())
+    return digest.hexdigest()
+
+
+def destruction_list_execute(*, destruction_list: DestructionList, by=None) -> DestructionCertificate:
+    """Carries out an approved list and writes its certificate (kept forever)."""
+    from visits.models import Notification
+
+    with retention_procedure():
+        locked = DestructionList.objects.select_for_update().get(pk=destruction_list.pk)
+        if locked.status != DestructionStatus.APPROVED:
+            raise ValidationError(_("只有已批准的清单可以执行。"), code="not_approved")
+        items = list(locked.items.order_by("object_type", "pk"))
+        customer_ids = sorted(int(i.object_id) for i in items if i.object_type == CUSTOMER)
+        held = set(_held(Customer.objects.filter(pk__in=customer_ids)).values_list("pk", flat=True))
+        destroyed_customers = [pk for pk in customer_ids if pk not in held]
+        summary: dict = {"skipped_legal_hold": sorted(held)}
+        rows = 0
+        for start in range(0, len(destroyed_customers), 1000):
+            chunk = destroyed_customers[start : start + 1000]
+            for label, count in _anonymise_customers(chunk).items():
+                summary[label] = summary.get(label, 0) + count
+                rows += count
+        id_lines = [f"{CUSTOMER}:{pk}" for pk in destroyed_customers]
+        anchor = ""
+        for item in items:
+            if item.object_type == AUDIT_LOG:
+                doomed = AuditLogEntry.objects.filter(pk__lte=int(item.object_id))
+                anchor = doomed.order_by("-pk").values_list("hash", flat=True).first() or ""
+                id_lines.extend(
+                    f"{AUDIT_LOG}:{pk}"
+                    for pk in doomed.order_by("pk").values_list("pk", flat=True).iterator()
+                )
+                deleted, _detail = doomed.delete()
+                summary[AUDIT_LOG] = deleted
+                rows += deleted
+            elif item.object_type == NOTIFICATION:
+                doomed = Notification.objects.filter(
+                    pk__lte=int(item.object_id),
+                    created_at__lt=dt.datetime.fromisoformat(locked.criteria["notification_before"]),
+                )
+                id_lines.extend(
+                    f"{NOTIFICATION}:{pk}" for pk in doomed.order_by("pk").values_list("pk", flat=True)
+                )
+                deleted, _detail = doomed.delete()
+                summary[NOTIFICATION] = deleted
+                rows += deleted
+        now = timezone.now()
+        certificate = DestructionCertificate.objects.create(
+            destruction_list=locked,
+            summary=summary,
+            item_count=len(items) - len(held),
+            row_count=rows,
+            method=_("个人信息不可逆匿名化；审计日志与通知删除"),
+            executed_at=now,
+            executed_by=by,
+            approved_by=locked.approved_by,
+            ids_sha256=_ids_digest(id_lines),
+            chain_anchor=anchor,
+        )
+        DestructionList.objects.filter(pk=locked.pk).update(
+            status=DestructionStatus.EXECUTED, executed_at=now
+        )
+        audit(
+            "destruction.execute",
+            actor=by,
+            obj=locked,
+            after={"certificate": certificate.pk, "rows": rows, "skipped": sorted(held)},
+        )
+    return certificate

@@ -1,0 +1,173 @@
+"""Reads for the supervision pages. Every figure is a database aggregate over a scoped queryset
+(``accounts.permissions.*_visible_to``); Python only reshapes the grouped rows for the charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Avg, BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.permissions import (
+    branches_visible_to,
+    escalations_visible_to,
+    records_visible_to,
+    visits_visible_to,
+)
+from visits.models import OPEN_VISIT_STATUSES, AttemptOutcome, ContactAttempt, VisitStatus
+
+from .models import Complaint, ComplaintStatus, MonthlyAssessment
+from .services import day_bounds
+
+
+def complaints_visible_to(user) -> QuerySet[Complaint]:
+    """Complaints of the user's branches, and those not yet linked to a branch (online)."""
+    return Complaint.objects.filter(
+        Q(branch__in=branches_visible_to(user).values("pk")) | Q(branch__isnull=True)
+    )
+
+
+def complaints_with_clock(queryset: QuerySet[Complaint], now: dt.datetime | None = None):
+    """Adds ``is_overdue``: still open past its decision date, or answered after it."""
+    now = now or timezone.now()
+    late = Q(
+        status__in=[ComplaintStatus.REGISTERED, ComplaintStatus.INVESTIGATING],
+        decision_due_at__lt=now,
+    ) | Q(status=ComplaintStatus.ANSWERED, answered_at__gt=F("decision_due_at"))
+    return queryset.annotate(is_overdue=ExpressionWrapper(late, output_field=BooleanField()))
+
+
+def overdue_complaints(queryset: QuerySet[Complaint], now: dt.datetime | None = None):
+    now = now or timezone.now()
+    return queryset.filter(
+        status__in=[ComplaintStatus.REGISTERED, ComplaintStatus.INVESTIGATING],
+        decision_due_at__lt=now,
+    )
+
+
+def _visit_counts(now):
+    return {
+        "due": Count("pk"),
+        "done": Count("pk", filter=Q(status=VisitStatus.COMPLETED)),
+        "overdue": Count("pk", filter=Q(status__in=OPEN_VISIT_STATUSES, due_at__lt=now)),
+    }
+
+
+def _rate(part, whole):
+    return round(part / whole, 4) if whole else None
+
+
+def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | None = None) -> dict:
+    """The supervisor's dashboard over visits due in [since, until] (dates inclusive)."""
+    now = now or timezone.now()
+    tz = timezone.get_current_timezone()
+    start, end = day_bounds(since, until)
+    visits = visits_visible_to(user).filter(due_at__gte=start, due_at__lt=end).order_by()
+    counts = _visit_counts(now)
+
+    by_kind = list(visits.values("kind").annotate(**counts).order_by("kind"))
+    by_branch = list(
+        visits.values("branch__code", "branch__name").annotate(**counts).order_by("branch__code")
+    )
+    by_agent = list(
+        visits.filter(assigned_to__isnull=False)
+        .values("assigned_to__username", "assigned_to__first_name")
+        .annotate(**counts)
+        .order_by("-due", "assigned_to__username")[:20]
+    )
+    by_day = list(
+        visits.annotate(day=TruncDate("due_at", tzinfo=tz))
+        .values("day")
+        .annotate(**counts)
+        .order_by("day")
+    )
+
+    attempts = (
+        ContactAttempt.objects.filter(
+            visit__in=visits_visible_to(user).values("pk"),
+            started_at__gte=start,
+            started_at__lt=end,
+        )
+        .order_by()
+        .annotate(day=TruncDate("started_at", tzinfo=tz))
+        .values("day")
+        .annotate(
+            attempted=Count("visit", distinct=True),
+            reached=Count("visit", filter=Q(outcome=AttemptOutcome.REACHED), distinct=True),
+        )
+        .order_by("day")
+    )
+    records = records_visible_to(user).filter(submitted_at__gte=start, submitted_at__lt=end)
+    on_time = Q(visit__completed_at__isnull=False, visit__completed_at__lte=F("visit__due_at")) | Q(
+        visit__completed_at__isnull=True, submitted_at__lte=F("visit__due_at")
+    )
+    record_days = list(
+        records.order_by()
+        .annotate(day=TruncDate("submitted_at", tzinfo=tz))
+        .values("day")
+        .annotate(
+            completed=Count("pk"),
+            on_time=Count("pk", filter=on_time),
+            rated=Count("satisfaction"),
+            satisfaction=Avg("satisfaction"),
+        )
+        .order_by("day")
+    )
+    reach_by_day = {row["day"]: _rate(row["reached"], row["attempted"]) for row in attempts}
+    rate_days = sorted(set(reach_by_day) | {row["day"] for row in record_days})
+    on_time_by_day = {row["day"]: _rate(row["on_time"], row["completed"]) for row in record_days}
+
+    from visits.escalations import escalation_stats
+
+    escalations = escalation_stats(
+        since=start, until=end, queryset=escalations_visible_to(user).order_by()
+    )
+
+    latest_month = (
+        MonthlyAssessment.objects.filter(month__lte=until)
+        .order_by("-month")
+        .values_list("month", flat=True)
+        .first()
+    )
+    ranking = []
+    if latest_month:
+        ranking = list(
+            MonthlyAssessment.objects.filter(month=latest_month, rank__isnull=False)
+            .order_by("rank", "agent__username")
+            .values("rank", "composite", "rewarded", "agent__username", "agent__first_name")[:20]
+        )
+
+    totals = visits.aggregate(**counts)
+    return {
+        "totals": totals,
+        "by_kind": by_kind,
+        "by_branch": by_branch,
+        "by_agent": by_agent,
+        "over_time": {
+            "labels": [row["day"].isoformat() for row in by_day],
+            "due": [row["due"] for row in by_day],
+            "done": [row["done"] for row in by_day],
+            "overdue": [row["overdue"] for row in by_day],
+        },
+        "rates": {
+            "labels": [day.isoformat() for day in rate_days],
+            "reach": [reach_by_day.get(day) for day in rate_days],
+            "on_time": [on_time_by_day.get(day) for day in rate_days],
+        },
+        "escalations": [
+            {
+                "department": row["department"],
+                "opened": row["opened"],
+                "resolved_in_time": row["resolved_in_time"],
+                "overdue": row["overdue"],
+            }
+            for row in escalations
+        ],
+        "satisfaction": {
+            "labels": [row["day"].isoformat() for row in record_days if row["rated"]],
+            "average": [round(row["satisfaction"], 2) for row in record_days if row["rated"]],
+        },
+        "ranking_month": latest_month.isoformat() if latest_month else None,
+        "ranking": ranking,
+    }

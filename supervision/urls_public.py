@@ -1,0 +1,11 @@
+"""Customer-facing supervision pages without login. Included at the site root: /complaint/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "public_complaints"
+
+urlpatterns = [
+    path("complaint/", views.public_complaint, name="new"),
+]

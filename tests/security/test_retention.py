@@ -1,0 +1,168 @@
+"""Retention and destruction: a table covering every model, a list approved by a second
+person, irreversible anonymisation, a certificate kept forever, and legal holds."""
+
+import datetime as dt
+import hashlib
+
+import pytest
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.urls import reverse
+
+from accounts.models import Account, Customer
+from supervision.audit import audit, verify_chain
+from supervision.models import (
+    AuditLogEntry,
+    DestructionCertificate,
+    DestructionList,
+    DestructionStatus,
+)
+from supervision.retention import (
+    RETENTION_RULES,
+    destruction_list_approve,
+    destruction_list_draft,
+    destruction_list_execute,
+)
+from tests.factories import AccountFactory, CustomerFactory
+from visits.models import VisitRecord
+
+
+@pytest.mark.spec("6.retention")
+def test_it_has_a_retention_rule_for_every_model_of_the_three_apps():
+    labels = {
+        model._meta.label_lower
+        for app in ("accounts", "visits", "supervision")
+        for model in apps.get_app_config(app).get_models()
+    }
+    assert labels - set(RETENTION_RULES) == set()
+    assert set(RETENTION_RULES) - labels == set()  # no stale entries
+    assert RETENTION_RULES["visits.visitrecord"].kind == "cdd"
+    assert RETENTION_RULES["supervision.destructioncertificate"].kind == "forever"
+
+
+@pytest.fixture
+def ended_customer(record):
+    customer = record.visit.account.customer
+    Customer.objects.filter(pk=customer.pk).update(relationship_ended_on=dt.date(2014, 3, 1))
+    return customer
+
+
+@pytest.mark.spec("6.retention")
+def test_it_keeps_records_for_ten_years_after_the_relationship_ends(record, supervisor):
+    customer = record.visit.account.customer
+    Customer.objects.filter(pk=customer.pk).update(relationship_ended_on=dt.date(2020, 1, 1))
+    CustomerFactory(branch=customer.branch)  # no end date: kept
+    drafted = destruction_list_draft(by=supervisor)
+    assert drafted is None or not drafted.items.filter(object_type="accounts.customer").exists()
+
+
+@pytest.mark.spec("6.retention")
+def test_it_needs_a_second_person_to_approve(ended_customer, supervisor, other_supervisor):
+    drafted = destruction_list_draft(by=supervisor)
+    assert drafted.items.filter(object_id=str(ended_customer.pk)).exists()
+    with pytest.raises(ValidationError):
+        destruction_list_approve(destruction_list=drafted, by=supervisor)
+    drafted.refresh_from_db()
+    assert drafted.status == DestructionStatus.DRAFT
+    with pytest.raises(ValidationError):
+        destruction_list_execute(destruction_list=drafted, by=supervisor)  # not approved
+    destruction_list_approve(destruction_list=drafted, by=other_supervisor)
+    drafted.refresh_from_db()
+    assert drafted.status == DestructionStatus.APPROVED and drafted.approved_by == other_supervisor
+
+
+@pytest.mark.spec("6.retention")
+def test_it_anonymises_irreversibly_and_writes_a_certificate(
+    ended_customer, record, supervisor, other_supervisor
+):
+    drafted = destruction_list_draft(by=supervisor)
+    destruction_list_approve(destruction_list=drafted, by=other_supervisor)
+    certificate = destruction_list_execute(destruction_list=drafted, by=other_supervisor)
+
+    customer = Customer.objects.get(pk=ended_customer.pk)
+    assert customer.id_number == "" and customer.mobile == "" and customer.address == ""
+    assert customer.id_number_hash == "" and customer.name == "（已销毁）"
+    assert not Customer.objects.by_id_number("110101199003074514").filter(pk=customer.pk).exists()
+    account = Account.objects.get(customer=customer)
+    assert account.number.startswith("DESTROYED-")
+    assert VisitRecord.objects.get(pk=record.pk).feedback == ""  # the row stays for statistics
+    expected = hashlib.sha256(f"accounts.customer:{customer.pk}\n".encode())
+    assert certificate.approved_by == other_supervisor
+    assert certificate.summary["visits.visitrecord"] == 1
+    if not certificate.summary.get("supervision.auditlogentry"):
+        assert certificate.ids_sha256 == expected.hexdigest()
+    assert DestructionList.objects.get(pk=drafted.pk).status == DestructionStatus.EXECUTED
+    assert AuditLogEntry.objects.filter(action="destruction.execute").exists()
+    # Nothing is drawn up twice.
+    again = destruction_list_draft(by=supervisor)
+    assert again is None or not again.items.filter(object_type="accounts.customer").exists()
+
+
+@pytest.mark.spec("6.legal-hold")
+def test_it_leaves_customers_under_legal_hold_out_of_the_list(ended_customer, supervisor):
+    Account.objects.filter(customer=ended_customer).update(legal_hold=True)
+    drafted = destruction_list_draft(by=supervisor)
+    assert drafted is None or not drafted.items.filter(object_id=str(ended_customer.pk)).exists()
+
+
+@pytest.mark.spec("6.legal-hold")
+def test_it_skips_a_hold_placed_after_the_list_was_drawn_up(
+    ended_customer, supervisor, other_supervisor
+):
+    drafted = destruction_list_draft(by=supervisor)
+    destruction_list_approve(destruction_list=drafted, by=other_supervisor)
+    Customer.objects.filter(pk=ended_customer.pk).update(legal_hold=True)
+    certificate = destruction_list_execute(destruction_list=drafted, by=other_supervisor)
+    assert certificate.summary["skipped_legal_hold"] == [ended_customer.pk]
+    assert Customer.objects.get(pk=ended_customer.pk).id_number == "110101199003074514"
+
+
+@pytest.mark.spec("6.retention")
+def test_it_deletes_old_audit_entries_and_the_chain_still_verifies(
+    supervisor, other_supervisor, time_machine
+):
+    time_machine.move_to(dt.datetime(2025, 1, 10, 10, tzinfo=dt.UTC))
+    old = [audit("test.old", actor=supervisor) for _ in range(3)]
+    time_machine.move_to(dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC))
+    recent = audit("test.recent", actor=supervisor)
+    drafted = destruction_list_draft(by=supervisor)
+    item = drafted.items.get(object_type="supervision.auditlogentry")
+    assert int(item.object_id) >= old[-1].pk and int(item.object_id) < recent.pk
+    destruction_list_approve(destruction_list=drafted, by=other_supervisor)
+    certificate = destruction_list_execute(destruction_list=drafted, by=other_supervisor)
+    assert not AuditLogEntry.objects.filter(pk__in=[e.pk for e in old]).exists()
+    assert AuditLogEntry.objects.filter(pk=recent.pk).exists()
+    assert certificate.chain_anchor
+    assert verify_chain()[0], verify_chain()[2]
+
+
+@pytest.mark.spec("6.retention")
+def test_it_keeps_the_certificate_forever(ended_customer, supervisor, other_supervisor):
+    drafted = destruction_list_draft(by=supervisor)
+    destruction_list_approve(destruction_list=drafted, by=other_supervisor)
+    certificate = destruction_list_execute(destruction_list=drafted, by=other_supervisor)
+    if connection.vendor == "postgresql":
+        from django.db import DatabaseError, transaction
+
+        with pytest.raises(DatabaseError), transaction.atomic():
+            DestructionCertificate.objects.filter(pk=certificate.pk).delete()
+    assert DestructionCertificate.objects.filter(pk=certificate.pk).exists()
+
+
+@pytest.mark.spec("6.retention")
+def test_it_runs_the_procedure_from_the_pages(client, ended_customer, supervisor, other_supervisor):
+    client.force_login(supervisor)
+    response = client.post(reverse("records:destruction_lists"))
+    drafted = DestructionList.objects.get()
+    assert response.status_code == 302
+    client.post(reverse("records:destruction_act", args=[drafted.pk, "approve"]))
+    assert DestructionList.objects.get().status == DestructionStatus.DRAFT  # own list
+    client.force_login(other_supervisor)
+    client.post(reverse("records:destruction_act", args=[drafted.pk, "approve"]))
+    client.post(reverse("records:destruction_act", args=[drafted.pk, "execute"]))
+    page = client.get(reverse("records:destruction_detail", args=[drafted.pk]))
+    assert page.status_code == 200 and page.context["certificate"] is not None
+    assert AccountFactory._meta.model.objects.filter(customer=ended_customer).get().number.startswith(
+        "DESTROYED-"
+    )

@@ -1,0 +1,407 @@
+"""Account events -> visits (SPEC §4): the event rules, kept as data in EventRule.
+
+``apply_events`` takes events that are already saved and, for a batch of any size, runs a
+fixed handful of queries: the active rules, the accounts, the policies, ONE aggregate query for
+the daily-cumulative and burst windows of the whole batch, the open visits of the accounts
+concerned, then bulk writes. One event is the same code with a list of one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDay
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from accounts.models import Account, AccountEvent, AccountStatus, EventType
+
+from .calendar import BusinessCalendar, CalendarNotCovered
+from .models import (
+    DueUnit,
+    EventRule,
+    RuleType,
+    Visit,
+    VisitKind,
+    VisitPolicy,
+    VisitStatus,
+    VisitTrigger,
+)
+from .services import visit_open_or_join
+
+logger = logging.getLogger(__name__)
+
+# Rules that make a transaction "large or abnormal": a match flags the event.
+TRANSACTION_RULE_TYPES = (
+    RuleType.SINGLE_TRANSACTION,
+    RuleType.DAILY_CUMULATIVE,
+    RuleType.SMALL_BURST,
+)
+
+
+# --- Policies --------------------------------------------------------------------------------
+
+
+def policy_for(policies: Sequence[VisitPolicy], *, kind: str, account_type: str, risk_level: str = ""):
+    """The most specific active policy of ``kind`` for an account type and risk level
+    (a blank field on a policy means "any")."""
+    best, best_score = None, -1
+    for policy in policies:
+        if policy.kind != kind or not policy.is_active:
+            continue
+        if policy.account_type and policy.account_type != account_type:
+            continue
+        if policy.risk_level and policy.risk_level != risk_level:
+            continue
+        score = (2 if policy.account_type else 0) + (1 if policy.risk_level else 0)
+        if score > best_score:
+            best, best_score = policy, score
+    return best
+
+
+def due_from(calendar: BusinessCalendar, start: datetime, unit: str, amount: int) -> datetime:
+    """Due time ``amount`` business days or working hours after ``start``. A year missing from
+    the calendar must not lose a visit: the deadline then falls back to ``amount`` calendar days
+    (or hours), which is never later than the business-day one, and the gap is logged."""
+    try:
+        if unit == DueUnit.WORKING_HOURS:
+            return calendar.add_working_hours(start, amount)
+        return calendar.due_after_business_days(start, amount)
+    except CalendarNotCovered as exc:
+        logger.error("business calendar missing a year; conservative due date used", extra={"year": exc.year})
+        if unit == DueUnit.WORKING_HOURS:
+            return start + timedelta(hours=amount)
+        tz = ZoneInfo(settings.TIME_ZONE)
+        day = timezone.localtime(start, tz).date() + timedelta(days=amount)
+        return datetime.combine(day, settings.CALLBACK["WORKDAY_END"], tzinfo=tz)
+
+
+def new_account_due(calendar: BusinessCalendar, opened_on: date, policy: VisitPolicy | None) -> datetime:
+    """End of working time of the N-th business day after the opening day (SPEC §4)."""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    if policy is not None and policy.due_unit == DueUnit.WORKING_HOURS:
+        return calendar.add_working_hours(datetime.combine(opened_on, time(0), tzinfo=tz), policy.due_amount)
+    days = policy.due_amount if policy is not None else settings.CALLBACK["NEW_ACCOUNT_BUSINESS_DAYS"]
+    return calendar.business_day_end(calendar.add_business_days(opened_on, days))
+
+
+# --- Matching -------------------------------------------------------------------------------
+
+
+def _applies(rule: EventRule, account: Account, txn_kind: str = "") -> bool:
+    if rule.account_type and rule.account_type != account.account_type:
+        return False
+    if rule.txn_kind and rule.txn_kind != txn_kind:
+        return False
+    return True
+
+
+def _window_aggregates(events: Sequence[AccountEvent], rules: Sequence[EventRule]) -> dict[int, dict]:
+    """For each transaction event of the batch, per window rule: the day's cumulative amount up
+    to the event (daily_cumulative) or the number of small transactions in the window ending at
+    the event (small_burst). ONE query over the batch's accounts, using the (account,
+    occurred_at) index."""
+    window_rules = [r for r in rules if r.rule_type in (RuleType.DAILY_CUMULATIVE, RuleType.SMALL_BURST)]
+    if not events or not window_rules:
+        return {}
+    tz = ZoneInfo(settings.TIME_ZONE)
+    longest = max(
+        [timedelta(hours=r.window_hours or 24) for r in window_rules if r.rule_type == RuleType.SMALL_BURST]
+        + [timedelta(days=1)]
+    )
+    earliest = min(e.occurred_at for e in events) - longest
+    latest = max(e.occurred_at for e in events)
+    history = "account__events__"
+    base = Q(**{f"{history}event_type": EventType.TRANSACTION}) & Q(
+        **{f"{history}occurred_at__lte": F("occurred_at")}
+    )
+    annotations = {}
+    for rule in window_rules:
+        condition = base
+        if rule.txn_kind:
+            condition &= Q(**{f"{history}txn_kind": rule.txn_kind})
+        if rule.rule_type == RuleType.DAILY_CUMULATIVE:
+            condition &= Q(**{f"{history}occurred_at__gte": TruncDay("occurred_at", tzinfo=tz)})
+            annotations[f"rule_{rule.pk}"] = Sum(f"{history}amount", filter=condition)
+        else:
+            window = timedelta(hours=rule.window_hours or 24)
+            condition &= Q(**{f"{history}occurred_at__gt": F("occurred_at") - window})
+            if rule.threshold is not None:
+                condition &= Q(**{f"{history}amount__lt": rule.threshold})
+            annotations[f"rule_{rule.pk}"] = Count(f"{history}pk", filter=condition)
+    rows = (
+        AccountEvent.objects.filter(pk__in=[e.pk for e in events])
+        # Restricting the joined history to the batch's time span lets the index do the work.
+        .filter(**{f"{history}occurred_at__gte": earliest, f"{history}occurred_at__lte": latest})
+        .values("pk")
+        .annotate(**annotations)
+    )
+    return {row.pop("pk"): row for row in rows}
+
+
+def _transaction_match(event, account, rules, aggregates) -> EventRule | None:
+    """The strongest rule the transaction matches (suspected fraud first, then priority)."""
+    matched = []
+    amount = event.amount
+    for rule in rules:
+        if rule.rule_type not in TRANSACTION_RULE_TYPES or not _applies(rule, account, event.txn_kind):
+            continue
+        if rule.rule_type == RuleType.SINGLE_TRANSACTION:
+            if amount is not None and rule.threshold is not None and amount >= rule.threshold:
+                matched.append(rule)
+        elif rule.rule_type == RuleType.DAILY_CUMULATIVE:
+            total = aggregates.get(event.pk, {}).get(f"rule_{rule.pk}") or Decimal(0)
+            if rule.threshold is not None and total >= rule.threshold:
+                matched.append(rule)
+        elif rule.rule_type == RuleType.SMALL_BURST:
+            if amount is None or (rule.threshold is not None and amount >= rule.threshold):
+                continue  # only a small transaction completes a burst of small ones
+            count = aggregates.get(event.pk, {}).get(f"rule_{rule.pk}") or 0
+            if count >= (rule.min_count or 1):
+                matched.append(rule)
+    if not matched:
+        return None
+    return max(matched, key=lambda r: (r.suspected_fraud, r.priority, -r.pk))
+
+
+@dataclass
+class _Wanted:
+    """What the batch wants of one (account, kind): merged like joining an open visit."""
+
+    account: Account
+    kind: str
+    due_at: datetime
+    priority: int
+    reason: str
+    policy: VisitPolicy | None
+    rule: EventRule | None
+    suspected_fraud: bool
+    channel: str
+    events: list = field(default_factory=list)  # (event, rule)
+
+    def merge(self, *, due_at, priority, suspected_fraud, event, rule):
+        if due_at < self.due_at:
+            self.due_at = due_at
+        if priority > self.priority:
+            self.priority = priority
+            self.rule = rule or self.rule
+        self.suspected_fraud = self.suspected_fraud or suspected_fraud
+        self.events.append((event, rule))
+
+
+# --- The entry point ---------------------------------------------------------------------------
+
+
+def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
+    """Evaluate saved events against the active rules; open or join visits; cancel the open
+    visits of closed accounts. Returns, for each event pk, the visits it created or joined."""
+    result: dict[int, list[Visit]] = {e.pk: [] for e in events}
+    if not events:
+        return result
+    calendar = BusinessCalendar()
+    rules = list(EventRule.objects.filter(is_active=True).order_by("pk"))
+    accounts = {
+        a.pk: a
+        for a in Account.objects.select_related("customer").filter(
+            pk__in={e.account_id for e in events}
+        )
+    }
+    policies = list(
+        VisitPolicy.objects.filter(
+            is_active=True, kind__in=[VisitKind.NEW_ACCOUNT, VisitKind.SPECIAL_EVENT]
+        )
+    )
+    transactions = [e for e in events if e.event_type == EventType.TRANSACTION]
+    aggregates = _window_aggregates(transactions, rules)
+
+    wanted: dict[tuple[int, str], _Wanted] = {}
+    flagged: list[int] = []
+    closing: dict[int, AccountEvent] = {}
+    opened: list[AccountEvent] = []
+
+    def want(event, account, kind, due_at, priority, reason, policy, rule, fraud):
+        key = (account.pk, kind)
+        if key in wanted:
+            wanted[key].merge(due_at=due_at, priority=priority, suspected_fraud=fraud, event=event, rule=rule)
+            return
+        channel = policy.preferred_channel if policy else "phone"
+        wanted[key] = _Wanted(account, kind, due_at, priority, reason, policy, rule, fraud, channel, [(event, rule)])
+
+    def special_event(event, account, rule):
+        policy = policy_for(policies, kind=VisitKind.SPECIAL_EVENT, account_type=account.account_type,
+                            risk_level=account.customer.risk_level)
+        due_at = due_from(calendar, event.occurred_at, rule.due_unit, rule.due_amount)
+        want(event, account, VisitKind.SPECIAL_EVENT, due_at, rule.priority, rule.name, policy, rule,
+             rule.suspected_fraud)
+
+    for event in events:
+        account = accounts.get(event.account_id)
+        if account is None:
+            continue
+        if event.event_type == EventType.TRANSACTION:
+            rule = _transaction_match(event, account, rules, aggregates)
+            if rule is not None:
+                flagged.append(event.pk)
+                special_event(event, account, rule)
+        elif event.event_type in (EventType.INFO_CHANGED, EventType.COMPLAINT):
+            rule_type = RuleType.INFO_CHANGE if event.event_type == EventType.INFO_CHANGED else RuleType.COMPLAINT
+            rule = next((r for r in rules if r.rule_type == rule_type and _applies(r, account)), None)
+            if rule is not None:
+                special_event(event, account, rule)
+        elif event.event_type == EventType.ACCOUNT_OPENED:
+            opened.append(event)
+        elif event.event_type == EventType.ACCOUNT_CLOSED:
+            if any(r.rule_type == RuleType.ACCOUNT_CLOSED and _applies(r, account) for r in rules):
+                closing[account.pk] = event
+
+    if opened:
+        # Never twice: an account that ever had a new-account visit gets none from an event,
+        # unless that visit is still open (then the event joins it).
+        had_one = set(
+            Visit.objects.filter(
+                account_id__in={e.account_id for e in opened}, kind=VisitKind.NEW_ACCOUNT
+            ).exclude(status__in=[VisitStatus.PENDING, VisitStatus.ASSIGNED, VisitStatus.IN_PROGRESS])
+            .values_list("account_id", flat=True)
+        )
+        for event in opened:
+            account = accounts[event.account_id]
+            if account.pk in had_one or account.status == AccountStatus.CLOSED or account.pk in closing:
+                continue
+            if account.customer.do_not_contact:
+                continue
+            policy = policy_for(policies, kind=VisitKind.NEW_ACCOUNT, account_type=account.account_type,
+                                risk_level=account.customer.risk_level)
+            try:
+                due_at = new_account_due(calendar, account.opened_on, policy)
+            except CalendarNotCovered as exc:
+                logger.error("new-account visit deferred: calendar year missing", extra={"year": exc.year})
+                continue
+            want(event, account, VisitKind.NEW_ACCOUNT, due_at, policy.priority if policy else 60,
+                 gettext("新开户回访"), policy, None, False)
+
+    # An account closed in this batch gets no new visits from it.
+    for key in [k for k in wanted if k[0] in closing]:
+        del wanted[key]
+
+    with transaction.atomic():
+        visits = _open_or_join_all(list(wanted.values()))
+        for (account_id, _kind), visit in visits.items():
+            for event, _rule in wanted[(account_id, _kind)].events:
+                result[event.pk].append(visit)
+        if flagged:
+            AccountEvent.objects.filter(pk__in=flagged).update(flagged=True)
+        if closing:
+            _cancel_open_visits(closing)
+    return result
+
+
+def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
+    """Create the missing visits in one bulk insert and join the open ones (earliest due,
+    highest priority, fraud sticks), then add every trigger in one bulk insert."""
+    if not wanted:
+        return {}
+    now = timezone.now()
+    open_visits = {
+        (v.account_id, v.kind): v
+        for v in Visit.objects.open()
+        .select_for_update()
+        .filter(account_id__in={w.account.pk for w in wanted}, kind__in={w.kind for w in wanted})
+    }
+    to_create, to_update, visits = [], [], {}
+    for w in wanted:
+        key = (w.account.pk, w.kind)
+        visit = open_visits.get(key)
+        if visit is None:
+            visit = Visit(
+                account=w.account,
+                branch_id=w.account.branch_id,
+                kind=w.kind,
+                due_at=w.due_at,
+                priority=w.priority,
+                reason=w.reason[:300],
+                policy=w.policy,
+                policy_version=w.policy.version if w.policy else None,
+                rule=w.rule,
+                rule_version=w.rule.version if w.rule else None,
+                suspected_fraud=w.suspected_fraud,
+                channel=w.channel,
+                created_at=now,
+            )
+            to_create.append(visit)
+        else:
+            changed = False
+            if w.due_at < visit.due_at:
+                visit.due_at, changed = w.due_at, True
+            if w.priority > visit.priority:
+                visit.priority, changed = w.priority, True
+            if w.suspected_fraud and not visit.suspected_fraud:
+                visit.suspected_fraud, changed = True, True
+            if changed:
+                visit.updated_at = now
+                to_update.append(visit)
+        visits[key] = visit
+    try:
+        with transaction.atomic():
+            Visit.objects.bulk_create(to_create)
+    except IntegrityError:
+        # Another process opened one of these visits since we looked: the slow, exact path,
+        # one visit at a time (the unique index decides who created it).
+        logger.info("concurrent visit creation; joining one by one", extra={"visits": len(to_create)})
+        for visit in to_create:
+            w = next(x for x in wanted if (x.account.pk, x.kind) == (visit.account_id, visit.kind))
+            joined, _created = visit_open_or_join(
+                account=w.account, kind=w.kind, due_at=w.due_at, priority=w.priority, reason=w.reason,
+                policy=w.policy, rule=w.rule, suspected_fraud=w.suspected_fraud, channel=w.channel,
+            )
+            visits[(visit.account_id, visit.kind)] = joined
+    if to_update:
+        Visit.objects.bulk_update(to_update, ["due_at", "priority", "suspected_fraud", "updated_at"])
+    VisitTrigger.objects.bulk_create(
+        [
+            VisitTrigger(
+                visit=visits[(w.account.pk, w.kind)],
+                event=event,
+                rule=rule,
+                rule_version=rule.version if rule else None,
+                created_at=now,
+            )
+            for w in wanted
+            for event, rule in w.events
+        ],
+        ignore_conflicts=True,
+    )
+    return visits
+
+
+def _cancel_open_visits(closing: dict[int, AccountEvent]) -> int:
+    from supervision.audit import audit
+
+    reason = gettext("账户已销户")
+    cancelled = defaultdict(list)
+    for visit_id, account_id in (
+        Visit.objects.open().select_for_update().filter(account_id__in=list(closing)).values_list("pk", "account_id")
+    ):
+        cancelled[account_id].append(visit_id)
+    ids = [pk for pks in cancelled.values() for pk in pks]
+    if not ids:
+        return 0
+    count = Visit.objects.open().filter(pk__in=ids).update(
+        status=VisitStatus.CANCELLED, cancelled_reason=reason, updated_at=timezone.now()
+    )
+    for account_id, pks in cancelled.items():
+        audit(
+            "visit.cancel_account_closed",
+            object_type="account",
+            object_id=str(account_id),
+            after={"visits": pks, "event": closing[account_id].event_id},
+        )
+    return count
