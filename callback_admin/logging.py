@@ -36,9 +36,10 @@ class RequestIdMiddleware:
 
 # --- No personal data in logs (PIPL; SPEC §6) ---------------------------------------------
 # An 18-digit resident ID (last character may be X), an 11-digit mainland mobile, and a 16-19
-# digit bank account number, each standing alone (not inside a longer run of digits/letters).
-_EDGE_L = r"(?<![0-9A-Za-z])"
-_EDGE_R = r"(?![0-9A-Za-z])"
+# digit bank account number, each not inside a longer run of digits (letters around them do not
+# protect them: "/accounts/6222...x" still carries the number).
+_EDGE_L = r"(?<!\d)"
+_EDGE_R = r"(?!\d)"
 PII_PATTERNS = (
     ("id", re.compile(_EDGE_L + r"\d{6}(?:18|19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx]" + _EDGE_R)),
     ("account", re.compile(_EDGE_L + r"\d{16,19}" + _EDGE_R)),

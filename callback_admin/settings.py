@@ -387,11 +387,11 @@ CALLBACK = {
         "audit_score": 0.3,
         "upheld_complaint_penalty": 0.05,
     },
-    # Supervision: top N ranked agents rewarded; Bayesian prior weight (in rated visits) that
-    # shrinks an agent's satisfaction toward the month's global mean; corrective-action due days;
-    # public complaint form limits per IP and overall, per hour.
+    # Supervision: top N ranked agents rewarded; z of the satisfaction lower bound (1.65: a
+    # one-sided 95 % bound); corrective-action due days; public complaint form limits per IP
+    # and overall, per hour.
     "ASSESSMENT_REWARD_TOP": env_int("ASSESSMENT_REWARD_TOP", 3),
-    "ASSESSMENT_PRIOR_WEIGHT": env_int("ASSESSMENT_PRIOR_WEIGHT", 10),
+    "ASSESSMENT_SATISFACTION_Z": Decimal(env_str("ASSESSMENT_SATISFACTION_Z", "1.65")),
     "CORRECTIVE_ACTION_DAYS": env_int("CORRECTIVE_ACTION_DAYS", 14),
     "COMPLAINT_FORM_PER_IP_HOUR": env_int("COMPLAINT_FORM_PER_IP_HOUR", 5),
     "COMPLAINT_FORM_GLOBAL_HOUR": env_int("COMPLAINT_FORM_GLOBAL_HOUR", 500),

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, connections
+from django.db.utils import load_backend
 from django.utils import timezone
 
 PREFIX = "callback-"
@@ -77,6 +78,20 @@ def _audit_head(cursor) -> dict:
     return {"last_id": row[0], "last_hash": row[1]} if row else {"last_id": None, "last_hash": None}
 
 
+def _open_connection(alias: str, settings_dict: dict):
+    """A connection that exists only while we use it (not added to settings.DATABASES)."""
+    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(
+        {**settings_dict, "CONN_MAX_AGE": 0}, alias
+    )
+    connections[alias] = wrapper
+    return wrapper
+
+
+def _close_connection(alias: str) -> None:
+    connections[alias].close()
+    del connections[alias]
+
+
 def _pg_env(db: dict) -> dict:
     env = dict(os.environ)
     if db.get("PASSWORD"):
@@ -99,8 +114,7 @@ def _backup_postgres(target: Path) -> dict:
     db = connection.settings_dict
     # A separate connection holds the snapshot open while pg_dump reads it.
     alias = f"backup_{uuid.uuid4().hex[:8]}"
-    connections.settings[alias] = {**db, "CONN_MAX_AGE": 0}
-    snap = connections[alias]
+    snap = _open_connection(alias, db)
     try:
         snap.set_autocommit(False)
         with snap.cursor() as cursor:
@@ -122,9 +136,7 @@ def _backup_postgres(target: Path) -> dict:
                 raise BackupError(f"pg_dump failed: {result.stderr.strip()[:500]}")
         snap.rollback()
     finally:
-        snap.close()
-        del connections[alias]
-        connections.settings.pop(alias, None)
+        _close_connection(alias)
     return {"vendor": "postgresql", "tables": counts, "audit_head": head}
 
 
@@ -239,12 +251,12 @@ def backup_verify(path: Path | str) -> VerifyResult:
             )
             if result.returncode != 0:
                 raise BackupError(f"pg_restore failed: {result.stderr.strip()[:500]}")
-            connections.settings[alias] = {**live, "NAME": scratch_name, "CONN_MAX_AGE": 0}
+            _open_connection(alias, {**live, "NAME": scratch_name})
         else:
             restored = Path(tmp.name) / "restored.sqlite3"
             with gzip.open(path, "rb") as src, restored.open("wb") as dst:
                 shutil.copyfileobj(src, dst)
-            connections.settings[alias] = {**live, "NAME": str(restored)}
+            _open_connection(alias, {**live, "NAME": str(restored)})
         scratch = connections[alias]
         problems, tables = _verify_counts(scratch, manifest)
         ok_chain, _broken, explanation = verify_chain(using=alias)
@@ -257,10 +269,8 @@ def backup_verify(path: Path | str) -> VerifyResult:
             problems.append("audit chain head differs from the manifest")
         return VerifyResult(not problems, problems, tables, entries)
     finally:
-        if alias in connections.settings:
-            connections[alias].close()
-            del connections[alias]
-            connections.settings.pop(alias, None)
+        if hasattr(connections._connections, alias):
+            _close_connection(alias)
         if scratch_name:
             with connection.cursor() as cursor:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{scratch_name}"')

@@ -26,7 +26,12 @@ def agents_in(user):
 
 
 class DateInput(forms.DateInput):
+    """An HTML date input: the browser needs ISO dates, whatever the active locale."""
+
     input_type = "date"
+
+    def __init__(self, attrs=None, format="%Y-%m-%d"):  # noqa: A002 - Django's argument name
+        super().__init__(attrs=attrs, format=format)
 
 
 class SampleDrawForm(forms.Form):

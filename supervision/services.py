@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, CharField, Count, F, Q, QuerySet, Sum, Value, Window
+from django.db.models import Avg, CharField, Count, F, Q, QuerySet, Value, Window
 from django.db.models.functions import MD5, Cast, Concat, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -669,13 +669,21 @@ def _month_bounds(month: dt.date) -> tuple[dt.date, dt.datetime, dt.datetime]:
     return first, start, end
 
 
-def satisfaction_adjusted(*, total: float, count: int, prior_mean: float | None, prior_weight: int):
-    """Bayesian shrinkage: (m * C + sum) / (m + n), C the month's mean over every agent, m
-    the prior weight in rated visits. A handful of ratings stays close to C; many ratings
-    speak for themselves."""
-    if not count or prior_mean is None:
+STARS = (1, 2, 3, 4, 5)
+
+
+def satisfaction_lower_bound(counts: dict[int, int], *, z: float) -> float | None:
+    """A lower-bound average of 1-5 star ratings (the Bayesian approximation for K-star
+    ratings): a Dirichlet posterior with one pseudo-rating per star, scored as its mean minus
+    ``z`` standard errors. Few ratings are both pulled toward the middle and uncertain, so
+    three 5-star calls (2.94 at z=1.65) do not beat three hundred 4.8-star ones (4.72)."""
+    total = sum(counts.get(star, 0) for star in STARS)
+    if not total:
         return None
-    return (prior_weight * prior_mean + total) / (prior_weight + count)
+    n = total + len(STARS)
+    mean = sum(star * (counts.get(star, 0) + 1) for star in STARS) / n
+    second = sum(star * star * (counts.get(star, 0) + 1) for star in STARS) / n
+    return mean - z * math.sqrt(max(second - mean * mean, 0.0) / (n + 1))
 
 
 def composite_score(*, reach_rate, on_time_rate, satisfaction, audit_score, upheld: int):
@@ -738,13 +746,10 @@ def assessment_figures(*, month: dt.date) -> list[dict]:
             completed=Count("pk"),
             on_time=Count("pk", filter=on_time),
             rated=Count("satisfaction"),
-            satisfaction_sum=Sum("satisfaction"),
             satisfaction_avg=Avg("satisfaction"),
+            **{f"stars_{star}": Count("pk", filter=Q(satisfaction=star)) for star in STARS},
         )
     }
-    prior_mean = month_records.filter(satisfaction__isnull=False).aggregate(
-        mean=Avg("satisfaction")
-    )["mean"]
     audits = dict(
         AuditReview.objects.filter(
             item__agent__in=agents, finished_at__gte=start, finished_at__lt=end
@@ -763,7 +768,7 @@ def assessment_figures(*, month: dt.date) -> list[dict]:
         .annotate(n=Count("pk"))
         .values_list("agent", "n")
     )
-    prior_weight = _cfg("ASSESSMENT_PRIOR_WEIGHT")
+    z = float(_cfg("ASSESSMENT_SATISFACTION_Z"))
     figures = []
     for agent_id in agents:
         tried = attempts.get(agent_id, {})
@@ -771,11 +776,8 @@ def assessment_figures(*, month: dt.date) -> list[dict]:
         attempted = tried.get("attempted", 0)
         completed = done.get("completed", 0)
         rated = done.get("rated", 0)
-        adjusted = satisfaction_adjusted(
-            total=float(done.get("satisfaction_sum") or 0),
-            count=rated,
-            prior_mean=prior_mean,
-            prior_weight=prior_weight,
+        adjusted = satisfaction_lower_bound(
+            {star: done.get(f"stars_{star}", 0) for star in STARS}, z=z
         )
         row = {
             "agent_id": agent_id,

@@ -65,9 +65,7 @@ class ResolveForm(forms.Form):
 
 
 class TransferForm(forms.Form):
-    department = forms.ModelChoiceField(
-        Department.objects.all(), label=gettext_lazy("转交给部门")
-    )
+    department = forms.ModelChoiceField(Department.objects.all(), label=gettext_lazy("转交给部门"))
     reason = forms.CharField(max_length=500, label=gettext_lazy("转交原因"))
 
 
@@ -305,9 +303,7 @@ def stats(request):
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     until = midnight + timedelta(days=1)
     since = until - timedelta(days=days)
-    rows = escalation_stats(
-        since=since, until=until, queryset=escalations_visible_to(request.user)
-    )
+    rows = escalation_stats(since=since, until=until, queryset=escalations_visible_to(request.user))
     return render(request, "escalations/stats.html", {"rows": rows, "days": days})
 
 

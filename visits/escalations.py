@@ -153,7 +153,9 @@ def escalation_deadline(*, urgency: str, start: datetime) -> datetime:
             return business_calendar.due_after_business_days(start, amount)
     except business_calendar.CalendarNotCovered as exc:
         raise EscalationError(
-            _("业务日历未覆盖该日期，无法计算处理时限；请系统管理员先导入节假日安排。（%(detail)s）")
+            _(
+                "业务日历未覆盖该日期，无法计算处理时限；请系统管理员先导入节假日安排。（%(detail)s）"
+            )
             % {"detail": exc}
         ) from exc
     raise EscalationError(_("处理时限单位无效：%(value)s") % {"value": unit})
@@ -167,7 +169,9 @@ def _follow_up_due(start: datetime) -> datetime:
         return business_calendar.due_after_business_days(start, days)
     except business_calendar.CalendarNotCovered as exc:
         raise EscalationError(
-            _("业务日历未覆盖该日期，无法安排跟踪回访；请系统管理员先导入节假日安排。（%(detail)s）")
+            _(
+                "业务日历未覆盖该日期，无法安排跟踪回访；请系统管理员先导入节假日安排。（%(detail)s）"
+            )
             % {"detail": exc}
         ) from exc
 
@@ -252,11 +256,11 @@ def _check_actor(escalation: Escalation | None, action: str, by, *, visit: Visit
     if by is None:
         if action in SYSTEM_ACTIONS:
             return
-        raise EscalationError(_("%(action)s需要登录的员工操作。") % {"action": ACTION_LABELS[action]})
-    if not has_role(by, *ACTION_ROLES[action]):
         raise EscalationError(
-            _("您的角色无权%(action)s。") % {"action": ACTION_LABELS[action]}
+            _("%(action)s需要登录的员工操作。") % {"action": ACTION_LABELS[action]}
         )
+    if not has_role(by, *ACTION_ROLES[action]):
+        raise EscalationError(_("您的角色无权%(action)s。") % {"action": ACTION_LABELS[action]})
     if action == Action.OPEN:
         in_scope = visits_visible_to(by).filter(pk=visit.pk).exists()
     elif role_of(by) == Role.HANDLER:
@@ -489,7 +493,9 @@ def escalation_reply(*, escalation: Escalation, by, note: str) -> Escalation:
                 status=VisitStatus.ASSIGNED, assigned_to=by, assigned_at=now
             ):
                 follow_up.status, follow_up.assigned_to, follow_up.assigned_at = (
-                    VisitStatus.ASSIGNED, by, now
+                    VisitStatus.ASSIGNED,
+                    by,
+                    now,
                 )
         escalation.status = new_status
         escalation.follow_up_visit = follow_up

@@ -179,6 +179,7 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
         due_date = f"date({anchor}, '+' || p.months || ' months', '+' || p.days || ' days')"
         due_at = f"datetime(d.due_date, '{end.hour * 60 + end.minute - offset:+d} minutes')"
     sql = f"""
+        INSERT INTO visits_visit ({_VISIT_COLUMNS})
         WITH {cte},
         lv AS (
             SELECT account_id, MAX(CASE WHEN status = 'completed' THEN completed_at ELSE updated_at END) AS at
@@ -198,7 +199,6 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
             WHERE a.id > %(lo)s AND a.id <= %(hi)s
               AND a.status <> 'closed' AND NOT c.do_not_contact
         )
-        INSERT INTO visits_visit ({_VISIT_COLUMNS})
         SELECT d.account_id, d.branch_id, 'periodic', 'pending', d.priority, FALSE, {due_at},
                d.channel, 0, d.policy_id, d.policy_version, d.reason, '', '', %(now)s, %(now)s
         FROM d
@@ -268,8 +268,8 @@ def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
     ]
     cte, params = _values_cte("d", columns, rows)
     sql = f"""
-        WITH {cte}
         INSERT INTO visits_visit ({_VISIT_COLUMNS})
+        WITH {cte}
         SELECT a.id, a.branch_id, 'new_account', 'pending', d.priority, FALSE, d.due_at,
                d.channel, 0, d.policy_id, d.policy_version, d.reason, '', '', %s, %s
         FROM accounts_account a
@@ -315,7 +315,7 @@ def generate_due_visits(*, now: datetime | None = None) -> dict:
                     created[VisitKind.PERIODIC.value] += max(cursor.rowcount, 0)
     logger.info(
         "generate_due_visits done",
-        extra={"created": created, "seconds": round(clock.monotonic() - started, 3)},
+        extra={"visits_created": created, "seconds": round(clock.monotonic() - started, 3)},
     )
     return created
 

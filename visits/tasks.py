@@ -24,7 +24,7 @@ def generate_due_visits_task():
     from .generation import generate_due_visits
 
     created = generate_due_visits()
-    logger.info("generate_due_visits_task", extra={"created": created})
+    logger.info("generate_due_visits_task", extra={"visits_created": created})
     return created
 
 

@@ -15,7 +15,7 @@ ACCOUNT = {
     "customer_external_id": "C0001",
     "account_type": "personal_savings",
     "status": "active",
-    "opened_on": "2026-11-20",
+    "opened_on": "2026-11-25",
     "branch_code": "BJ001",
 }
 

@@ -4,7 +4,6 @@ weekends, the National Day break 10-01..10-08 and its makeup Saturday 10-11."""
 import datetime as dt
 
 import pytest
-from django.test import override_settings
 
 from visits.escalations import (
     EscalationError,
@@ -90,9 +89,7 @@ def test_it_keeps_the_deadline_on_transfer(make_escalation, handler, ebanking_de
     assert moved.handler is None
 
 
-def test_it_gives_a_reopened_escalation_a_new_deadline(
-    make_escalation, agent, wednesday_morning
-):
+def test_it_gives_a_reopened_escalation_a_new_deadline(make_escalation, agent, wednesday_morning):
     escalation = make_escalation(EscalationStatus.REPLIED, urgency=Urgency.HIGH)
     wednesday_morning.move_to(at(2025, 9, 30, 10, 0))
     reopened = escalation_reopen(escalation=escalation, by=agent, words="问题依旧")

@@ -53,9 +53,7 @@ def test_it_closes_every_escalation_of_a_satisfied_follow_up(make_escalation, ha
         assert escalation.closed_at is not None
 
 
-def test_it_reopens_with_the_customers_words_and_goes_round_again(
-    make_escalation, handler, agent
-):
+def test_it_reopens_with_the_customers_words_and_goes_round_again(make_escalation, handler, agent):
     escalation = escalation_reply(
         escalation=resolved(make_escalation, handler), by=agent, note="已告知"
     )
@@ -67,9 +65,12 @@ def test_it_reopens_with_the_customers_words_and_goes_round_again(
     assert reopened.round == 2
     assert reopened.steps.latest("pk").note == "网银还是登录不了"
     # A repeated submission of the same follow-up changes nothing.
-    assert escalation_follow_up_outcome(
-        visit=first_follow_up, satisfied=False, words="again", by=agent
-    ) == []
+    assert (
+        escalation_follow_up_outcome(
+            visit=first_follow_up, satisfied=False, words="again", by=agent
+        )
+        == []
+    )
     # Second round.
     Visit.objects.filter(pk=first_follow_up.pk).update(status=VisitStatus.COMPLETED)
     again = escalation_resolve(

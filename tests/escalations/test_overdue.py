@@ -30,9 +30,7 @@ def supervisor_with_mail(supervisor):
 @pytest.fixture
 def overdue(make_escalation, named_handler, wednesday_morning):
     """Accepted by 张三, urgent, due 14:00; the clock is then moved to 15:00."""
-    escalation = escalation_accept(
-        escalation=make_escalation(urgency="urgent"), by=named_handler
-    )
+    escalation = escalation_accept(escalation=make_escalation(urgency="urgent"), by=named_handler)
     assert escalation.deadline_at == at(2025, 9, 10, 14, 0)
     mail.outbox.clear()
     Notification.objects.all().delete()
@@ -125,9 +123,10 @@ def test_it_counts_a_second_miss_and_raises_it(
     escalation = Escalation.objects.get(pk=overdue.pk)
     assert escalation.overdue_count == 2
     assert list(escalations_raised(Escalation.objects.all())) == [escalation]
-    assert Notification.objects.filter(
-        user=supervisor_with_mail, message__contains="再次超时"
-    ).count() == 1
+    assert (
+        Notification.objects.filter(user=supervisor_with_mail, message__contains="再次超时").count()
+        == 1
+    )
 
 
 def test_it_raises_one_overdue_long_past_the_threshold(overdue, wednesday_morning):

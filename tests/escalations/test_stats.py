@@ -46,8 +46,11 @@ def test_it_counts_per_department(make_escalation, ebanking_dept, supervisor, ot
     )
 
     assert escalation_stats(since=at(2025, 10, 1, 0, 0), until=at(2025, 11, 1, 0, 0)) == []
-    assert escalation_stats(
-        since=at(2025, 9, 1, 0, 0),
-        until=at(2025, 10, 1, 0, 0),
-        queryset=escalations_visible_to(other_agent),
-    ) == []
+    assert (
+        escalation_stats(
+            since=at(2025, 9, 1, 0, 0),
+            until=at(2025, 10, 1, 0, 0),
+            queryset=escalations_visible_to(other_agent),
+        )
+        == []
+    )

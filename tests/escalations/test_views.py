@@ -27,9 +27,10 @@ def test_it_shows_a_handler_only_their_departments(
 def test_it_hides_everything_from_an_outsider(client, make_escalation, other_agent):
     escalation = make_escalation()
     client.force_login(other_agent)
-    assert f"esc-row-{escalation.pk}" not in client.get(
-        reverse("escalations:inbox") + "?show=all"
-    ).content.decode()
+    assert (
+        f"esc-row-{escalation.pk}"
+        not in client.get(reverse("escalations:inbox") + "?show=all").content.decode()
+    )
     assert client.get(reverse("escalations:detail", args=[escalation.pk])).status_code == 404
     response = client.post(reverse("escalations:act", args=[escalation.pk, "reply"]))
     assert response.status_code == 404
@@ -50,7 +51,11 @@ def test_it_sorts_by_deadline_and_marks_overdue_and_near(
     assert len(queries) <= 14
     rows = response.context["escalations"]
     assert [e.pk for e in rows] == [late.pk, near.pk, later.pk]
-    assert [(e.is_overdue, e.is_near) for e in rows] == [(True, False), (False, True), (False, False)]
+    assert [(e.is_overdue, e.is_near) for e in rows] == [
+        (True, False),
+        (False, True),
+        (False, False),
+    ]
     page = response.content.decode()
     assert f'id="esc-row-{late.pk}" class="overdue"' in page
     assert f'id="esc-row-{near.pk}" class="near"' in page
@@ -113,7 +118,9 @@ def test_it_shows_a_missing_result_next_to_the_field(client, make_escalation, ha
 def test_it_rejects_an_unknown_action_and_a_bad_department(client, make_escalation, handler):
     escalation = make_escalation()
     client.force_login(handler)
-    assert client.post(reverse("escalations:act", args=[escalation.pk, "explode"])).status_code == 404
+    assert (
+        client.post(reverse("escalations:act", args=[escalation.pk, "explode"])).status_code == 404
+    )
     response = client.post(
         reverse("escalations:act", args=[escalation.pk, "transfer"]),
         {"transfer-department": "999999", "transfer-reason": "x"},

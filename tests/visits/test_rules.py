@@ -153,7 +153,10 @@ def test_it_joins_the_open_visit_keeping_earliest_due_and_highest_priority(accou
     assert result[later_cash.pk] == [visit]
     visit.refresh_from_db()
     assert visit.due_at == datetime(2026, 3, 11, 17, 0, tzinfo=SHANGHAI)  # earliest kept
-    burst = [txn(account, "50.00", at=NOW + timedelta(days=1, minutes=i)) for i in range(10)]
+    burst = [
+        txn(account, "50.00", kind="transfer", at=NOW + timedelta(days=1, minutes=i))
+        for i in range(10)
+    ]
     apply_events(burst)
     (visit,) = visits_of(account)
     assert visit.priority == 100 and visit.suspected_fraud

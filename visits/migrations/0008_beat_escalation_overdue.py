@@ -27,7 +27,6 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("visits", "0007_beat_generation_schedules"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),

@@ -1,0 +1,326 @@
+"""Supervision benchmark (issue 6): the dashboard and a 100,000-row export on a million visits.
+
+    .venv/bin/python bench/supervision.py        (or: make bench)
+
+Uses its own PostgreSQL database ``cb_bench_sup`` on the shared server (BENCH_DATABASE_URL,
+default postgres://postgres@127.0.0.1:5432/cb_bench_sup), seeded once in bulk with SQL
+(1,000,000 visits over the last year, records and contact attempts for the last 30 days) and
+reused by later runs. Everything is measured in this process with Django's test Client, so the
+figures are server time (no network), and compared with the health endpoint measured in the
+same run:
+
+- dashboard (30 days, every branch) / health: median ratio;
+- CSV export of 100,000 visits / health, and its rows per second;
+- peak Python memory (tracemalloc) of the CSV export at 10,000 and at 100,000 rows: the ratio
+  stays near 1 because rows stream from a server-side cursor (``.iterator(chunk_size=2000)``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cb_bench_sup"
+)
+VISITS = int(os.environ.get("BENCH_SUP_VISITS", "1000000"))
+ACCOUNTS = VISITS // 4  # (account, kind) pairs are then all distinct: no open-visit clash
+CUSTOMERS = max(ACCOUNTS // 2, 1)
+AGENTS = 60
+BRANCHES = 12
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def ensure_database() -> None:
+    import psycopg2
+
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    admin = psycopg2.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = DATABASE_URL
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callback_admin.settings_test")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--noinput", verbosity=0)
+
+
+def _defaults_sql(model, given: dict[str, str]) -> tuple[str, str]:
+    """Column list and SELECT expressions: ``given`` SQL expressions, every other NOT NULL
+    column from its model default (so the seed follows the model as it grows)."""
+    columns, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if field.attname in given:
+            columns.append(field.column)
+            values.append(given[field.attname])
+            continue
+        if field.null:
+            continue
+        default = field.get_default()
+        if callable(getattr(field, "default", None)) and isinstance(default, dt.datetime):
+            values.append("now()")
+        elif isinstance(default, bool):
+            values.append("true" if default else "false")
+        elif isinstance(default, (int, float)):
+            values.append(str(default))
+        elif isinstance(default, (dict, list)):
+            values.append(f"'{json.dumps(default)}'::jsonb")
+        else:
+            values.append("'" + str(default or "").replace("'", "''") + "'")
+        columns.append(field.column)
+    return ", ".join(columns), ", ".join(values)
+
+
+def seed() -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from accounts.models import Account, Branch, Customer, Role
+    from accounts.services import staff_create
+    from visits.models import ContactAttempt, Visit, VisitRecord
+
+    if Visit.objects.count() >= VISITS:
+        log(f"reusing the seeded database ({VISITS:,} visits)")
+        return
+    started = time.monotonic()
+    log(f"seeding {VISITS:,} visits, {ACCOUNTS:,} accounts (once; later runs reuse them)")
+    branches = [
+        Branch.objects.get_or_create(code=f"B{n:03d}", defaults={"name": f"第{n}支行"})[0]
+        for n in range(BRANCHES)
+    ]
+    User = get_user_model()
+
+    def staff(username, role, full_name, scope):
+        existing = User.objects.filter(username=username).first()  # a run stopped half-way
+        return existing or staff_create(
+            username=username, password="x-Bench-2026!", role=role, full_name=full_name,
+            branches=scope,
+        )  # fmt: skip
+
+    agents = [
+        staff(f"bench_agent{n}", Role.AGENT, f"回访员{n}", [branches[n % BRANCHES]])
+        for n in range(AGENTS)
+    ]
+    staff("bench_super", Role.SUPERVISOR, "督导", branches)
+    agent_ids = "ARRAY[" + ",".join(str(a.pk) for a in agents) + "]"
+    branch_ids = "ARRAY[" + ",".join(str(b.pk) for b in branches) + "]"
+    # Encrypted columns get a placeholder: nothing here decrypts them (exports never read them).
+    customer_cols, customer_vals = _defaults_sql(
+        Customer,
+        {
+            "external_id": "'BS' || g",
+            "customer_type": "'personal'",
+            "name": "'客户' || g",
+            "id_type": "'resident_id'",
+            "id_number": "'-'",
+            "id_number_hash": "md5('id' || g)",
+            "mobile": "'-'",
+            "mobile_hash": "md5('m' || g)",
+            "landline": "''",
+            "landline_hash": "''",
+            "address": "''",
+            "risk_level": "'low'",
+            "branch_id": f"({branch_ids})[1 + g % {BRANCHES}]",
+            "created_at": "now()",
+            "updated_at": "now()",
+        },
+    )
+    account_cols, account_vals = _defaults_sql(
+        Account,
+        {
+            "number": "'62' || lpad(g::text, 14, '0')",
+            "customer_id": f"(SELECT min(id) FROM accounts_customer) + g % {CUSTOMERS}",
+            "account_type": "'personal_savings'",
+            "status": "'active'",
+            "opened_on": "current_date - 400",
+            "branch_id": f"({branch_ids})[1 + (g % {CUSTOMERS}) % {BRANCHES}]",
+            "created_at": "now()",
+            "updated_at": "now()",
+        },
+    )
+    # Visit g: account g mod ACCOUNTS, kind g div ACCOUNTS (so no two open visits share an
+    # account and kind); due over the last year; 80 % completed, the rest open.
+    kinds = "(ARRAY['new_account','periodic','special_event','follow_up'])"
+    visit_cols, visit_vals = _defaults_sql(
+        Visit,
+        {
+            "account_id": f"a0 + g % {ACCOUNTS}",
+            "branch_id": f"({branch_ids})[1 + ((g % {ACCOUNTS}) % {CUSTOMERS}) % {BRANCHES}]",
+            "kind": f"{kinds}[1 + (g / {ACCOUNTS}) % 4]",
+            "status": "CASE WHEN g % 10 < 8 THEN 'completed' WHEN g % 10 = 8 THEN 'assigned' ELSE 'pending' END",
+            "assigned_to_id": f"CASE WHEN g % 10 < 9 THEN ({agent_ids})[1 + g % {AGENTS}] END",
+            "due_at": "now() - ((g % 365) || ' days')::interval + ((g % 600) || ' minutes')::interval",
+            "completed_at": "CASE WHEN g % 10 < 8 THEN now() - ((g % 365) || ' days')::interval - ((g % 7 - 2) || ' hours')::interval END",
+            "created_at": "now() - ((g % 365 + 5) || ' days')::interval",
+            "updated_at": "now()",
+        },
+    )
+    record_cols, record_vals = _defaults_sql(
+        VisitRecord,
+        {
+            "visit_id": "v.id",
+            "channel": "'phone'",
+            "submitted_at": "v.completed_at",
+            "submitted_by_id": "v.assigned_to_id",
+            "reminder_anti_fraud": "true",
+            "reminder_safe_operation": "true",
+            "satisfaction": "CASE WHEN v.id % 4 = 0 THEN NULL ELSE 3 + v.id % 3 END",
+        },
+    )
+    attempt_cols, attempt_vals = _defaults_sql(
+        ContactAttempt,
+        {
+            "visit_id": "v.id",
+            "channel": "'phone'",
+            "agent_id": "v.assigned_to_id",
+            "started_at": "v.due_at - interval '3 hours'",
+            "outcome": "CASE WHEN v.status = 'completed' THEN 'reached' ELSE 'no_answer' END",
+        },
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO accounts_customer ({customer_cols}) "
+            f"SELECT {customer_vals} FROM generate_series(0, {CUSTOMERS - 1}) g"
+        )
+        cursor.execute(
+            f"INSERT INTO accounts_account ({account_cols}) "
+            f"SELECT {account_vals} FROM generate_series(0, {ACCOUNTS - 1}) g"
+        )
+        cursor.execute(
+            f"INSERT INTO visits_visit ({visit_cols}) SELECT {visit_vals} FROM "
+            f"(SELECT g, (SELECT min(id) FROM accounts_account) AS a0 "
+            f" FROM generate_series(0, {VISITS - 1}) g) s"
+        )
+        recent = "v.due_at >= now() - interval '30 days'"
+        cursor.execute(
+            f"INSERT INTO visits_visitrecord ({record_cols}) SELECT {record_vals} "
+            f"FROM visits_visit v WHERE v.status = 'completed' AND {recent}"
+        )
+        cursor.execute(
+            f"INSERT INTO visits_contactattempt ({attempt_cols}) SELECT {attempt_vals} "
+            f"FROM visits_visit v WHERE v.assigned_to_id IS NOT NULL AND {recent}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    log(f"seeded in {time.monotonic() - started:.0f} s")
+
+
+def median_seconds(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    ensure_database()
+    setup_django()
+    seed()
+
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+    from django.test import Client
+    from django.utils import timezone
+
+    from visits.models import Visit
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench_super"))
+
+    def get(path, **params):
+        response = client.get(path, params)
+        assert response.status_code == 200, (path, response.status_code)
+        return response
+
+    def export(since: dt.date, until: dt.date) -> int:
+        response = get("/supervision/export/visits.csv", since=since.isoformat(), until=until.isoformat())
+        size = 0
+        for chunk in response.streaming_content:
+            size += len(chunk)
+        return size
+
+    # Date windows giving about 10,000 and 100,000 visits (counted by the database).
+    today = timezone.localdate()
+    per_day = dict(
+        Visit.objects.filter(due_at__gte=timezone.now() - dt.timedelta(days=400))
+        .values_list("due_at__date")
+        .annotate(n=Count("pk"))
+        .values_list("due_at__date", "n")
+    )
+
+    def window(target: int) -> tuple[dt.date, int]:
+        total, day = 0, today
+        while total < target and day > today - dt.timedelta(days=400):
+            total += per_day.get(day, 0)
+            day -= dt.timedelta(days=1)
+        return day + dt.timedelta(days=1), total
+
+    small_since, small_rows = window(10_000)
+    big_since, big_rows = window(100_000)
+
+    get("/api/v1/health")
+    get("/supervision/")  # warm up: permission and session caches, templates
+    health = median_seconds(lambda: client.get("/api/v1/health"), 30)
+    dashboard = median_seconds(lambda: get("/supervision/"), 5)
+    export_small = median_seconds(lambda: export(small_since, today), 3)
+    export_big = median_seconds(lambda: export(big_since, today), 3)
+
+    peaks = {}
+    for label, since in (("10k", small_since), ("100k", big_since)):
+        tracemalloc.start()
+        export(since, today)
+        peaks[label] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+
+    visits = Visit.objects.count()
+    print(f"visits in the database: {visits:,}")
+    print(f"health endpoint: {health * 1000:.1f} ms (median of 30)")
+    print(f"dashboard (30 days, {visits:,} visits): {dashboard * 1000:.0f} ms (median of 5)")
+    print(f"CSV export {small_rows:,} rows: {export_small * 1000:.0f} ms")
+    print(
+        f"CSV export {big_rows:,} rows: {export_big * 1000:.0f} ms "
+        f"({big_rows / export_big:,.0f} rows/s)"
+    )
+    print(
+        f"peak Python memory of the CSV export: {peaks['10k'] / 1e6:.1f} MB at {small_rows:,} rows, "
+        f"{peaks['100k'] / 1e6:.1f} MB at {big_rows:,} rows"
+    )
+    print(
+        f"ratios: dashboard/health {dashboard / health:.0f}x; "
+        f"export {big_rows // 1000}k/health {export_big / health:.0f}x; "
+        f"export time {big_rows // 1000}k/{small_rows // 1000}k {export_big / export_small:.1f}x "
+        f"for {big_rows / small_rows:.1f}x rows; "
+        f"export memory {big_rows // 1000}k/{small_rows // 1000}k {peaks['100k'] / peaks['10k']:.2f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

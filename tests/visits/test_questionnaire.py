@@ -1,0 +1,125 @@
+"""Online questionnaire: signed, expiring, single-use link; masked public page; answers become
+the record; an answer that needs action goes to a named member of staff."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from visits.models import Notification, QuestionnaireInvite, QuestionnaireQuestion, VisitRecord
+from visits.questionnaire import InviteError, invite_create, questionnaire_submit
+
+from .workspace_helpers import CALL_TIME, open_visit
+
+pytestmark = [pytest.mark.django_db, pytest.mark.spec("3.online")]
+
+GOOD = {"info_correct": "yes", "txn_recognised": "yes", "channel_ok": "yes",
+        "satisfaction": "5", "comment": "很好"}  # fmt: skip
+
+
+def test_the_default_questions_are_seeded():
+    codes = list(QuestionnaireQuestion.objects.filter(kind="").values_list("code", flat=True))
+    assert codes == ["info_correct", "txn_recognised", "channel_ok", "satisfaction", "comment"]
+
+
+def test_the_public_page_shows_only_masked_data_without_login(client, account):
+    visit = open_visit(account.branch, account=account)
+    with time_machine.travel(CALL_TIME, tick=False):
+        invite, url = invite_create(visit)
+        response = client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "138****8000" in html and account.masked_number in html and "张*" in html
+    for secret in ("13800138000", account.number, "110101199003074514", "张伟", "东长安街"):
+        assert secret not in html
+    assert QuestionnaireInvite.objects.get().expires_at == CALL_TIME + dt.timedelta(days=7)
+    visit.refresh_from_db()
+    assert visit.channel == "online"
+    assert visit.attempts.filter(outcome="online_sent").count() == 1
+
+
+def test_it_reuses_the_open_invite_when_asked_twice(account):
+    visit = open_visit(account.branch, account=account)
+    first, _ = invite_create(visit)
+    second, _ = invite_create(visit)
+    assert first.pk == second.pk and QuestionnaireInvite.objects.count() == 1
+
+
+def test_answers_become_the_record_and_the_link_is_single_use(client, agent, account):
+    visit = open_visit(account.branch, agent=agent, account=account)
+    with time_machine.travel(CALL_TIME, tick=False):
+        invite, url = invite_create(visit)
+        response = client.post(url, GOOD)
+        assert response.status_code == 200 and "感谢" in response.content.decode()
+        again = client.post(url, {**GOOD, "satisfaction": "1"})
+        assert again.status_code == 410
+        assert client.get(url).status_code == 410
+    visit.refresh_from_db()
+    assert visit.status == "completed"
+    record = VisitRecord.objects.get(visit=visit)
+    assert (record.channel, record.satisfaction, record.feedback) == ("online", 5, "很好")
+    assert record.answers["info_correct"] == "yes" and record.answers["_needs_action"] == []
+    invite.refresh_from_db()
+    assert invite.used_at == CALL_TIME and invite.assigned_to is None
+    with pytest.raises(InviteError):
+        questionnaire_submit(invite=invite, answers=GOOD)
+
+
+def test_a_missing_answer_is_shown_next_to_the_question(client, account):
+    visit = open_visit(account.branch, account=account)
+    invite, url = invite_create(visit)
+    response = client.post(url, {**GOOD, "satisfaction": ""})
+    assert response.status_code == 400
+    assert response.context["form"].errors["satisfaction"]
+    invite.refresh_from_db()
+    assert invite.used_at is None
+
+
+def test_the_link_expires(client, account, settings):
+    visit = open_visit(account.branch, account=account)
+    with time_machine.travel(CALL_TIME, tick=False):
+        _, url = invite_create(visit)
+    with time_machine.travel(CALL_TIME + dt.timedelta(days=6, hours=23), tick=False):
+        assert client.get(url).status_code == 200
+    with time_machine.travel(CALL_TIME + dt.timedelta(days=7, minutes=1), tick=False):
+        response = client.get(url)
+        assert response.status_code == 410 and "过期" in response.content.decode()
+        assert client.post(url, GOOD).status_code == 410
+    assert not VisitRecord.objects.exists()
+
+
+def test_a_forged_or_altered_token_is_refused(client, account):
+    visit = open_visit(account.branch, account=account)
+    invite, url = invite_create(visit)
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    forged = reverse("public:questionnaire", args=[invite.nonce + ":abc:def"])
+    assert client.get(forged).status_code == 410
+    assert client.get(reverse("public:questionnaire", args=[token[:-2] + "xx"])).status_code == 410
+
+
+def test_an_answer_that_needs_action_is_assigned_to_the_agent(client, agent, account):
+    visit = open_visit(account.branch, agent=agent, account=account)
+    invite, url = invite_create(visit)
+    client.post(url, {**GOOD, "txn_recognised": "no", "satisfaction": "2"})
+    invite.refresh_from_db()
+    assert invite.assigned_to == agent
+    record = VisitRecord.objects.get(visit=visit)
+    assert record.answers["_needs_action"] == ["txn_recognised", "satisfaction"]
+    note = Notification.objects.get(user=agent)
+    assert note.link == reverse("visits:call_screen", args=[visit.pk])
+
+
+def test_without_an_agent_the_branch_supervisor_gets_it(client, supervisor, account, other_branch):
+    from accounts.models import Role
+    from accounts.services import staff_create
+    from tests.fixtures import PASSWORD
+
+    staff_create(username="sh-super", password=PASSWORD, role=Role.SUPERVISOR,
+                 branches=[other_branch])  # fmt: skip
+    visit = open_visit(account.branch, account=account)
+    invite, url = invite_create(visit)
+    client.post(url, {**GOOD, "info_correct": "no"})
+    invite.refresh_from_db()
+    assert invite.assigned_to == supervisor
+    assert Notification.objects.filter(user=supervisor).count() == 1
