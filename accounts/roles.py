@@ -18,17 +18,32 @@ def ensure_role_groups(**kwargs) -> None:
     view = Q(codename__startswith="view_")
     config_models = Q(
         content_type__model__in=[
-            "visitpolicy", "eventrule", "script", "calendarday", "calendaryear", "smstemplate",
-            "questionnairequestion", "branch", "department", "certification", "staffprofile",
-            "staffcertification", "trainingcourse", "serviceclient",
+            "visitpolicy",
+            "eventrule",
+            "script",
+            "calendarday",
+            "calendaryear",
+            "smstemplate",
+            "questionnairequestion",
+            "branch",
+            "department",
+            "certification",
+            "staffprofile",
+            "staffcertification",
+            "trainingcourse",
+            "serviceclient",
         ]
     )
     # Separation of duties (MLPS level 3): the system administrator configures, the security
     # administrator manages users, roles and login security, the audit administrator reads the
     # audit log. Nobody may add, change or delete audit-log entries or destruction certificates.
     audit_trail = Q(content_type__app_label="supervision") & Q(
-        content_type__model__in=["auditlogentry", "destructioncertificate", "destructionlist",
-                                 "destructionlistitem"]
+        content_type__model__in=[
+            "auditlogentry",
+            "destructioncertificate",
+            "destructionlist",
+            "destructionlistitem",
+        ]
     )
     user_admin = Q(content_type__app_label__in=["auth", "otp_totp", "axes"]) | (
         Q(content_type__app_label="accounts")
@@ -39,10 +54,10 @@ def ensure_role_groups(**kwargs) -> None:
         Role.TELLER: Q(pk__in=[]),
         Role.HANDLER: Q(pk__in=[]),
         # Supervisors read everything in the admin and manage training.
-        Role.SUPERVISOR: ((app_perms & view)
-        | Q(content_type__model__in=["trainingcourse", "trainingattendance"])) & ~(
-            audit_trail & ~view
-        ),
+        Role.SUPERVISOR: (
+            (app_perms & view) | Q(content_type__model__in=["trainingcourse", "trainingattendance"])
+        )
+        & ~(audit_trail & ~view),
         # The system administrator configures; sees every branch; manages no users.
         Role.ADMINISTRATOR: (
             (app_perms & (view | config_models) & ~user_admin & ~audit_trail)

@@ -124,6 +124,7 @@ def scenario_worker_killed(stack: Stack, result: Result) -> None:
     if not has_module(stack, "visits.generation", "visits.tasks"):
         result.skip("visits.generation / visits.tasks not written yet")
         return
+    # The only worker is the one to be killed, so it is the one that takes the task.
     log(f"1: seeding {GEN_ACCOUNTS} accounts due for their periodic visit")
     stack.django(
         "from _harness import seed_bulk_accounts; "
@@ -535,8 +536,11 @@ def main() -> int:
         accounts = stack.django_json(SETUP, PYTHONPATH=str(ROOT / "bench"))
         key = stack.service_key()
         stack.start_web(workers=3)
-        stack.start_worker(name="worker", concurrency=2)
         for result in wanted:
+            if result.number > 1 and not any(
+                p.name.startswith(("gen", "worker")) for p in stack.procs
+            ):
+                stack.start_worker(name="worker", concurrency=2)
             print(f"\n{result.number}. {result.title}", flush=True)
             try:
                 if result.number == 1:

@@ -27,8 +27,13 @@ def main() -> int:
         print(f"\n=== {title}: {script} ===", flush=True)
         started = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, script], cwd=ROOT, env=os.environ.copy(),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+            [sys.executable, script],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
         )
         print(proc.stdout, end="", flush=True)
         lines = [line for line in proc.stdout.splitlines() if line.strip()]

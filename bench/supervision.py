@@ -260,7 +260,9 @@ def main() -> int:
         return response
 
     def export(since: dt.date, until: dt.date) -> int:
-        response = get("/supervision/export/visits.csv", since=since.isoformat(), until=until.isoformat())
+        response = get(
+            "/supervision/export/visits.csv", since=since.isoformat(), until=until.isoformat()
+        )
         size = 0
         for chunk in response.streaming_content:
             size += len(chunk)

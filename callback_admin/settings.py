@@ -241,7 +241,9 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # A message taken by a worker that died is delivered again after this many seconds.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        # An unreachable Redis fails a publish or the health check in seconds, not minutes.
+        "socket_connect_timeout": 2,
     }
 else:
     _broker_dir = VAR_DIR / "broker"

@@ -125,8 +125,15 @@ def _backup_postgres(target: Path) -> dict:
             counts = _count_rows(cursor, tables, snap.ops.quote_name)
             head = _audit_head(cursor)
             result = subprocess.run(
-                ["pg_dump", "--format=custom", "--no-owner", f"--snapshot={snapshot}",
-                 "--file", str(target), *_pg_args(db)],
+                [
+                    "pg_dump",
+                    "--format=custom",
+                    "--no-owner",
+                    f"--snapshot={snapshot}",
+                    "--file",
+                    str(target),
+                    *_pg_args(db),
+                ],
                 env=_pg_env(db),
                 capture_output=True,
                 text=True,
@@ -183,7 +190,9 @@ def backup_create() -> Path:
     finally:
         partial.unlink(missing_ok=True)
     checksum = sha256_of(target)
-    manifest.update({"file": target.name, "sha256": checksum, "created_at": timezone.now().isoformat()})
+    manifest.update(
+        {"file": target.name, "sha256": checksum, "created_at": timezone.now().isoformat()}
+    )
     Path(f"{target}.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     Path(f"{target}.sha256").write_text(f"{checksum}  {target.name}\n")
     backup_prune(keep=settings.CALLBACK["BACKUP_KEEP"])
@@ -192,8 +201,7 @@ def backup_create() -> Path:
 
 def backups() -> list[Path]:
     found = [
-        p for p in backup_dir().glob(f"{PREFIX}*")
-        if p.name.endswith((".dump", ".sqlite3.gz"))
+        p for p in backup_dir().glob(f"{PREFIX}*") if p.name.endswith((".dump", ".sqlite3.gz"))
     ]
     return sorted(found, key=lambda p: p.name)
 
@@ -242,8 +250,13 @@ def backup_verify(path: Path | str) -> VerifyResult:
             with connection.cursor() as cursor:  # CREATE DATABASE cannot run in a transaction
                 cursor.execute(f'CREATE DATABASE "{scratch_name}"')
             result = subprocess.run(
-                ["pg_restore", "--no-owner", "--exit-on-error", *_pg_args(live, scratch_name),
-                 str(path)],
+                [
+                    "pg_restore",
+                    "--no-owner",
+                    "--exit-on-error",
+                    *_pg_args(live, scratch_name),
+                    str(path),
+                ],
                 env=_pg_env(live),
                 capture_output=True,
                 text=True,
@@ -264,7 +277,12 @@ def backup_verify(path: Path | str) -> VerifyResult:
             problems.append(f"audit chain: {explanation}")
         entries = AuditLogEntry.objects.using(alias).count()
         head = manifest.get("audit_head", {})
-        last = AuditLogEntry.objects.using(alias).order_by("-pk").values_list("hash", flat=True).first()
+        last = (
+            AuditLogEntry.objects.using(alias)
+            .order_by("-pk")
+            .values_list("hash", flat=True)
+            .first()
+        )
         if last != head.get("last_hash"):
             problems.append("audit chain head differs from the manifest")
         return VerifyResult(not problems, problems, tables, entries)

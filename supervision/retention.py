@@ -277,15 +277,13 @@ def _anonymise_customers(customer_ids) -> dict[str, int]:
     counts["visits.smsmessage"] = SmsMessage.objects.filter(customer__in=customer_ids).update(
         body=DESTROYED, reply_text=""
     )
-    counts["visits.visit"] = visits.update(
-        reason="", unreachable_reason="", cancelled_reason=""
-    )
+    counts["visits.visit"] = visits.update(reason="", unreachable_reason="", cancelled_reason="")
     counts["accounts.accountevent"] = AccountEvent.objects.filter(
         account__customer__in=customer_ids
     ).update(data={}, response=None)
-    counts["accounts.consententry"] = ConsentEntry.objects.filter(
-        customer__in=customer_ids
-    ).update(note="")
+    counts["accounts.consententry"] = ConsentEntry.objects.filter(customer__in=customer_ids).update(
+        note=""
+    )
     counts["supervision.complaint"] = Complaint.objects.filter(customer__in=customer_ids).update(
         contact_name="", contact_phone="", text=DESTROYED, answer=""
     )
@@ -320,7 +318,9 @@ def _ids_digest(lines) -> str:
     return digest.hexdigest()
 
 
-def destruction_list_execute(*, destruction_list: DestructionList, by=None) -> DestructionCertificate:
+def destruction_list_execute(
+    *, destruction_list: DestructionList, by=None
+) -> DestructionCertificate:
     """Carries out an approved list and writes its certificate (kept forever)."""
     from visits.models import Notification
 
@@ -355,10 +355,13 @@ def destruction_list_execute(*, destruction_list: DestructionList, by=None) -> D
             elif item.object_type == NOTIFICATION:
                 doomed = Notification.objects.filter(
                     pk__lte=int(item.object_id),
-                    created_at__lt=dt.datetime.fromisoformat(locked.criteria["notification_before"]),
+                    created_at__lt=dt.datetime.fromisoformat(
+                        locked.criteria["notification_before"]
+                    ),
                 )
                 id_lines.extend(
-                    f"{NOTIFICATION}:{pk}" for pk in doomed.order_by("pk").values_list("pk", flat=True)
+                    f"{NOTIFICATION}:{pk}"
+                    for pk in doomed.order_by("pk").values_list("pk", flat=True)
                 )
                 deleted, _detail = doomed.delete()
                 summary[NOTIFICATION] = deleted

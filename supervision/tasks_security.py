@@ -27,11 +27,19 @@ def ensure_security_schedules(**kwargs) -> None:
 
     TIME_ZONE = settings.TIME_ZONE
     daily, _ = CrontabSchedule.objects.get_or_create(
-        minute="30", hour="2", day_of_week="*", day_of_month="*", month_of_year="*",
+        minute="30",
+        hour="2",
+        day_of_week="*",
+        day_of_month="*",
+        month_of_year="*",
         timezone=TIME_ZONE,
     )
     monthly, _ = CrontabSchedule.objects.get_or_create(
-        minute="0", hour="3", day_of_week="*", day_of_month="1", month_of_year="*",
+        minute="0",
+        hour="3",
+        day_of_week="*",
+        day_of_month="1",
+        month_of_year="*",
         timezone=TIME_ZONE,
     )
     PeriodicTask.objects.get_or_create(

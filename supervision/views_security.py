@@ -28,9 +28,7 @@ RECORD_ROLES = (Role.AGENT, Role.SUPERVISOR)
 
 
 def _record_for(user, pk):
-    queryset = records_visible_to(user).select_related(
-        "visit__account__customer", "submitted_by"
-    )
+    queryset = records_visible_to(user).select_related("visit__account__customer", "submitted_by")
     if not has_role(user, Role.SUPERVISOR):
         queryset = queryset.filter(submitted_by=user)
     return get_object_or_404(queryset, pk=pk)

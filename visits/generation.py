@@ -506,7 +506,8 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
     """SPEC §3 fallback ladder. A phone visit with failed attempts on PHONE_ATTEMPTS different
     working days (and no pending call-back) moves to SMS; an SMS that failed, or got no answer
     within SMS_REPLY_DAYS, moves to the online questionnaire; a questionnaire that expired
-    unanswered makes the visit unreachable, with the reason of each failure."""
+    unanswered makes the visit unreachable, with the reason of each failure. A visit moves
+    at most one step per run: the failures that move it must predate the run."""
     from supervision.audit import audit
 
     now = now or timezone.now()
@@ -545,8 +546,12 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         Visit.objects.open()
         .filter(channel=Channel.SMS)
         .filter(
-            Exists(sms_attempts.filter(outcome=AttemptOutcome.SMS_FAILED))
-            | Exists(SmsMessage.objects.filter(visit=OuterRef("pk"), status__in=["failed", "skipped"]))
+            Exists(sms_attempts.filter(outcome=AttemptOutcome.SMS_FAILED, started_at__lt=now))
+            | Exists(
+                SmsMessage.objects.filter(
+                    visit=OuterRef("pk"), status__in=["failed", "skipped"], created_at__lt=now
+                )
+            )
             | (Exists(sms_attempts) & ~Exists(sms_attempts.filter(started_at__gt=reply_cutoff)))
         )
         .select_related("account__customer")
@@ -568,7 +573,7 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         Visit.objects.open()
         .filter(channel=Channel.ONLINE)
         .filter(
-            Exists(online_attempts.filter(outcome=AttemptOutcome.ONLINE_EXPIRED))
+            Exists(online_attempts.filter(outcome=AttemptOutcome.ONLINE_EXPIRED, started_at__lt=now))
             | (Exists(online_attempts) & ~Exists(online_attempts.filter(started_at__gt=link_cutoff)))
         )
         .order_by("pk")

@@ -43,6 +43,7 @@ def test_an_agent_takes_the_next_visit_and_completes_it(live_server, pw_page, ag
 
         page.select_option("select[name='a-outcome']", "reached")
         page.click("#attempt-submit")
+        page.wait_for_timeout(3000); print(page.url); print(page.locator("main").inner_text()[:3000])
         page.locator("#attempts tr[data-outcome='reached']").wait_for()
         page.locator("#record-form").wait_for()
 

@@ -48,7 +48,8 @@ def test_it_detects_a_rewritten_hash_at_the_next_link(supervisor):
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL callback.retention = 'on'")
         cursor.execute(
-            "UPDATE supervision_auditlogentry SET hash = %s WHERE id = %s", ["f" * 64, entries[1].pk]
+            "UPDATE supervision_auditlogentry SET hash = %s WHERE id = %s",
+            ["f" * 64, entries[1].pk],
         )
     ok, broken_id, _ = verify_chain()
     assert not ok and broken_id in (entries[1].pk, entries[2].pk)
@@ -56,7 +57,11 @@ def test_it_detects_a_rewritten_hash_at_the_next_link(supervisor):
 
 @pytest.mark.spec("6.audit-log")
 def test_it_never_stores_a_full_id_or_phone_number(supervisor):
-    entry = audit("test.pii", actor=supervisor, after={"mobile": "13912345678", "note": "身份证110101199003074514"})
+    entry = audit(
+        "test.pii",
+        actor=supervisor,
+        after={"mobile": "13912345678", "note": "身份证110101199003074514"},
+    )
     entry.refresh_from_db()
     text = str(entry.after)
     assert "13912345678" not in text and "110101199003074514" not in text

@@ -100,5 +100,3 @@ def test_it_schedules_the_daily_backup(db):
     task = PeriodicTask.objects.get(task="supervision.backup_daily")
     assert (task.crontab.hour, task.crontab.minute, task.crontab.day_of_month) == ("2", "30", "*")
     assert PeriodicTask.objects.filter(task="supervision.destruction_list_monthly").exists()
-
-

@@ -23,9 +23,16 @@ def _finished_review(record, supervisor):
     sample = AuditSample.objects.create(period_start="2026-10-01", period_end="2026-10-31", seed=1)
     item = AuditSampleItem.objects.create(sample=sample, record=record, agent=record.submitted_by)
     return AuditReview.objects.create(
-        item=item, reviewer=supervisor, record_complete=True, identity_stated=True,
-        script_followed=True, reminders_given=True, handled_in_time=True,
-        escalation_justified=True, score=90, finished_at=timezone.now(),
+        item=item,
+        reviewer=supervisor,
+        record_complete=True,
+        identity_stated=True,
+        script_followed=True,
+        reminders_given=True,
+        handled_in_time=True,
+        escalation_justified=True,
+        score=90,
+        finished_at=timezone.now(),
     )
 
 

@@ -96,7 +96,11 @@ def test_it_sends_a_user_with_an_old_password_to_change_it(client, agent, settin
     assert response["Location"].startswith(reverse("security:password_change"))
     weak = client.post(
         reverse("security:password_change"),
-        {"old_password": PASSWORD, "new_password1": "alllowercase", "new_password2": "alllowercase"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "alllowercase",
+            "new_password2": "alllowercase",
+        },
     )
     assert weak.status_code == 400 and "new_password2" in weak.context["form"].errors
     new = "Changed-Pass-2026!"
@@ -137,7 +141,12 @@ def test_it_passes_check_deploy_in_production_settings():
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -4,8 +4,14 @@ import pytest
 from django.urls import reverse
 
 PERSONAS = [
-    "agent", "other_agent", "teller", "handler", "supervisor", "administrator",
-    "security_admin", "audit_admin",
+    "agent",
+    "other_agent",
+    "teller",
+    "handler",
+    "supervisor",
+    "administrator",
+    "security_admin",
+    "audit_admin",
 ]
 
 # page -> {persona: expected status}; anyone not listed gets 403.

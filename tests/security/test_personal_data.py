@@ -49,7 +49,9 @@ def test_it_stores_no_plaintext_in_the_encrypted_columns(branch):
         branch=branch, id_number=CANARY_ID, mobile=CANARY_MOBILE, address="深圳市南山区科技园"
     )
     row = _raw(customer.pk)
-    for stored, plain in zip(row[:4], (CANARY_ID, CANARY_MOBILE, "010-12345678", "深圳市南山区科技园")):
+    for stored, plain in zip(
+        row[:4], (CANARY_ID, CANARY_MOBILE, "010-12345678", "深圳市南山区科技园")
+    ):
         assert stored.startswith("enc1:") and plain not in stored
         assert decrypt(stored) == plain
     assert CANARY_ID not in row[4] and len(row[4]) == 64
@@ -124,22 +126,41 @@ def test_it_never_logs_a_canary_in_full(client, caplog, capfd, branch, agent, te
     # API: create a customer and an account, an event, and some refused requests.
     client.put(
         "/api/v1/customers/C-CANARY",
-        {"name": "金丝雀", "customer_type": "personal", "id_type": "resident_id",
-         "id_number": CANARY_ID, "mobile": CANARY_MOBILE, "branch_code": branch.code},
+        {
+            "name": "金丝雀",
+            "customer_type": "personal",
+            "id_type": "resident_id",
+            "id_number": CANARY_ID,
+            "mobile": CANARY_MOBILE,
+            "branch_code": branch.code,
+        },
         **api,
     )
     client.put(
         f"/api/v1/accounts/{CANARY_ACCOUNT}",
-        {"customer_external_id": "C-CANARY", "account_type": "personal_savings",
-         "opened_on": "2026-01-05", "branch_code": branch.code},
+        {
+            "customer_external_id": "C-CANARY",
+            "account_type": "personal_savings",
+            "opened_on": "2026-01-05",
+            "branch_code": branch.code,
+        },
         **api,
     )
     client.post(
         "/api/v1/events",
-        {"event_id": "EV-CANARY", "type": "transaction", "account_number": CANARY_ACCOUNT,
-         "occurred_at": "2026-11-20T10:00:00+08:00",
-         "data": {"amount": "60000.00", "currency": "CNY", "direction": "out",
-                  "channel": "counter", "kind": "cash"}},
+        {
+            "event_id": "EV-CANARY",
+            "type": "transaction",
+            "account_number": CANARY_ACCOUNT,
+            "occurred_at": "2026-11-20T10:00:00+08:00",
+            "data": {
+                "amount": "60000.00",
+                "currency": "CNY",
+                "direction": "out",
+                "channel": "counter",
+                "kind": "cash",
+            },
+        },
         **api,
     )
     client.put(f"/api/v1/customers/{CANARY_ID}", {"id_number": CANARY_MOBILE}, **api)  # 400

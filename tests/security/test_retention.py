@@ -163,6 +163,8 @@ def test_it_runs_the_procedure_from_the_pages(client, ended_customer, supervisor
     client.post(reverse("records:destruction_act", args=[drafted.pk, "execute"]))
     page = client.get(reverse("records:destruction_detail", args=[drafted.pk]))
     assert page.status_code == 200 and page.context["certificate"] is not None
-    assert AccountFactory._meta.model.objects.filter(customer=ended_customer).get().number.startswith(
-        "DESTROYED-"
+    assert (
+        AccountFactory._meta.model.objects.filter(customer=ended_customer)
+        .get()
+        .number.startswith("DESTROYED-")
     )
