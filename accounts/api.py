@@ -17,7 +17,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.decorators import throttle_classes as throttle_classes_decorator
@@ -150,6 +156,24 @@ class ApiCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": [_("无效的游标。")]}) from None
+
+
+def paginated(name: str, item_serializer):
+    """The schema of a page: links to the next and previous pages, and the items."""
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.CharField(allow_null=True),
+            "previous": serializers.CharField(allow_null=True),
+            "results": item_serializer(many=True),
+        },
+    )
 
 
 # --- Serializers (validation of customers/accounts; documentation of every shape) -------------
@@ -485,6 +509,7 @@ HEALTH = inline_serializer(
     auth=[],
     responses={200: HEALTH, 503: OpenApiResponse(HEALTH, description=_("某部分不可用"))},
     summary=_("健康检查"),
+    operation_id="health",
 )
 @api_view(["GET"])
 @authentication_classes([])
@@ -507,9 +532,13 @@ class BranchList(ApiView):
     permission_classes = [ReadOrIngestScope]
 
     @extend_schema(
-        responses={200: BranchSerializer(many=True), **COMMON_ERRORS},
+        responses={200: paginated("BranchPage", BranchSerializer), 400: FIELD_ERRORS, **COMMON_ERRORS},
+        operation_id="branches_list",
         summary=_("网点列表"),
-        parameters=[],
+        parameters=[
+            OpenApiParameter("page_size", int, description=_("最大 500")),
+            OpenApiParameter("cursor", str),
+        ],
     )
     def get(self, request):
         if service_client_of(request) is not None:
@@ -531,6 +560,7 @@ class CustomerDetail(ApiView):
     @extend_schema(
         responses={200: CustomerOutSerializer, 404: R404, **COMMON_ERRORS},
         summary=_("查询客户（个人信息已脱敏）"),
+        operation_id="customer_get",
     )
     def get(self, request, external_id: str):
         if service_client_of(request) is not None:
@@ -554,6 +584,7 @@ class CustomerDetail(ApiView):
         },
         examples=[OpenApiExample("张伟", value=CUSTOMER_EXAMPLE, request_only=True)],
         summary=_("创建或替换客户"),
+        operation_id="customer_put",
     )
     def put(self, request, external_id: str):
         _path_key(external_id, 40, "external_id")
@@ -585,6 +616,7 @@ class AccountDetail(ApiView):
         },
         examples=[OpenApiExample("储蓄账户", value=ACCOUNT_EXAMPLE, request_only=True)],
         summary=_("创建或替换账户"),
+        operation_id="account_put",
     )
     def put(self, request, account_number: str):
         if not re.match(r"^[A-Za-z0-9-]{1,32}$", account_number):
@@ -787,6 +819,7 @@ class EventCreate(ApiView):
         },
         examples=[OpenApiExample("大额取现", value=EVENT_EXAMPLE, request_only=True)],
         summary=_("记录一个账户事件（幂等）"),
+        operation_id="event_create",
     )
     def post(self, request):
         [(event, errors)] = events_from_payload([request.data])
@@ -810,6 +843,7 @@ class EventBatch(ApiView):
             OpenApiExample("批量", value={"events": [EVENT_EXAMPLE]}, request_only=True)
         ],
         summary=_("批量记录账户事件（最多1000个，每个事件一个结果）"),
+        operation_id="event_batch",
     )
     def post(self, request):
         payload = request.data

@@ -22,7 +22,7 @@ urlpatterns = [
     path("events", accounts_api.EventCreate.as_view(), name="api-events"),
     path("events/batch", accounts_api.EventBatch.as_view(), name="api-events-batch"),
     path("visits", visits_api.VisitList.as_view(), name="api-visits"),
-    path("visits/<int:pk>", visits_api.VisitDetail.as_view(), name="api-visit"),
+    path("visits/<str:id>", visits_api.VisitDetail.as_view(), name="api-visit"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -16,8 +16,8 @@ from .services import CHECKLIST, last_month
 
 
 def agents_in(user):
-    """Agents the user may pick: agents with records or visits is too costly to ask; every
-    active agent account is offered, the services re-check scope where it matters."""
+    """Active agents to pick from. Staff names are not customer data; what matters is
+    scoped where it is used (the sampler draws only from records_visible_to(user))."""
     return (
         get_user_model()
         .objects.filter(is_active=True, profile__role=Role.AGENT)

@@ -17,7 +17,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.masking import mask_name
 from accounts.models import Role
-from accounts.permissions import may_reveal_personal_data, records_visible_to, role_required
+from accounts.permissions import (
+    has_role,
+    may_reveal_personal_data,
+    records_visible_to,
+    role_required,
+)
 from visits.models import VisitKind
 
 from . import exports
@@ -287,7 +292,7 @@ def complaint_new(request):
             request=request,
         )
         messages.success(request, _("投诉已登记（编号 %(pk)s）。") % {"pk": complaint.pk})
-        if Role.SUPERVISOR == getattr(getattr(request.user, "profile", None), "role", None):
+        if has_role(request.user, Role.SUPERVISOR):
             return redirect("supervision:complaint", pk=complaint.pk)
         return redirect("supervision:complaint_new")
     return render(request, "supervision/complaint_new.html", {"form": form})

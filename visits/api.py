@@ -18,6 +18,7 @@ from accounts.api import (
     ApiCursorPagination,
     ApiView,
     ReadScope,
+    paginated,
     service_client_of,
 )
 from accounts.masking import mask_account_number
@@ -123,8 +124,9 @@ class VisitList(ApiView):
             OpenApiParameter("page_size", int, description=_("最大 500")),
             OpenApiParameter("cursor", str),
         ],
-        responses={200: VisitSerializer(many=True), 400: FIELD_ERRORS, **COMMON_ERRORS},
+        responses={200: paginated("VisitPage", VisitSerializer), 400: FIELD_ERRORS, **COMMON_ERRORS},
         summary=_("回访列表"),
+        operation_id="visits_list",
     )
     def get(self, request):
         visits = visits_for(request)
@@ -161,10 +163,13 @@ class VisitDetail(ApiView):
     @extend_schema(
         responses={200: VisitDetailSerializer, 404: R404, **COMMON_ERRORS},
         summary=_("回访详情（联系记录与完成后的记录摘要）"),
+        operation_id="visit_get",
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
     )
-    def get(self, request, pk: int):
-        if pk > BIGINT_MAX:
+    def get(self, request, id: str):  # noqa: A002 - the contract's name for the path parameter
+        if not id.isascii() or not id.isdigit() or int(id) > BIGINT_MAX:
             raise exceptions.NotFound()
+        pk = int(id)
         visit = (
             visits_for(request)
             .select_related("record")

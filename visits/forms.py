@@ -52,9 +52,7 @@ class WorklistFilterForm(forms.Form):
 
     def __init__(self, *args, branches=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["branch"].choices = [("", _("全部"))] + [
-            (str(b.pk), str(b)) for b in branches
-        ]
+        self.fields["branch"].choices = [("", _("全部"))] + [(str(b.pk), str(b)) for b in branches]
 
 
 class AttemptForm(forms.Form):

@@ -157,9 +157,7 @@ def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> Visit
         if not visit.is_open or VisitRecord.objects.filter(visit=visit).exists():
             raise InviteError(gettext("该回访已结束，无需再填写问卷。"))
         flagged = [q.code for q in questions if answer_needs_action(q, answers.get(q.code))]
-        rating = next(
-            (answers.get(q.code) for q in questions if q.answer_type == "rating"), None
-        )
+        rating = next((answers.get(q.code) for q in questions if q.answer_type == "rating"), None)
         texts = [str(answers.get(q.code)) for q in questions if q.answer_type == "text"]
         record = VisitRecord.objects.create(
             visit=visit,
@@ -183,7 +181,8 @@ def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> Visit
                     dedup_key=f"questionnaire:{invite.pk}",
                     defaults={
                         "user": assignee,
-                        "message": gettext("线上问卷回访 #%(pk)s 的答案需要跟进") % {"pk": visit.pk},
+                        "message": gettext("线上问卷回访 #%(pk)s 的答案需要跟进")
+                        % {"pk": visit.pk},
                         "link": reverse("visits:call_screen", args=[visit.pk]),
                     },
                 )

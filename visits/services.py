@@ -53,9 +53,7 @@ def visit_open_or_join(
     The partial unique index ``one_open_visit_per_account_kind`` decides races: the loser of
     two concurrent inserts falls back to joining the winner's visit."""
     with transaction.atomic():
-        visit = (
-            Visit.objects.open().select_for_update().filter(account=account, kind=kind).first()
-        )
+        visit = Visit.objects.open().select_for_update().filter(account=account, kind=kind).first()
         created = False
         if visit is None:
             try:
@@ -196,8 +194,8 @@ def attempt_log(
     later" sets the appointment time that the worklist shows it at."""
     now = timezone.now()
     with transaction.atomic():
-        visit = Visit.objects.select_for_update().select_related("account__customer").get(
-            pk=visit.pk
+        visit = (
+            Visit.objects.select_for_update().select_related("account__customer").get(pk=visit.pk)
         )
         if not visit.is_open:
             raise WorkspaceError(gettext("该回访已结束，不能再登记联系。"), field="outcome")
@@ -258,7 +256,9 @@ def _mask_reported(field: str, value: str) -> str:
     return value[:1] + "***" if value else ""
 
 
-def info_change_follow_up(*, account, fields: list[str], by, source: str, extra: dict | None = None):
+def info_change_follow_up(
+    *, account, fields: list[str], by, source: str, extra: dict | None = None
+):
     """An ``info_changed`` event through the same rules as core banking's, giving the
     information-change follow-up visit. The customer's master data is not touched."""
     from .rules import apply_events
@@ -288,8 +288,8 @@ def record_submit(
 
     now = timezone.now()
     with transaction.atomic():
-        visit = Visit.objects.select_for_update().select_related("account__customer").get(
-            pk=visit.pk
+        visit = (
+            Visit.objects.select_for_update().select_related("account__customer").get(pk=visit.pk)
         )
         if VisitRecord.objects.filter(visit=visit).exists():
             raise WorkspaceError(gettext("该回访已提交记录，记录不可修改。"))
@@ -300,7 +300,9 @@ def record_submit(
         if not visit_reached(visit):
             raise WorkspaceError(gettext("请先登记“已接通”的联系结果，再填写回访记录。"))
         if not (data.get("reminder_anti_fraud") and data.get("reminder_safe_operation")):
-            raise WorkspaceError(gettext("必须完成安全提示后才能提交。"), field="reminder_anti_fraud")
+            raise WorkspaceError(
+                gettext("必须完成安全提示后才能提交。"), field="reminder_anti_fraud"
+            )
         customer = visit.account.customer
         flagged = {e.pk: e for e in flagged_events_of(visit)}
         if set(transaction_checks) != set(flagged):

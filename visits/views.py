@@ -170,11 +170,7 @@ def script_text(script: Script | None, visit: Visit, agent) -> str:
 
 
 def _may_act(user, visit: Visit) -> bool:
-    return (
-        has_role(user, Role.AGENT)
-        and visit.is_open
-        and visit.assigned_to_id in (None, user.pk)
-    )
+    return has_role(user, Role.AGENT) and visit.is_open and visit.assigned_to_id in (None, user.pk)
 
 
 def _record_form(visit, flagged, data=None):
@@ -297,10 +293,12 @@ def attempt(request, pk):
         else:
             target = reverse("visits:call_screen", args=[visit.pk])
             if form.cleaned_data["outcome"] == "reached" or not request.htmx:
-                # The record form opens once the customer is reached: reload the page.
-                response = HttpResponse(status=204) if request.htmx else redirect(target)
-                if request.htmx:
-                    response["HX-Redirect"] = target + "#record"
+                # The record form opens once the customer is reached: reload the whole page
+                # (an HX-Redirect to the same path would only move to the fragment).
+                if not request.htmx:
+                    return redirect(target)
+                response = HttpResponse(status=204)
+                response["HX-Refresh"] = "true"
                 return response
             form = AttemptForm(prefix="a")
     visit.refresh_from_db()
@@ -433,9 +431,7 @@ def questionnaire(request, token):
         try:
             q.questionnaire_submit(invite=invite, answers=form.cleaned_data)
         except q.InviteError as exc:
-            return render(
-                request, "public/questionnaire_invalid.html", {"reason": exc}, status=410
-            )
+            return render(request, "public/questionnaire_invalid.html", {"reason": exc}, status=410)
         return render(request, "public/questionnaire_done.html", {})
     customer = visit.account.customer
     return render(

@@ -10,7 +10,10 @@ from tests.factories import AccountFactory, CustomerFactory, VisitFactory
 from tests.fixtures import PASSWORD
 from visits.models import Visit, VisitRecord
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 # Inside calling hours (09:00-20:00): the server refuses calls outside them.
@@ -43,7 +46,6 @@ def test_an_agent_takes_the_next_visit_and_completes_it(live_server, pw_page, ag
 
         page.select_option("select[name='a-outcome']", "reached")
         page.click("#attempt-submit")
-        page.wait_for_timeout(3000); print(page.url); print(page.locator("main").inner_text()[:3000])
         page.locator("#attempts tr[data-outcome='reached']").wait_for()
         page.locator("#record-form").wait_for()
 

@@ -4,10 +4,14 @@ working."""
 import pytest
 
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
+from tests.visits.workspace_helpers import ensure_seed_data
 from visits.models import VisitRecord
 from visits.questionnaire import invite_create
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 @pytest.mark.spec("3.online")
@@ -16,6 +20,7 @@ def test_a_customer_completes_the_questionnaire_once(live_server, pw_page, branc
     page.set_viewport_size({"width": 390, "height": 844})
     account = AccountFactory(customer=CustomerFactory(branch=branch))
     visit = VisitFactory(account=account)
+    ensure_seed_data()  # an earlier transactional test may have flushed the seeded questions
     _, path = invite_create(visit)
 
     page.goto(live_server.url + path)

@@ -68,7 +68,9 @@ def test_sample_review_acknowledge_and_dashboard(pw_page, live_server, branch, a
     assert action.acknowledged_at is not None
 
     login(page, live_server, supervisor)
-    page.goto(f"{live_server.url}/supervision/?since={first.isoformat()}&until={dt.date.today().isoformat()}")
+    page.goto(
+        f"{live_server.url}/supervision/?since={first.isoformat()}&until={dt.date.today().isoformat()}"
+    )
     page.wait_for_function("document.body.dataset.chartsReady === '8'")
     assert page.locator("canvas[data-chart]").count() == 8
     assert page.evaluate("typeof window.Chart") == "function"
@@ -77,7 +79,9 @@ def test_sample_review_acknowledge_and_dashboard(pw_page, live_server, branch, a
         "Array.from(document.querySelectorAll('canvas[data-chart]')).filter(c => Chart.getChart(c)).length"
     )
     assert drawn == 8
-    kinds = page.evaluate("Chart.getChart(document.getElementById('chart-kind')).data.datasets[0].data")
+    kinds = page.evaluate(
+        "Chart.getChart(document.getElementById('chart-kind')).data.datasets[0].data"
+    )
     assert kinds == [1]
     satisfaction = page.evaluate(
         "Chart.getChart(document.getElementById('chart-satisfaction')).data.datasets[0].data"

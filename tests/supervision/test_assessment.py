@@ -61,13 +61,23 @@ def attempt(record_or_visit, agent, outcome, when):
 
 def review(record, reviewer, score, finished_at):
     sample, _ = AuditSample.objects.get_or_create(
-        period_start=dt.date(2026, 9, 1), period_end=dt.date(2026, 9, 30), seed=1, created_by=reviewer
+        period_start=dt.date(2026, 9, 1),
+        period_end=dt.date(2026, 9, 30),
+        seed=1,
+        created_by=reviewer,
     )
     item = AuditSampleItem.objects.create(sample=sample, record=record, agent=record.submitted_by)
     return AuditReview.objects.create(
-        item=item, reviewer=reviewer, score=score, finished_at=finished_at,
-        record_complete=True, identity_stated=True, script_followed=True,
-        reminders_given=True, handled_in_time=True, escalation_justified=True,
+        item=item,
+        reviewer=reviewer,
+        score=score,
+        finished_at=finished_at,
+        record_complete=True,
+        identity_stated=True,
+        script_followed=True,
+        reminders_given=True,
+        handled_in_time=True,
+        escalation_justified=True,
     )
 
 
@@ -82,8 +92,11 @@ def month_data(branch, supervisor, agent_factory):
         make_record(agent=ann, branch=branch, submitted_at=at(2026, 10, 6), satisfaction=5),
         make_record(agent=ann, branch=branch, submitted_at=at(2026, 10, 7), satisfaction=4),
         make_record(
-            agent=ann, branch=branch, submitted_at=at(2026, 10, 9),
-            due_at=at(2026, 10, 8), completed_at=at(2026, 10, 9),
+            agent=ann,
+            branch=branch,
+            submitted_at=at(2026, 10, 9),
+            due_at=at(2026, 10, 8),
+            completed_at=at(2026, 10, 9),
         ),
     ]
     for record in ann_records:
@@ -92,7 +105,9 @@ def month_data(branch, supervisor, agent_factory):
     attempt(unreached, ann, "no_answer", at(2026, 10, 10))
     attempt(ann_records[0], ann, "no_answer", at(2026, 10, 4))  # same visit: counted once
     for sat in (3, 4):
-        record = make_record(agent=bob, branch=branch, submitted_at=at(2026, 10, 12), satisfaction=sat)
+        record = make_record(
+            agent=bob, branch=branch, submitted_at=at(2026, 10, 12), satisfaction=sat
+        )
         attempt(record, bob, "reached", record.submitted_at)
     record = make_record(agent=cat, branch=branch, submitted_at=at(2026, 10, 20), satisfaction=5)
     attempt(record, cat, "reached", record.submitted_at)
@@ -101,10 +116,19 @@ def month_data(branch, supervisor, agent_factory):
     review(ann_records[0], supervisor, 80, at(2026, 10, 15))
     review(ann_records[1], supervisor, 90, at(2026, 10, 16))
     review(ann_records[2], supervisor, 10, at(2026, 11, 3))
-    for upheld, answered in ((True, at(2026, 10, 20)), (True, at(2026, 11, 5)), (False, at(2026, 10, 21))):
+    for upheld, answered in (
+        (True, at(2026, 10, 20)),
+        (True, at(2026, 11, 5)),
+        (False, at(2026, 10, 21)),
+    ):
         Complaint.objects.create(
-            source="hotline", text="t", agent=ann, upheld=upheld, answered_at=answered,
-            status="answered", decision_due_at=answered,
+            source="hotline",
+            text="t",
+            agent=ann,
+            upheld=upheld,
+            answered_at=answered,
+            status="answered",
+            decision_due_at=answered,
         )
     return ann, bob, cat
 
@@ -113,12 +137,19 @@ def test_it_computes_the_hand_computed_figures(month_data):
     ann, bob, cat = month_data
     assert assessment_compute(month=OCTOBER, now=AFTER_OCTOBER) >= 3
     a = MonthlyAssessment.objects.get(agent=ann, month=OCTOBER)
-    assert (a.visits_completed, a.visits_attempted, a.rated_visits, a.upheld_complaints) == (4, 5, 3, 1)
+    assert (a.visits_completed, a.visits_attempted, a.rated_visits, a.upheld_complaints) == (
+        4,
+        5,
+        3,
+        1,
+    )
     assert a.reach_rate == pytest.approx(0.8)
     assert a.on_time_rate == pytest.approx(0.75)
     assert a.raw_satisfaction == pytest.approx(14 / 3)
     # Ratings {5: 2, 4: 1} with one pseudo-rating per star: mean 29/8, second moment 121/8.
-    assert a.adjusted_satisfaction == pytest.approx(29 / 8 - 1.65 * math.sqrt((121 / 8 - (29 / 8) ** 2) / 9))
+    assert a.adjusted_satisfaction == pytest.approx(
+        29 / 8 - 1.65 * math.sqrt((121 / 8 - (29 / 8) ** 2) / 9)
+    )
     assert a.adjusted_satisfaction == pytest.approx(2.8502, abs=1e-4)
     assert a.audit_score == pytest.approx(85)
     # 100 * (.2*.8 + .2*.75 + .3*(2.8502-1)/4 + .3*.85) - 5 per upheld complaint
@@ -155,11 +186,15 @@ def test_ties_share_a_rank_and_the_next_rank_is_skipped(branch, agent_factory):
     twins = [agent_factory("dan"), agent_factory("eve")]
     for agent in twins:
         for sat in (4, 4):
-            record = make_record(agent=agent, branch=branch, submitted_at=at(2026, 10, 3), satisfaction=sat)
+            record = make_record(
+                agent=agent, branch=branch, submitted_at=at(2026, 10, 3), satisfaction=sat
+            )
             attempt(record, agent, "reached", record.submitted_at)
     low = agent_factory("fay")
     for sat in (3, 3):
-        record = make_record(agent=low, branch=branch, submitted_at=at(2026, 10, 3), satisfaction=sat)
+        record = make_record(
+            agent=low, branch=branch, submitted_at=at(2026, 10, 3), satisfaction=sat
+        )
         attempt(record, low, "reached", record.submitted_at)
     assessment_compute(month=OCTOBER, now=AFTER_OCTOBER)
     rows = {r.agent.username: r for r in MonthlyAssessment.objects.filter(month=OCTOBER)}
@@ -185,7 +220,9 @@ def test_the_running_month_may_be_recomputed(month_data):
     assert MonthlyAssessment.objects.get(agent=ann, month=OCTOBER).upheld_complaints == 2
 
 
-def test_it_uses_a_fixed_number_of_queries_whatever_the_number_of_agents(month_data, agent_factory, branch):
+def test_it_uses_a_fixed_number_of_queries_whatever_the_number_of_agents(
+    month_data, agent_factory, branch
+):
     assessment_compute(month=OCTOBER, now=at(2026, 10, 25))  # both measured runs replace rows
     with CaptureQueriesContext(connection) as three:
         assessment_compute(month=OCTOBER, now=at(2026, 10, 25))
@@ -214,7 +251,11 @@ def test_the_page_lists_the_ranking(client, supervisor, month_data):
     response = client.get("/supervision/assessments/", {"month": "2026-10"})
     html = response.content.decode()
     assert response.status_code == 200
-    assert html.index('data-agent="bob"') < html.index('data-agent="ann"') < html.index('data-agent="cat"')
+    assert (
+        html.index('data-agent="bob"')
+        < html.index('data-agent="ann"')
+        < html.index('data-agent="cat"')
+    )
     response = client.post("/supervision/assessments/", {"month": "2026-10"}, follow=True)
     assert "已定稿" in response.content.decode()
 
@@ -224,14 +265,29 @@ def test_a_passed_course_grants_its_certification(supervisor, agent):
     wealth = Certification.objects.create(code="wealth", name="理财产品资质")
     course = TrainingCourse.objects.create(name="理财合规", hours=4, grants=wealth)
     training_attendance_record(
-        course=course, agent=agent, attended_on=dt.date(2026, 10, 1), hours=4, passed=False, by=supervisor
+        course=course,
+        agent=agent,
+        attended_on=dt.date(2026, 10, 1),
+        hours=4,
+        passed=False,
+        by=supervisor,
     )
     assert not StaffCertification.objects.filter(profile=agent.profile).exists()
     training_attendance_record(
-        course=course, agent=agent, attended_on=dt.date(2026, 10, 8), hours=4, passed=True, by=supervisor
+        course=course,
+        agent=agent,
+        attended_on=dt.date(2026, 10, 8),
+        hours=4,
+        passed=True,
+        by=supervisor,
     )
     training_attendance_record(
-        course=course, agent=agent, attended_on=dt.date(2026, 10, 9), hours=4, passed=True, by=supervisor
+        course=course,
+        agent=agent,
+        attended_on=dt.date(2026, 10, 9),
+        hours=4,
+        passed=True,
+        by=supervisor,
     )
     granted = StaffCertification.objects.get(profile=agent.profile, certification=wealth)
     assert granted.granted_on == dt.date(2026, 10, 8)
@@ -244,12 +300,27 @@ def test_the_training_page_records_attendance(client, supervisor, agent):
     client.force_login(supervisor)
     response = client.post(
         "/supervision/training/",
-        {"action": "attendance", "course": course.pk, "agent": agent.pk, "attended_on": "2099-01-01", "hours": "2"},
+        {
+            "action": "attendance",
+            "course": course.pk,
+            "agent": agent.pk,
+            "attended_on": "2099-01-01",
+            "hours": "2",
+        },
     )
-    assert response.status_code == 200 and "attended_on" in response.context["attendance_form"].errors
+    assert (
+        response.status_code == 200 and "attended_on" in response.context["attendance_form"].errors
+    )
     response = client.post(
         "/supervision/training/",
-        {"action": "attendance", "course": course.pk, "agent": agent.pk, "attended_on": "2026-10-01", "hours": "2", "passed": "on"},
+        {
+            "action": "attendance",
+            "course": course.pk,
+            "agent": agent.pk,
+            "attended_on": "2026-10-01",
+            "hours": "2",
+            "passed": "on",
+        },
     )
     assert response.status_code == 302
     assert TrainingAttendance.objects.get().passed is True

@@ -1,8 +1,6 @@
 """Complaints about the callback work (SPEC §8): the regulator's clock, an independent
 investigator, the public form's rate limit."""
 
-import datetime as dt
-
 import pytest
 import time_machine
 from django.core.cache import cache
@@ -31,7 +29,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.spec("8.complaints")]
 
 @pytest.fixture
 def investigator(branch):
-    return staff_create(username="super2", password=PASSWORD, role=Role.SUPERVISOR, branches=[branch])
+    return staff_create(
+        username="super2", password=PASSWORD, role=Role.SUPERVISOR, branches=[branch]
+    )
 
 
 @pytest.fixture
@@ -41,7 +41,9 @@ def visit_record(branch, agent):
 
 def register(by, **kwargs):
     kwargs.setdefault("received_at", at(2026, 11, 2, 9))
-    return complaint_register(source=ComplaintSource.HOTLINE, text="回访人员态度差", by=by, **kwargs)
+    return complaint_register(
+        source=ComplaintSource.HOTLINE, text="回访人员态度差", by=by, **kwargs
+    )
 
 
 def test_it_links_the_visit_its_customer_branch_and_agent(supervisor, visit_record, agent):
@@ -84,7 +86,9 @@ def test_the_list_shows_what_is_overdue(client, supervisor, investigator):
     with time_machine.travel(at(2026, 10, 20, 9)):
         complaint_answer(complaint=answered_late, upheld=False, answer="已核实", by=investigator)
     with time_machine.travel(at(2026, 11, 17, 9, 1)):
-        flagged = dict(complaints_with_clock(Complaint.objects.all()).values_list("pk", "is_overdue"))
+        flagged = dict(
+            complaints_with_clock(Complaint.objects.all()).values_list("pk", "is_overdue")
+        )
         assert flagged == {late.pk: True, on_time.pk: False, answered_late.pk: True}
         assert list(overdue_complaints(Complaint.objects.all())) == [late]
         client.force_login(supervisor)
@@ -102,7 +106,9 @@ def test_the_investigator_is_not_involved(supervisor, investigator, agent, visit
     with pytest.raises(ValidationError):  # not a supervisor at all (and the agent complained about)
         complaint_assign(complaint=complaint, investigator=agent, by=supervisor)
     # A supervisor who did the visit themselves is involved too.
-    acting = staff_create(username="super3", password=PASSWORD, role=Role.SUPERVISOR, branches=[branch])
+    acting = staff_create(
+        username="super3", password=PASSWORD, role=Role.SUPERVISOR, branches=[branch]
+    )
     record = make_record(agent=acting, branch=branch, submitted_at=at(2026, 10, 5))
     other = register(supervisor, visit=record.visit)
     with pytest.raises(ValidationError):
@@ -130,14 +136,18 @@ def test_only_the_investigator_answers_once(supervisor, investigator):
     with pytest.raises(ValidationError) as exc:
         complaint_answer(complaint=complaint, upheld=True, answer="", by=investigator)
     assert "answer" in exc.value.error_dict
-    complaint = complaint_answer(complaint=complaint, upheld=True, answer="投诉成立，已整改", by=investigator)
+    complaint = complaint_answer(
+        complaint=complaint, upheld=True, answer="投诉成立，已整改", by=investigator
+    )
     assert complaint.status == ComplaintStatus.ANSWERED and complaint.upheld is True
     with pytest.raises(ValidationError):
         complaint_answer(complaint=complaint, upheld=False, answer="改判", by=investigator)
     assert Complaint.objects.get(pk=complaint.pk).upheld is True
 
 
-def test_the_staff_form_registers_and_the_detail_page_assigns(client, supervisor, investigator, visit_record, agent):
+def test_the_staff_form_registers_and_the_detail_page_assigns(
+    client, supervisor, investigator, visit_record, agent
+):
     client.force_login(supervisor)
     response = client.post(
         reverse("supervision:complaint_new"),
@@ -146,7 +156,9 @@ def test_the_staff_form_registers_and_the_detail_page_assigns(client, supervisor
     complaint = Complaint.objects.get()
     assert response.status_code == 302 and complaint.agent == agent
     assert complaint.registered_by == supervisor
-    response = client.post(reverse("supervision:complaint_new"), {"source": "hotline", "visit": "999999", "text": "x"})
+    response = client.post(
+        reverse("supervision:complaint_new"), {"source": "hotline", "visit": "999999", "text": "x"}
+    )
     assert response.status_code == 200 and "visit" in response.context["form"].errors
     url = reverse("supervision:complaint", args=[complaint.pk])
     response = client.post(url, {"action": "assign", "investigator": str(supervisor.pk)})
@@ -173,7 +185,9 @@ def test_the_public_form_is_rate_limited_per_address(client, settings):
     complaint = Complaint.objects.first()
     assert complaint.registered_by is None and complaint.decision_due_at is not None
     # Bad input: the field is named, nothing saved.
-    response = client.post(url, {"contact_name": "x", "contact_phone": "abc", "text": "y"}, REMOTE_ADDR="10.0.0.3")
+    response = client.post(
+        url, {"contact_name": "x", "contact_phone": "abc", "text": "y"}, REMOTE_ADDR="10.0.0.3"
+    )
     assert response.status_code == 200 and "contact_phone" in response.context["form"].errors
     assert Complaint.objects.count() == 3
 

@@ -26,10 +26,14 @@ NOW = at(2026, 11, 20, 12)
 def visits(branch, other_branch, agent, other_agent):
     """In BJ001 between 1 and 19 Nov: 3 periodic (1 done, 1 open overdue, 1 open not yet due),
     1 new-account done. In SH001: 2 visits that a BJ001 supervisor must not count."""
+
     def visit(kind, status, due, who=agent, at_branch=branch):
         account = AccountFactory(customer=CustomerFactory(branch=at_branch, name="张伟"))
         return VisitFactory(
-            account=account, kind=kind, status=status, due_at=due,
+            account=account,
+            kind=kind,
+            status=status,
+            due_at=due,
             assigned_to=who if status != "pending" else None,
             completed_at=due - dt.timedelta(hours=1) if status == "completed" else None,
         )
@@ -46,9 +50,13 @@ def visits(branch, other_branch, agent, other_agent):
 def test_the_figures_are_scoped_aggregates(visits, supervisor, agent, branch):
     make_record(agent=agent, branch=branch, submitted_at=at(2026, 11, 4), satisfaction=4)
     make_record(agent=agent, branch=branch, submitted_at=at(2026, 11, 4, 15), satisfaction=2)
-    MonthlyAssessment.objects.create(agent=agent, month=dt.date(2026, 10, 1), composite=70, rank=1, rewarded=True)
+    MonthlyAssessment.objects.create(
+        agent=agent, month=dt.date(2026, 10, 1), composite=70, rank=1, rewarded=True
+    )
     with time_machine.travel(NOW):
-        data = dashboard_data(user=supervisor, since=dt.date(2026, 11, 1), until=dt.date(2026, 11, 30))
+        data = dashboard_data(
+            user=supervisor, since=dt.date(2026, 11, 1), until=dt.date(2026, 11, 30)
+        )
     kinds = {row["kind"]: (row["due"], row["done"], row["overdue"]) for row in data["by_kind"]}
     # The two make_record visits are due the day after their record (5 Nov), completed.
     assert kinds == {"periodic": (5, 3, 1), "new_account": (1, 1, 0)}
@@ -65,7 +73,9 @@ def test_the_page_renders_in_a_fixed_number_of_queries(client, visits, superviso
     client.force_login(supervisor)
     client.get(reverse("supervision:dashboard"))  # warm the session and permission caches
     with CaptureQueriesContext(connection) as few:
-        response = client.get(reverse("supervision:dashboard"), {"since": "2026-11-01", "until": "2026-11-30"})
+        response = client.get(
+            reverse("supervision:dashboard"), {"since": "2026-11-01", "until": "2026-11-30"}
+        )
     assert response.status_code == 200
     for day in range(1, 20):
         make_record(agent=agent, branch=branch, submitted_at=at(2026, 11, day), satisfaction=5)

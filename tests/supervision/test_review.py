@@ -35,7 +35,10 @@ def sample(branch, agent, supervisor):
     for day in (3, 4):
         make_record(agent=agent, branch=branch, submitted_at=at(2026, 10, day))
     return sample_draw(
-        period_start=dt.date(2026, 10, 1), period_end=dt.date(2026, 10, 31), rate="1", seed=11,
+        period_start=dt.date(2026, 10, 1),
+        period_end=dt.date(2026, 10, 31),
+        rate="1",
+        seed=11,
         by=supervisor,
     )
 
@@ -108,7 +111,8 @@ def test_the_pages_show_progress_and_take_a_review(client, sample, supervisor, a
     assert response.status_code == 200 and "score" in response.context["form"].errors
     assert not AuditReview.objects.exists()
     response = client.post(
-        url, {"score": "75", "findings": "安全提示不完整", **{k: "on" for k, v in CHECKS.items() if v}}
+        url,
+        {"score": "75", "findings": "安全提示不完整", **{k: "on" for k, v in CHECKS.items() if v}},
     )
     assert response.status_code == 302
     assert AuditReview.objects.get(item=item).identity_stated is True
@@ -134,7 +138,9 @@ def test_the_sample_pages_are_the_supervisors_alone(client, sample, agent, super
 
     client.force_login(agent)
     assert client.get(reverse("supervision:samples")).status_code == 403
-    other = staff_create(username="super9", password=PASSWORD, role=Role.SUPERVISOR, branches=[branch])
+    other = staff_create(
+        username="super9", password=PASSWORD, role=Role.SUPERVISOR, branches=[branch]
+    )
     client.force_login(other)
     assert client.get(reverse("supervision:sample", args=[sample.pk])).status_code == 404
     item = sample.items.first()
@@ -146,7 +152,12 @@ def test_the_draw_form_draws_and_verifies(client, branch, agent, supervisor):
     client.force_login(supervisor)
     response = client.post(
         reverse("supervision:samples"),
-        {"period_start": "2026-10-01", "period_end": "2026-10-31", "rate_percent": "5", "seed": "42"},
+        {
+            "period_start": "2026-10-01",
+            "period_end": "2026-10-31",
+            "rate_percent": "5",
+            "seed": "42",
+        },
     )
     assert response.status_code == 302
     sample = AuditSample.objects.get()

@@ -29,8 +29,12 @@ def october(branch, agent_factory):
             make_record(agent=busy, branch=branch, submitted_at=at(2026, 10, 1 + n % 30, 9 + n % 8))
         )
     for n in range(3):
-        records[small].append(make_record(agent=small, branch=branch, submitted_at=at(2026, 10, 5 + n)))
-    records[tiny].append(make_record(agent=tiny, branch=branch, submitted_at=at(2026, 10, 31, 23, 30)))
+        records[small].append(
+            make_record(agent=small, branch=branch, submitted_at=at(2026, 10, 5 + n))
+        )
+    records[tiny].append(
+        make_record(agent=tiny, branch=branch, submitted_at=at(2026, 10, 31, 23, 30))
+    )
     make_record(agent=busy, branch=branch, submitted_at=at(2026, 9, 30, 23, 59))
     make_record(agent=busy, branch=branch, submitted_at=at(2026, 11, 1, 0, 0))
     return records
@@ -42,7 +46,9 @@ def ids(sample):
 
 def test_it_draws_the_same_sample_from_the_same_seed(october, supervisor):
     first = sample_draw(period_start=OCT_1, period_end=OCT_31, rate="0.2", seed=1234, by=supervisor)
-    second = sample_draw(period_start=OCT_1, period_end=OCT_31, rate="0.2", seed=1234, by=supervisor)
+    second = sample_draw(
+        period_start=OCT_1, period_end=OCT_31, rate="0.2", seed=1234, by=supervisor
+    )
     assert ids(first) == ids(second)
     assert len(ids(first)) == 9  # ceil(44 * 0.2)
     assert first.seed == 1234 and first.status == SampleStatus.OPEN
@@ -96,7 +102,9 @@ def test_it_draws_only_inside_the_period(october, supervisor):
 
 def test_it_never_samples_the_supervisors_own_work(branch, supervisor, agent_factory):
     agent = agent_factory("worker")
-    own = [make_record(agent=supervisor, branch=branch, submitted_at=at(2026, 10, d)) for d in (2, 3)]
+    own = [
+        make_record(agent=supervisor, branch=branch, submitted_at=at(2026, 10, d)) for d in (2, 3)
+    ]
     theirs = make_record(agent=agent, branch=branch, submitted_at=at(2026, 10, 4))
     sample = sample_draw(period_start=OCT_1, period_end=OCT_31, rate="1", seed=9, by=supervisor)
     assert ids(sample) == [theirs.pk]
@@ -106,7 +114,9 @@ def test_it_never_samples_the_supervisors_own_work(branch, supervisor, agent_fac
 def test_it_stays_inside_the_supervisors_branches(branch, other_branch, supervisor, agent_factory):
     here = make_record(agent=agent_factory("here"), branch=branch, submitted_at=at(2026, 10, 4))
     make_record(
-        agent=agent_factory("there", other_branch), branch=other_branch, submitted_at=at(2026, 10, 4)
+        agent=agent_factory("there", other_branch),
+        branch=other_branch,
+        submitted_at=at(2026, 10, 4),
     )
     sample = sample_draw(period_start=OCT_1, period_end=OCT_31, rate="1", seed=9, by=supervisor)
     assert ids(sample) == [here.pk]
@@ -125,7 +135,11 @@ def test_it_draws_within_the_scope(october, supervisor):
     assert ids(sample) == sorted(r.pk for r in october[small])
     assert sample.scope == {"agents": [small.pk], "channels": ["phone"], "kinds": ["periodic"]}
     outside = sample_draw(
-        period_start=OCT_1, period_end=OCT_31, scope={"kinds": ["new_account"]}, seed=4, by=supervisor
+        period_start=OCT_1,
+        period_end=OCT_31,
+        scope={"kinds": ["new_account"]},
+        seed=4,
+        by=supervisor,
     )
     assert outside.items.count() == 0
 

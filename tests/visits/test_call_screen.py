@@ -13,9 +13,14 @@ from tests.factories import AccountEventFactory
 from visits.models import ContactAttempt, Script, VisitRecord, VisitTrigger
 from visits.services import WorkspaceError, attempt_log
 
-from .workspace_helpers import CALL_TIME, open_visit
+from .workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
 
 pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _seed_data(db):
+    ensure_seed_data()
 
 
 def _screen(client, visit):
@@ -137,11 +142,13 @@ def test_it_logs_attempts_and_moves_the_visit_in_progress(client, agent, account
     visit.refresh_from_db()
     assert visit.callback_at == CALL_TIME + dt.timedelta(hours=3)
     response = client.post(url, {"a-outcome": "reached"}, HTTP_HX_REQUEST="true")
-    assert response["HX-Redirect"].startswith(reverse("visits:call_screen", args=[visit.pk]))
+    assert response["HX-Refresh"] == "true"  # the page reloads with the record form
     visit.refresh_from_db()
     assert visit.callback_at is None and visit.phone_attempts == 3
     assert list(visit.attempts.values_list("outcome", flat=True)) == [
-        "no_answer", "callback", "reached"
+        "no_answer",
+        "callback",
+        "reached",
     ]
 
 

@@ -10,9 +10,15 @@ from django.urls import reverse
 from visits.models import Notification, QuestionnaireInvite, QuestionnaireQuestion, VisitRecord
 from visits.questionnaire import InviteError, invite_create, questionnaire_submit
 
-from .workspace_helpers import CALL_TIME, open_visit
+from .workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.spec("3.online")]
+
+
+@pytest.fixture(autouse=True)
+def _seed_data(db):
+    ensure_seed_data()
+
 
 GOOD = {"info_correct": "yes", "txn_recognised": "yes", "channel_ok": "yes",
         "satisfaction": "5", "comment": "很好"}  # fmt: skip

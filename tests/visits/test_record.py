@@ -19,9 +19,14 @@ from visits.models import (
 )
 from visits.services import WorkspaceError, attempt_log, record_submit
 
-from .workspace_helpers import CALL_TIME, RECORD_OK, open_visit
+from .workspace_helpers import CALL_TIME, RECORD_OK, ensure_seed_data, open_visit
 
 pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _seed_data(db):
+    ensure_seed_data()
 
 
 @pytest.fixture(autouse=True)

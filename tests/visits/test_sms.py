@@ -14,9 +14,15 @@ from tests.factories import AccountFactory, CustomerFactory
 from visits.channels import sms
 from visits.models import SmsMessage, SmsTemplate, Visit, VisitRecord
 
-from .workspace_helpers import CALL_TIME, SHANGHAI, open_visit
+from .workspace_helpers import CALL_TIME, SHANGHAI, ensure_seed_data, open_visit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.spec("3.sms")]
+
+
+@pytest.fixture(autouse=True)
+def _seed_data(db):
+    ensure_seed_data()
+
 
 TOKEN = "gateway-secret-123"
 
@@ -277,10 +283,17 @@ def _callback(client, body, token=TOKEN):
 
 def test_the_callback_needs_the_shared_secret_and_names_bad_fields(client, sent_message):
     gid = sent_message.gateway_message_id
-    assert _callback(client, {"type": "reply", "message_id": gid, "text": "1"}, "x").status_code == 401
+    assert (
+        _callback(client, {"type": "reply", "message_id": gid, "text": "1"}, "x").status_code == 401
+    )
     assert _callback(client, {"type": "reply", "message_id": gid}).json() == {"text": ["required"]}
     assert _callback(client, {"type": "nope", "message_id": gid}).status_code == 400
-    assert _callback(client, {"type": "delivery", "message_id": "unknown", "status": "delivered"}).status_code == 404
+    assert (
+        _callback(
+            client, {"type": "delivery", "message_id": "unknown", "status": "delivered"}
+        ).status_code
+        == 404
+    )
     bad_json = client.post(reverse("public:sms_callback"), "{", content_type="application/json",
                            HTTP_X_CALLBACK_TOKEN=TOKEN)  # fmt: skip
     assert bad_json.status_code == 400
@@ -288,7 +301,11 @@ def test_the_callback_needs_the_shared_secret_and_names_bad_fields(client, sent_
 
 
 def test_a_delivery_report_marks_the_message_delivered(client, sent_message):
-    body = {"type": "delivery", "message_id": sent_message.gateway_message_id, "status": "delivered"}
+    body = {
+        "type": "delivery",
+        "message_id": sent_message.gateway_message_id,
+        "status": "delivered",
+    }
     assert _callback(client, body).status_code == 200
     assert _callback(client, body).status_code == 200  # a repeat changes nothing
     sent_message.refresh_from_db()
@@ -302,7 +319,9 @@ def test_reply_1_completes_the_visit_with_an_sms_record(client, sent_message):
     assert visit.status == "completed"
     record = VisitRecord.objects.get(visit=visit)
     assert (record.channel, record.mobile_status, record.answers) == (
-        "sms", "confirmed", {"sms_reply": "1"}
+        "sms",
+        "confirmed",
+        {"sms_reply": "1"},
     )
     _callback(client, body)
     assert VisitRecord.objects.count() == 1
@@ -335,10 +354,20 @@ def test_td_opts_out_before_the_next_message(client, sent_message, branch):
     assert customer.do_not_contact is True
     entry = ConsentEntry.objects.get(customer=customer)
     assert (entry.kind, entry.granted, entry.source) == ("contact", False, "sms")
+    assert _callback(client, body).status_code == 200  # the gateway repeats itself
+    assert ConsentEntry.objects.filter(customer=customer).count() == 1
+
+
+def test_td_after_an_earlier_reply_still_opts_out(client, sent_message):
+    gid = sent_message.gateway_message_id
+    _callback(client, {"type": "reply", "message_id": gid, "text": "1"})
+    _callback(client, {"type": "reply", "message_id": gid, "text": "退订"})
+    sent_message.customer.refresh_from_db()
+    assert sent_message.customer.do_not_contact is True
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_at_once_send_each_message_once(branch):
     import time
 

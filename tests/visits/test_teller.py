@@ -8,9 +8,14 @@ from accounts.models import AccountEvent
 from supervision.models import AuditLogEntry
 from visits.models import Visit
 
-from .workspace_helpers import CALL_TIME
+from .workspace_helpers import CALL_TIME, ensure_seed_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.spec("4.special-event")]
+
+
+@pytest.fixture(autouse=True)
+def _seed_data(db):
+    ensure_seed_data()
 
 
 @pytest.fixture(autouse=True)

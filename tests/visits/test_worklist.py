@@ -39,7 +39,11 @@ def test_it_lists_overdue_first_then_priority_and_due_time(client, agent, branch
     response = client.get(reverse("visits:worklist"))
     assert response.status_code == 200
     assert _listed(response) == [
-        overdue_high.pk, overdue_low.pk, soon_high.pk, later_high.pk, later_low.pk
+        overdue_high.pk,
+        overdue_low.pk,
+        soon_high.pk,
+        later_high.pk,
+        later_low.pk,
     ]
 
 
@@ -165,7 +169,7 @@ def test_it_refuses_next_visit_by_get_and_to_other_roles(client, agent, teller, 
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_never_gives_one_visit_to_two_agents(branch):
     agents = [
         staff_create(username=f"a{i}", password=PASSWORD, role=Role.AGENT, branches=[branch])

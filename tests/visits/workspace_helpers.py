@@ -28,9 +28,7 @@ RECORD_OK = {
 
 
 def open_visit(branch, *, agent=None, status=None, **kwargs):
-    account = kwargs.pop("account", None) or AccountFactory(
-        customer=CustomerFactory(branch=branch)
-    )
+    account = kwargs.pop("account", None) or AccountFactory(customer=CustomerFactory(branch=branch))
     if status is None:
         status = "assigned" if agent else "pending"
     return VisitFactory(
@@ -40,3 +38,18 @@ def open_visit(branch, *, agent=None, status=None, **kwargs):
         status=status,
         **kwargs,
     )
+
+
+def ensure_seed_data() -> None:
+    """Put back the data migrations' defaults (rules, scripts, SMS templates, questions) when a
+    transactional test that ran earlier in this database flushed them."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from visits.models import EventRule, QuestionnaireQuestion
+
+    if not EventRule.objects.exists():
+        import_module("visits.migrations.0005_seed_policies_rules_scripts").seed(apps, None)
+    if not QuestionnaireQuestion.objects.exists():
+        import_module("visits.migrations.0006_seed_sms_questionnaire_beat").seed(apps, None)

@@ -71,9 +71,7 @@ class ConsoleBackend(BaseSmsBackend):
 
     def send(self, message: SmsMessage) -> str:
         gateway_id = f"console-{uuid.uuid4().hex[:20]}"
-        log.info(
-            "SMS %s to %s: %s", gateway_id, mask_phone(message.customer.mobile), message.body
-        )
+        log.info("SMS %s to %s: %s", gateway_id, mask_phone(message.customer.mobile), message.body)
         return gateway_id
 
 
@@ -387,6 +385,8 @@ def customer_opt_out(*, customer: Customer, source: str, note: str = "", by=None
     and the ledger entry that proves it."""
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        if customer.do_not_contact and not customer.marketing_consent:
+            return  # already opted out: a repeated reply adds nothing to the ledger
         entries = [
             ConsentEntry(
                 customer=customer,
@@ -424,11 +424,12 @@ def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
         first = SmsMessage.objects.filter(pk=message.pk, replied_at__isnull=True).update(
             reply_text=(text or "")[:200], replied_at=now
         )
-        if not first:
-            return meaning
         customer = message.customer
         if meaning == REPLY_OPT_OUT:
+            # An opt-out always counts, even after an earlier reply to the same message.
             customer_opt_out(customer=customer, source="sms", note=f"SMS: {text[:50]}")
+            return meaning
+        if not first:
             return meaning
         visit = (
             Visit.objects.select_for_update()

@@ -1,0 +1,351 @@
+"""Benchmark of visit generation at bank scale (issue 3), on PostgreSQL.
+
+    .venv/bin/python bench/generate.py        (or: make bench)
+
+Builds 1,000,000 accounts (250,000 customers, 50 branches, 200,000 completed visits) with
+COPY in a dedicated database (``cb_bench`` on the server of DATABASE_URL, created if missing;
+BENCH_DATABASE_URL overrides), then measures, on the same data and in the same run:
+
+- ``raw``: ONE hand-written SQL statement selecting the same due accounts (new-account and
+  periodic, with their due dates) into a scratch table; run first, on the state the job sees;
+- ``first``: a full ``generate_due_visits`` (in a child process, whose peak RSS is the job's
+  peak memory, Django included);
+- ``second``: a second run, which must create nothing.
+
+It prints project/raw, second/first and the peak memory, with the targets (<= 2, <= 0.1,
+< 300 MB), and a final line with the three figures. BENCH_ACCOUNTS changes the size.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 27, 1, 0, tzinfo=SHANGHAI)  # a Friday, when the nightly job runs
+ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "1000000"))
+CUSTOMERS = max(ACCOUNTS // 4, 1)
+BRANCHES = 50
+COMPLETED = ACCOUNTS // 5
+SEED = 20261127
+
+
+def bench_url() -> str:
+    if url := os.environ.get("BENCH_DATABASE_URL"):
+        return url
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        base = "postgres://postgres@127.0.0.1:5432/postgres"
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path="/cb_bench"))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callback_admin.settings")
+    # Only valid ciphertext matters here, not secrecy: fixed throwaway keys if none are set.
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "avcUpuujp7m-E8azTHh6WdXWdbicVD6RI9u7xlqCQOQ=")
+    os.environ.setdefault("BLIND_INDEX_KEY", "bench-blind-index-key")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("visits").setLevel(logging.WARNING)
+
+
+# --- Data --------------------------------------------------------------------------------------
+
+
+class _Lines(io.RawIOBase):
+    """A file-like object over a generator of text lines, for COPY FROM STDIN."""
+
+    def __init__(self, lines):
+        self._lines = lines
+        self._buffer = b""
+
+    def readable(self):
+        return True
+
+    def readinto(self, target):
+        while len(self._buffer) < len(target):
+            try:
+                self._buffer += next(self._lines).encode()
+            except StopIteration:
+                break
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+
+def _copy(cursor, model, rows) -> None:
+    """COPY ``rows`` (dicts by column name) into ``model``'s table. Columns a row does not name
+    get the field's default, so a column added later does not break the benchmark."""
+    from django.db import connection
+
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = [f.column for f in fields]
+    defaults = {}
+    for f in fields:
+        value = f.get_default() if f.has_default() else None
+        defaults[f.column] = f.get_db_prep_save(value, connection) if value is not None else None
+
+    def text(value):
+        if value is None:
+            return r"\N"
+        if isinstance(value, bool):
+            return "t" if value else "f"
+        return str(value).replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
+
+    def lines():
+        for row in rows:
+            yield "\t".join(text(row[c] if c in row else defaults[c]) for c in columns) + "\n"
+
+    cursor.copy_expert(
+        f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN",
+        io.BufferedReader(_Lines(lines()), buffer_size=1 << 20),
+    )
+
+
+def build(url: str) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.crypto import blind_index, encrypt
+    from accounts.models import Account, Branch, Customer
+    from visits.models import Visit
+
+    call_command("migrate", verbosity=0)
+    rnd = random.Random(SEED)
+    stamp = NOW.isoformat()
+    with connection.cursor() as cur:
+        cur.execute(
+            "TRUNCATE visits_visit, accounts_account, accounts_customer, accounts_branch "
+            "RESTART IDENTITY CASCADE"
+        )
+        Branch.objects.bulk_create(
+            Branch(code=f"BR{i:03d}", name=f"第{i}支行") for i in range(BRANCHES)
+        )
+        branch_ids = list(Branch.objects.order_by("pk").values_list("pk", flat=True))
+        # Customer PII does not matter here; the columns hold valid ciphertext computed once.
+        id_number, mobile = "110101199003074514", "13800138000"
+        enc_id, enc_mobile, enc_addr = encrypt(id_number), encrypt(mobile), encrypt("北京市东城区")
+        hash_id, hash_mobile = blind_index(id_number), blind_index(mobile)
+        customer_branch = [branch_ids[i % BRANCHES] for i in range(CUSTOMERS)]
+        risks = []
+        for _ in range(CUSTOMERS):
+            r = rnd.random()
+            risks.append("high" if r < 0.05 else "medium" if r < 0.30 else "low")
+        _copy(cur, Customer, (
+            {
+                "external_id": f"B{i:09d}", "customer_type": "personal", "name": "客户",
+                "id_type": "resident_id", "id_number": enc_id, "id_number_hash": hash_id,
+                "mobile": enc_mobile, "mobile_hash": hash_mobile, "email": "", "landline": "",
+                "address": enc_addr, "risk_level": risks[i], "marketing_consent": False,
+                "do_not_contact": i % 100 == 0, "branch_id": customer_branch[i],
+                "legal_hold": False, "created_at": stamp, "updated_at": stamp,
+            }
+            for i in range(CUSTOMERS)
+        ))
+        cur.execute("SELECT min(id) FROM accounts_customer")
+        first_customer = cur.fetchone()[0]
+        today = NOW.date()
+        span = (today - date(2010, 1, 1)).days
+
+        def account_rows():
+            for i in range(ACCOUNTS):
+                t, s = rnd.random(), rnd.random()
+                customer = i % CUSTOMERS
+                # 1 % opened in the last 30 days (new accounts), the rest since 2010.
+                opened = today - timedelta(days=rnd.randrange(30) if rnd.random() < 0.01 else rnd.randrange(span))
+                yield {
+                    "number": f"6222{i:012d}", "customer_id": first_customer + customer,
+                    "account_type": "personal_savings" if t < 0.80 else "corporate" if t < 0.95 else "special",
+                    "status": "dormant" if s < 0.03 else "frozen" if s < 0.04 else "closed" if s < 0.06 else "active",
+                    "opened_on": opened.isoformat(), "branch_id": customer_branch[customer],
+                    "legal_hold": False, "created_at": stamp, "updated_at": stamp,
+                }
+
+        _copy(cur, Account, account_rows())
+        cur.execute("SELECT min(id) FROM accounts_account")
+        first_account = cur.fetchone()[0]
+        cur.execute("SELECT id, branch_id FROM accounts_account ORDER BY random() LIMIT %s", [COMPLETED])
+        visited = cur.fetchall()
+
+        def completed_rows():
+            for account_id, branch_id in visited:
+                done = NOW - timedelta(days=rnd.randrange(730), hours=rnd.randrange(24))
+                yield {
+                    "account_id": account_id, "branch_id": branch_id, "kind": "periodic",
+                    "status": "completed", "priority": 30, "suspected_fraud": False,
+                    "due_at": done.isoformat(), "channel": "phone", "phone_attempts": 1,
+                    "reason": "", "unreachable_reason": "", "cancelled_reason": "",
+                    "created_at": done.isoformat(), "updated_at": done.isoformat(),
+                    "completed_at": done.isoformat(),
+                }
+
+        _copy(cur, Visit, completed_rows())
+        assert first_account is not None
+    connection.close()
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+    conn.close()
+
+
+# --- The hand-written reference ------------------------------------------------------------------
+
+RAW_SQL = """
+CREATE TABLE bench_due AS
+WITH last_visit AS (
+    SELECT account_id,
+           max(CASE WHEN status = 'completed' THEN completed_at ELSE updated_at END) AS at
+    FROM visits_visit
+    WHERE status = 'completed' OR (status = 'unreachable' AND kind = 'periodic')
+    GROUP BY account_id
+), cycle AS (
+    SELECT a.id AS account_id,
+           COALESCE((lv.at AT TIME ZONE 'Asia/Shanghai')::date, a.opened_on)
+           + make_interval(months => (CASE a.account_type WHEN 'personal_savings' THEN 12 ELSE 6 END)
+                 / (CASE WHEN c.risk_level = 'high' OR a.status IN ('dormant', 'frozen') THEN 2 ELSE 1 END))
+             AS due
+    FROM accounts_account a
+    JOIN accounts_customer c ON c.id = a.customer_id
+    LEFT JOIN last_visit lv ON lv.account_id = a.id
+    WHERE a.status <> 'closed' AND NOT c.do_not_contact
+)
+SELECT cycle.account_id, 'periodic' AS kind,
+       (cycle.due::date + time '17:00') AT TIME ZONE 'Asia/Shanghai' AS due_at
+FROM cycle
+WHERE cycle.due::date <= %(horizon)s
+  AND NOT EXISTS (SELECT 1 FROM visits_visit v WHERE v.account_id = cycle.account_id
+                  AND v.kind = 'periodic' AND v.status IN ('pending', 'assigned', 'in_progress'))
+UNION ALL
+SELECT a.id, 'new_account', NULL
+FROM accounts_account a
+JOIN accounts_customer c ON c.id = a.customer_id
+WHERE a.opened_on BETWEEN %(first)s AND %(today)s AND a.status <> 'closed' AND NOT c.do_not_contact
+  AND NOT EXISTS (SELECT 1 FROM visits_visit v WHERE v.account_id = a.id AND v.kind = 'new_account')
+"""
+
+
+def run_raw(url: str) -> tuple[float, int]:
+    import psycopg2
+
+    today = NOW.date()
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_due")
+        started = time.perf_counter()
+        cur.execute(RAW_SQL, {"horizon": today + timedelta(days=30), "first": today - timedelta(days=30), "today": today})
+        seconds = time.perf_counter() - started
+        cur.execute("SELECT count(*) FROM bench_due")
+        rows = cur.fetchone()[0]
+        cur.execute("DROP TABLE bench_due")
+    conn.close()
+    return seconds, rows
+
+
+# --- The job, in a child process -----------------------------------------------------------------
+
+
+def job() -> None:
+    setup_django(os.environ["DATABASE_URL"])
+    from django.conf import settings
+
+    # The reference SQL hard-codes the default horizon and look-back; so does this run.
+    settings.CALLBACK["GENERATION_HORIZON_DAYS"] = 30
+    settings.CALLBACK["NEW_ACCOUNT_LOOKBACK_DAYS"] = 30
+    from visits.generation import generate_due_visits
+
+    started = time.perf_counter()
+    created = generate_due_visits(now=NOW)
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"created": created, "seconds": seconds, "peak_mb": peak_kb / 1024}))
+
+
+def run_job(url: str) -> dict:
+    env = {**os.environ, "DATABASE_URL": url}
+    out = subprocess.run(
+        [sys.executable, __file__, "--job"], env=env, cwd=ROOT, check=True,
+        stdout=subprocess.PIPE, text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> int:
+    url = bench_url()
+    ensure_database(url)
+    setup_django(url)
+    print(f"database: {urlsplit(url).path.lstrip('/')}; {ACCOUNTS:,} accounts, {CUSTOMERS:,} customers, "
+          f"{COMPLETED:,} completed visits", flush=True)
+    started = time.perf_counter()
+    build(url)
+    print(f"built with COPY in {time.perf_counter() - started:.1f} s", flush=True)
+
+    raw_seconds, raw_rows = run_raw(url)
+    print(f"raw SQL (one statement into a scratch table): {raw_seconds:.2f} s, {raw_rows:,} due accounts", flush=True)
+    first = run_job(url)
+    created = sum(first["created"].values())
+    print(f"generate_due_visits, first run: {first['seconds']:.2f} s, created {first['created']}, "
+          f"peak memory {first['peak_mb']:.0f} MB", flush=True)
+    second = run_job(url)
+    print(f"generate_due_visits, second run: {second['seconds']:.2f} s, created {second['created']}, "
+          f"peak memory {second['peak_mb']:.0f} MB", flush=True)
+
+    same = created == raw_rows
+    nothing_twice = sum(second["created"].values()) == 0
+    project_raw = first["seconds"] / raw_seconds
+    second_first = second["seconds"] / first["seconds"]
+    peak = max(first["peak_mb"], second["peak_mb"])
+    print(f"same due set as the raw SQL: {'yes' if same else 'NO'} ({created:,} vs {raw_rows:,})")
+    print(f"second run created nothing: {'yes' if nothing_twice else 'NO'}")
+    print(f"project / raw SQL = {project_raw:.2f} (target <= 2)")
+    print(f"second run / first run = {second_first:.3f} (target <= 0.1)")
+    print(f"peak memory of the job = {peak:.0f} MB (target < 300)")
+    ok = same and nothing_twice and project_raw <= 2 and second_first <= 0.1 and peak < 300
+    print(f"generate: project/raw={project_raw:.2f} second/first={second_first:.3f} "
+          f"peak={peak:.0f}MB {'OK' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    if "--job" in sys.argv:
+        job()
+    else:
+        sys.exit(main())

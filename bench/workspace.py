@@ -1,0 +1,277 @@
+"""Agent-workspace benchmark (issue 4): the worklist, the call screen and "next visit" on a
+table of 1,000,000 visits of which 100,000 are open.
+
+    .venv/bin/python bench/workspace.py        (or: make bench)
+
+Uses its own PostgreSQL database ``cb_bench_work`` on the shared server
+(BENCH_WORK_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cb_bench_work), seeded
+once in bulk with ``INSERT ... SELECT generate_series`` and reused by later runs. Requests go
+through Django's test Client in this process, so the figures are server time (no network);
+each page is compared with the health endpoint measured in the same run (median of N), and its
+query count is printed: it must not grow with the data.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATABASE_URL = os.environ.get(
+    "BENCH_WORK_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cb_bench_work"
+)
+VISITS = int(os.environ.get("BENCH_WORK_VISITS", "1000000"))
+OPEN_SHARE = 10  # one visit in ten is open: 100,000 of 1,000,000
+ACCOUNTS = VISITS // 4  # visit g: account g mod ACCOUNTS, kind g div ACCOUNTS: no open clash
+CUSTOMERS = max(ACCOUNTS // 2, 1)
+BRANCHES = 10
+AGENTS = 50
+RUNS = int(os.environ.get("BENCH_WORK_RUNS", "30"))
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def ensure_database() -> None:
+    import psycopg2
+
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    admin = psycopg2.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def setup_django() -> None:
+    os.environ["DATABASE_URL"] = DATABASE_URL
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callback_admin.settings_test")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--noinput", verbosity=0)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def seed() -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from accounts.crypto import encrypt
+    from accounts.models import Branch, Role
+    from accounts.services import staff_create
+    from visits.models import Visit
+
+    if Visit.objects.count() >= VISITS:
+        log(f"reusing the seeded database ({VISITS:,} visits)")
+        return
+    started = time.monotonic()
+    log(f"seeding {VISITS:,} visits ({VISITS // OPEN_SHARE:,} open), once; later runs reuse them")
+    branches = [
+        Branch.objects.get_or_create(code=f"W{n:03d}", defaults={"name": f"第{n}支行"})[0]
+        for n in range(BRANCHES)
+    ]
+    User = get_user_model()
+    agents = []
+    for n in range(AGENTS):
+        username = f"work_agent{n}"
+        agents.append(
+            User.objects.filter(username=username).first()
+            or staff_create(
+                username=username,
+                password="x-Bench-2026!",
+                role=Role.AGENT,
+                full_name=f"回访员{n}",
+                branches=[branches[n % BRANCHES]],
+            )  # fmt: skip
+        )
+    agent_ids = "ARRAY[" + ",".join(str(a.pk) for a in agents) + "]"
+    branch_ids = "ARRAY[" + ",".join(str(b.pk) for b in branches) + "]"
+    # Every customer carries the same real ciphertexts, so the call screen decrypts as usual.
+    enc = {
+        "id": encrypt("110101199003074514"),
+        "mobile": encrypt("13800138000"),
+        "landline": encrypt("010-12345678"),
+        "address": encrypt("北京市东城区东长安街1号"),
+    }
+    with transaction.atomic(), connection.cursor() as c:
+        c.execute("TRUNCATE visits_visit, accounts_account, accounts_customer CASCADE")
+        c.execute(
+            f"""
+            INSERT INTO accounts_customer (external_id, customer_type, name, id_type, id_number,
+                id_number_hash, id_expiry, mobile, mobile_hash, email, landline,
+                address, risk_level, marketing_consent, do_not_contact, branch_id,
+                legal_hold, created_at, updated_at)
+            SELECT 'W' || g, 'personal', '客户' || g, 'resident_id', {_quote(enc["id"])},
+                md5('id' || g), DATE '2030-05-01', {_quote(enc["mobile"])}, md5('m' || g),
+                'c' || g || '@example.com', {_quote(enc["landline"])},
+                {_quote(enc["address"])}, 'low', g % 3 = 0,
+                false, ({branch_ids})[1 + g % {BRANCHES}], false, now(), now()
+            FROM generate_series(0, {CUSTOMERS - 1}) g
+            """
+        )
+        c.execute(
+            f"""
+            INSERT INTO accounts_account (number, customer_id, account_type, status, opened_on,
+                branch_id, legal_hold, created_at, updated_at)
+            SELECT '62' || lpad(g::text, 14, '0'),
+                (SELECT min(id) FROM accounts_customer) + g % {CUSTOMERS}, 'personal_savings',
+                'active', current_date - 400, ({branch_ids})[1 + (g % {CUSTOMERS}) % {BRANCHES}],
+                false, now(), now()
+            FROM generate_series(0, {ACCOUNTS - 1}) g
+            """
+        )
+        # Visit g: open when g mod 10 = 0 (half of those assigned to the branch's agents, half
+        # waiting for "next visit"), completed otherwise; due over a year around today.
+        c.execute(
+            f"""
+            INSERT INTO visits_visit (account_id, branch_id, kind, status, priority,
+                suspected_fraud, due_at, channel, assigned_to_id, assigned_at, callback_at,
+                phone_attempts, reason, unreachable_reason, cancelled_reason, created_at,
+                updated_at, completed_at)
+            SELECT a0 + g % {ACCOUNTS},
+                ({branch_ids})[1 + ((g % {ACCOUNTS}) % {CUSTOMERS}) % {BRANCHES}],
+                (ARRAY['new_account','periodic','special_event','follow_up'])[1 + (g / {ACCOUNTS}) % 4],
+                CASE WHEN g % {OPEN_SHARE} <> 0 THEN 'completed'
+                     WHEN g % {OPEN_SHARE * 2} = 0 THEN 'assigned' ELSE 'pending' END,
+                10 + g % 80, false,
+                now() + (((g % 360) - 180) || ' days')::interval + ((g % 600) || ' minutes')::interval,
+                'phone',
+                CASE WHEN g % {OPEN_SHARE} <> 0 OR g % {OPEN_SHARE * 2} = 0
+                     THEN ({agent_ids})[1 + (((g % {ACCOUNTS}) % {CUSTOMERS}) % {BRANCHES})
+                                          + {BRANCHES} * (g % {AGENTS // BRANCHES})] END,
+                CASE WHEN g % {OPEN_SHARE} <> 0 OR g % {OPEN_SHARE * 2} = 0 THEN now() END,
+                CASE WHEN g % {OPEN_SHARE * 2} = 0 AND g % 7 = 0
+                     THEN now() + ((g % 48) || ' hours')::interval END,
+                0, 'bench', '', '', now() - interval '400 days', now(),
+                CASE WHEN g % {OPEN_SHARE} <> 0 THEN now() - ((g % 365) || ' days')::interval END
+            FROM generate_series(0, {VISITS - 1}) g,
+                 (SELECT min(id) AS a0 FROM accounts_account) base
+            """
+        )
+        # Records for a tenth of the completed visits (the call screen lists previous visits).
+        c.execute(
+            """
+            INSERT INTO visits_visitrecord (visit_id, channel, submitted_at, submitted_by_id,
+                mobile_status, email_status, landline_status, address_status, reported_changes,
+                id_expiry_checked, transactions_reviewed, usage_frequency, amount_range,
+                usage_channels, online_banking, mobile_banking, sms_alerts, channel_feedback,
+                needs, needs_note, reminder_anti_fraud, reminder_safe_operation, feedback,
+                satisfaction, handling, problem, answers)
+            SELECT id, 'phone', completed_at, assigned_to_id, 'confirmed', 'not_asked',
+                'not_asked', 'confirmed', '{}', false, false, '', '', '[]', 'uses', 'uses',
+                'unknown', '', '[]', '', true, true, '正常', 4, 'no_problem', '', '{}'
+            FROM visits_visit WHERE status = 'completed' AND id % 10 = 1
+            """
+        )
+    with connection.cursor() as c:
+        c.execute("ANALYZE")
+    log(f"seeded in {time.monotonic() - started:.0f} s")
+
+
+def _median_ms(client, url: str, *, method: str = "get") -> tuple[float, int, int]:
+    """(median server time in ms, queries of the last request, last status)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call = getattr(client, method)
+    for _ in range(3):
+        call(url)
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        response = call(url)
+        times.append((time.perf_counter() - started) * 1000)
+    with CaptureQueriesContext(connection) as ctx:
+        response = call(url)
+    return statistics.median(times), len(ctx.captured_queries), response.status_code
+
+
+def measure() -> list[str]:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from visits.models import Visit
+    from visits.services import visit_claim_next
+
+    agent = get_user_model().objects.get(username="work_agent0")
+    mine = Visit.objects.filter(assigned_to=agent, status__in=["assigned", "in_progress"])
+    open_total = Visit.objects.filter(status__in=["pending", "assigned", "in_progress"]).count()
+    log(
+        f"visits: {Visit.objects.count():,} ({open_total:,} open); the agent's open visits: "
+        f"{mine.count():,}; pending in the agent's branch: "
+        f"{Visit.objects.filter(status='pending', branch__code='W000').count():,}"
+    )
+    client = Client()
+    client.force_login(agent)
+    visit = mine.order_by("due_at").first()
+    health_ms, health_q, status = _median_ms(client, "/api/v1/health")
+    assert status == 200, f"health answered {status}"
+    worklist_ms, worklist_q, status = _median_ms(client, reverse("visits:worklist"))
+    assert status == 200, f"worklist answered {status}"
+    page2_ms, page2_q, _ = _median_ms(client, reverse("visits:worklist") + "?page=5")
+    screen_ms, screen_q, status = _median_ms(client, reverse("visits:call_screen", args=[visit.pk]))
+    assert status == 200, f"call screen answered {status}"
+
+    # "Next visit": claim RUNS visits, then give them back.
+    claimed, claim_times = [], []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as ctx:
+            got = visit_claim_next(agent=agent)
+        claim_times.append((time.perf_counter() - started) * 1000)
+        claimed.append(got.pk)
+    claim_q = len(ctx.captured_queries)
+    Visit.objects.filter(pk__in=claimed).update(
+        status="pending", assigned_to=None, assigned_at=None
+    )
+    claim_ms = statistics.median(claim_times)
+    lines = [
+        f"health:            {health_ms:7.2f} ms median, {health_q} queries",
+        f"worklist:          {worklist_ms:7.2f} ms median, {worklist_q} queries, "
+        f"ratio to health {worklist_ms / health_ms:.1f}",
+        f"worklist page 5:   {page2_ms:7.2f} ms median, {page2_q} queries, "
+        f"ratio to health {page2_ms / health_ms:.1f}",
+        f"call screen:       {screen_ms:7.2f} ms median, {screen_q} queries, "
+        f"ratio to health {screen_ms / health_ms:.1f}",
+        f"next visit (claim):{claim_ms:7.2f} ms median, {claim_q} queries, "
+        f"ratio to health {claim_ms / health_ms:.1f}",
+    ]
+    return lines
+
+
+def main() -> int:
+    ensure_database()
+    setup_django()
+    seed()
+    lines = measure()
+    for line in lines:
+        print(line)
+    worklist = lines[1].split("ratio to health ")[1]
+    screen = lines[3].split("ratio to health ")[1]
+    print(
+        f"RESULT workspace: worklist/health {worklist}, call screen/health {screen} "
+        f"on {VISITS:,} visits ({VISITS // OPEN_SHARE:,} open)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
