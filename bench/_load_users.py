@@ -9,7 +9,8 @@
 
 Environment: LOAD_AGENTS (JSON list of [username, password]), LOAD_API_KEY, LOAD_ACCOUNTS
 (JSON list of account numbers), LOAD_MAX_REQUESTS (the run stops after that many requests),
-LOAD_BATCH_SIZE.
+LOAD_BATCH_SIZE, LOAD_AGENT_USERS (how many Agent users, for the measurement window),
+LOAD_SECONDS (length of the measurement window).
 """
 
 import itertools
@@ -17,10 +18,12 @@ import json
 import os
 import random
 import re
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
+import gevent
 from locust import HttpUser, between, events, task
 
 AGENTS = json.loads(os.environ.get("LOAD_AGENTS", "[]"))
@@ -28,10 +31,13 @@ ACCOUNTS = json.loads(os.environ.get("LOAD_ACCOUNTS", "[]"))
 API_KEY = os.environ.get("LOAD_API_KEY", "")
 MAX_REQUESTS = int(os.environ.get("LOAD_MAX_REQUESTS", "100000"))
 BATCH_SIZE = int(os.environ.get("LOAD_BATCH_SIZE", "100"))
+AGENT_USERS = int(os.environ.get("LOAD_AGENT_USERS", "50"))
+MEASURE_SECONDS = int(os.environ.get("LOAD_SECONDS", "60"))
 CST = timezone(timedelta(hours=8))
 
 _agent_numbers = itertools.count()
 _request_count = itertools.count(1)
+_arrived = itertools.count(1)
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _TXN_FIELD = re.compile(r'name="r-(txn_\d+)"')
 
@@ -43,23 +49,35 @@ def _only_localhost(environment, **kwargs):
         raise SystemExit(f"the load test runs against 127.0.0.1 only, not {host!r}")
 
 
-@events.request.add_listener
-def _stop_after_max(**kwargs):
-    if next(_request_count) == MAX_REQUESTS:
-        from locust import runners
-
-        runner = runners.Runner.__subclasses__  # noqa: F841 - keep linters quiet about the import
-        environment = _environment[0]
-        if environment.runner is not None:
-            environment.runner.quit()
-
-
 _environment = []
 
 
 @events.init.add_listener
 def _keep_environment(environment, **kwargs):
     _environment.append(environment)
+
+
+def _quit() -> None:
+    runner = _environment[0].runner if _environment else None
+    if runner is not None:
+        runner.quit()
+
+
+@events.request.add_listener
+def _stop_after_max(**kwargs):
+    if next(_request_count) == MAX_REQUESTS:
+        _quit()
+
+
+def _agent_arrived() -> None:
+    """Once every agent has logged in, the statistics start afresh and the run lasts
+    MEASURE_SECONDS more: the figures are those of steady work, not of the logins."""
+    if next(_arrived) != AGENT_USERS:
+        return
+    environment = _environment[0]
+    environment.runner.stats.reset_all()
+    print(f"measurement window: {MEASURE_SECONDS} s from {time.strftime('%H:%M:%S')}", flush=True)
+    gevent.spawn_later(MEASURE_SECONDS, _quit)
 
 
 def _csrf(html: str) -> str:
@@ -88,7 +106,7 @@ class Agent(HttpUser):
         ) as response:
             if response.status_code != 302:
                 response.failure(f"login of {username} answered {response.status_code}")
-        self.visit_path = None
+        _agent_arrived()
 
     @task(3)
     def worklist(self):
@@ -170,9 +188,8 @@ class Agent(HttpUser):
 
 
 class CoreBanking(HttpUser):
-    weight = 2
     fixed_count = 2
-    wait_time = between(0.5, 1.5)
+    wait_time = between(1.0, 3.0)
 
     def _event(self) -> dict:
         account = random.choice(ACCOUNTS)

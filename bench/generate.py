@@ -166,17 +166,33 @@ def build(url: str) -> None:
         for _ in range(CUSTOMERS):
             r = rnd.random()
             risks.append("high" if r < 0.05 else "medium" if r < 0.30 else "low")
-        _copy(cur, Customer, (
-            {
-                "external_id": f"B{i:09d}", "customer_type": "personal", "name": "客户",
-                "id_type": "resident_id", "id_number": enc_id, "id_number_hash": hash_id,
-                "mobile": enc_mobile, "mobile_hash": hash_mobile, "email": "", "landline": "",
-                "address": enc_addr, "risk_level": risks[i], "marketing_consent": False,
-                "do_not_contact": i % 100 == 0, "branch_id": customer_branch[i],
-                "legal_hold": False, "created_at": stamp, "updated_at": stamp,
-            }
-            for i in range(CUSTOMERS)
-        ))
+        _copy(
+            cur,
+            Customer,
+            (
+                {
+                    "external_id": f"B{i:09d}",
+                    "customer_type": "personal",
+                    "name": "客户",
+                    "id_type": "resident_id",
+                    "id_number": enc_id,
+                    "id_number_hash": hash_id,
+                    "mobile": enc_mobile,
+                    "mobile_hash": hash_mobile,
+                    "email": "",
+                    "landline": "",
+                    "address": enc_addr,
+                    "risk_level": risks[i],
+                    "marketing_consent": False,
+                    "do_not_contact": i % 100 == 0,
+                    "branch_id": customer_branch[i],
+                    "legal_hold": False,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+                for i in range(CUSTOMERS)
+            ),
+        )
         cur.execute("SELECT min(id) FROM accounts_customer")
         first_customer = cur.fetchone()[0]
         today = NOW.date()
@@ -187,30 +203,57 @@ def build(url: str) -> None:
                 t, s = rnd.random(), rnd.random()
                 customer = i % CUSTOMERS
                 # 1 % opened in the last 30 days (new accounts), the rest since 2010.
-                opened = today - timedelta(days=rnd.randrange(30) if rnd.random() < 0.01 else rnd.randrange(span))
+                opened = today - timedelta(
+                    days=rnd.randrange(30) if rnd.random() < 0.01 else rnd.randrange(span)
+                )
                 yield {
-                    "number": f"6222{i:012d}", "customer_id": first_customer + customer,
-                    "account_type": "personal_savings" if t < 0.80 else "corporate" if t < 0.95 else "special",
-                    "status": "dormant" if s < 0.03 else "frozen" if s < 0.04 else "closed" if s < 0.06 else "active",
-                    "opened_on": opened.isoformat(), "branch_id": customer_branch[customer],
-                    "legal_hold": False, "created_at": stamp, "updated_at": stamp,
+                    "number": f"6222{i:012d}",
+                    "customer_id": first_customer + customer,
+                    "account_type": "personal_savings"
+                    if t < 0.80
+                    else "corporate"
+                    if t < 0.95
+                    else "special",
+                    "status": "dormant"
+                    if s < 0.03
+                    else "frozen"
+                    if s < 0.04
+                    else "closed"
+                    if s < 0.06
+                    else "active",
+                    "opened_on": opened.isoformat(),
+                    "branch_id": customer_branch[customer],
+                    "legal_hold": False,
+                    "created_at": stamp,
+                    "updated_at": stamp,
                 }
 
         _copy(cur, Account, account_rows())
         cur.execute("SELECT min(id) FROM accounts_account")
         first_account = cur.fetchone()[0]
-        cur.execute("SELECT id, branch_id FROM accounts_account ORDER BY random() LIMIT %s", [COMPLETED])
+        cur.execute(
+            "SELECT id, branch_id FROM accounts_account ORDER BY random() LIMIT %s", [COMPLETED]
+        )
         visited = cur.fetchall()
 
         def completed_rows():
             for account_id, branch_id in visited:
                 done = NOW - timedelta(days=rnd.randrange(730), hours=rnd.randrange(24))
                 yield {
-                    "account_id": account_id, "branch_id": branch_id, "kind": "periodic",
-                    "status": "completed", "priority": 30, "suspected_fraud": False,
-                    "due_at": done.isoformat(), "channel": "phone", "phone_attempts": 1,
-                    "reason": "", "unreachable_reason": "", "cancelled_reason": "",
-                    "created_at": done.isoformat(), "updated_at": done.isoformat(),
+                    "account_id": account_id,
+                    "branch_id": branch_id,
+                    "kind": "periodic",
+                    "status": "completed",
+                    "priority": 30,
+                    "suspected_fraud": False,
+                    "due_at": done.isoformat(),
+                    "channel": "phone",
+                    "phone_attempts": 1,
+                    "reason": "",
+                    "unreachable_reason": "",
+                    "cancelled_reason": "",
+                    "created_at": done.isoformat(),
+                    "updated_at": done.isoformat(),
                     "completed_at": done.isoformat(),
                 }
 
@@ -271,7 +314,14 @@ def run_raw(url: str) -> tuple[float, int]:
     with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_due")
         started = time.perf_counter()
-        cur.execute(RAW_SQL, {"horizon": today + timedelta(days=30), "first": today - timedelta(days=30), "today": today})
+        cur.execute(
+            RAW_SQL,
+            {
+                "horizon": today + timedelta(days=30),
+                "first": today - timedelta(days=30),
+                "today": today,
+            },
+        )
         seconds = time.perf_counter() - started
         cur.execute("SELECT count(*) FROM bench_due")
         rows = cur.fetchone()[0]
@@ -302,8 +352,12 @@ def job() -> None:
 def run_job(url: str) -> dict:
     env = {**os.environ, "DATABASE_URL": url}
     out = subprocess.run(
-        [sys.executable, __file__, "--job"], env=env, cwd=ROOT, check=True,
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, __file__, "--job"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -312,21 +366,33 @@ def main() -> int:
     url = bench_url()
     ensure_database(url)
     setup_django(url)
-    print(f"database: {urlsplit(url).path.lstrip('/')}; {ACCOUNTS:,} accounts, {CUSTOMERS:,} customers, "
-          f"{COMPLETED:,} completed visits", flush=True)
+    print(
+        f"database: {urlsplit(url).path.lstrip('/')}; {ACCOUNTS:,} accounts, {CUSTOMERS:,} customers, "
+        f"{COMPLETED:,} completed visits",
+        flush=True,
+    )
     started = time.perf_counter()
     build(url)
     print(f"built with COPY in {time.perf_counter() - started:.1f} s", flush=True)
 
     raw_seconds, raw_rows = run_raw(url)
-    print(f"raw SQL (one statement into a scratch table): {raw_seconds:.2f} s, {raw_rows:,} due accounts", flush=True)
+    print(
+        f"raw SQL (one statement into a scratch table): {raw_seconds:.2f} s, {raw_rows:,} due accounts",
+        flush=True,
+    )
     first = run_job(url)
     created = sum(first["created"].values())
-    print(f"generate_due_visits, first run: {first['seconds']:.2f} s, created {first['created']}, "
-          f"peak memory {first['peak_mb']:.0f} MB", flush=True)
+    print(
+        f"generate_due_visits, first run: {first['seconds']:.2f} s, created {first['created']}, "
+        f"peak memory {first['peak_mb']:.0f} MB",
+        flush=True,
+    )
     second = run_job(url)
-    print(f"generate_due_visits, second run: {second['seconds']:.2f} s, created {second['created']}, "
-          f"peak memory {second['peak_mb']:.0f} MB", flush=True)
+    print(
+        f"generate_due_visits, second run: {second['seconds']:.2f} s, created {second['created']}, "
+        f"peak memory {second['peak_mb']:.0f} MB",
+        flush=True,
+    )
 
     same = created == raw_rows
     nothing_twice = sum(second["created"].values()) == 0
@@ -339,8 +405,10 @@ def main() -> int:
     print(f"second run / first run = {second_first:.3f} (target <= 0.1)")
     print(f"peak memory of the job = {peak:.0f} MB (target < 300)")
     ok = same and nothing_twice and project_raw <= 2 and second_first <= 0.1 and peak < 300
-    print(f"generate: project/raw={project_raw:.2f} second/first={second_first:.3f} "
-          f"peak={peak:.0f}MB {'OK' if ok else 'MISSED'}")
+    print(
+        f"generate: project/raw={project_raw:.2f} second/first={second_first:.3f} "
+        f"peak={peak:.0f}MB {'OK' if ok else 'MISSED'}"
+    )
     return 0 if ok else 1
 
 

@@ -32,6 +32,8 @@ CUSTOMERS = max(ACCOUNTS // 2, 1)
 BRANCHES = 10
 AGENTS = 50
 RUNS = int(os.environ.get("BENCH_WORK_RUNS", "30"))
+# Bumped when the seeded layout changes, so an older seeded database is rebuilt.
+LAYOUT = "bench-layout-2"
 
 
 def log(message: str) -> None:
@@ -76,7 +78,10 @@ def seed() -> None:
     from accounts.services import staff_create
     from visits.models import Visit
 
-    if Visit.objects.count() >= VISITS:
+    if (
+        Visit.objects.count() >= VISITS
+        and Branch.objects.filter(code="W000", address=LAYOUT).exists()
+    ):
         log(f"reusing the seeded database ({VISITS:,} visits)")
         return
     started = time.monotonic()
@@ -99,6 +104,7 @@ def seed() -> None:
                 branches=[branches[n % BRANCHES]],
             )  # fmt: skip
         )
+    Branch.objects.filter(code="W000").update(address="")  # marked done at the end
     agent_ids = "ARRAY[" + ",".join(str(a.pk) for a in agents) + "]"
     branch_ids = "ARRAY[" + ",".join(str(b.pk) for b in branches) + "]"
     # Every customer carries the same real ciphertexts, so the call screen decrypts as usual.
@@ -120,7 +126,7 @@ def seed() -> None:
                 md5('id' || g), DATE '2030-05-01', {_quote(enc["mobile"])}, md5('m' || g),
                 'c' || g || '@example.com', {_quote(enc["landline"])},
                 {_quote(enc["address"])}, 'low', g % 3 = 0,
-                false, ({branch_ids})[1 + g % {BRANCHES}], false, now(), now()
+                false, ({branch_ids})[1 + (g / 7) % {BRANCHES}], false, now(), now()
             FROM generate_series(0, {CUSTOMERS - 1}) g
             """
         )
@@ -130,7 +136,7 @@ def seed() -> None:
                 branch_id, legal_hold, created_at, updated_at)
             SELECT '62' || lpad(g::text, 14, '0'),
                 (SELECT min(id) FROM accounts_customer) + g % {CUSTOMERS}, 'personal_savings',
-                'active', current_date - 400, ({branch_ids})[1 + (g % {CUSTOMERS}) % {BRANCHES}],
+                'active', current_date - 400, ({branch_ids})[1 + ((g % {CUSTOMERS}) / 7) % {BRANCHES}],
                 false, now(), now()
             FROM generate_series(0, {ACCOUNTS - 1}) g
             """
@@ -144,7 +150,7 @@ def seed() -> None:
                 phone_attempts, reason, unreachable_reason, cancelled_reason, created_at,
                 updated_at, completed_at)
             SELECT a0 + g % {ACCOUNTS},
-                ({branch_ids})[1 + ((g % {ACCOUNTS}) % {CUSTOMERS}) % {BRANCHES}],
+                ({branch_ids})[1 + (((g % {ACCOUNTS}) % {CUSTOMERS}) / 7) % {BRANCHES}],
                 (ARRAY['new_account','periodic','special_event','follow_up'])[1 + (g / {ACCOUNTS}) % 4],
                 CASE WHEN g % {OPEN_SHARE} <> 0 THEN 'completed'
                      WHEN g % {OPEN_SHARE * 2} = 0 THEN 'assigned' ELSE 'pending' END,
@@ -152,8 +158,8 @@ def seed() -> None:
                 now() + (((g % 360) - 180) || ' days')::interval + ((g % 600) || ' minutes')::interval,
                 'phone',
                 CASE WHEN g % {OPEN_SHARE} <> 0 OR g % {OPEN_SHARE * 2} = 0
-                     THEN ({agent_ids})[1 + (((g % {ACCOUNTS}) % {CUSTOMERS}) % {BRANCHES})
-                                          + {BRANCHES} * (g % {AGENTS // BRANCHES})] END,
+                     THEN ({agent_ids})[1 + (((g % {ACCOUNTS}) % {CUSTOMERS}) / 7) % {BRANCHES}
+                                          + {BRANCHES} * ((g / {OPEN_SHARE * 2}) % {AGENTS // BRANCHES})] END,
                 CASE WHEN g % {OPEN_SHARE} <> 0 OR g % {OPEN_SHARE * 2} = 0 THEN now() END,
                 CASE WHEN g % {OPEN_SHARE * 2} = 0 AND g % 7 = 0
                      THEN now() + ((g % 48) || ' hours')::interval END,
@@ -178,6 +184,7 @@ def seed() -> None:
             FROM visits_visit WHERE status = 'completed' AND id % 10 = 1
             """
         )
+    Branch.objects.filter(code="W000").update(address=LAYOUT)
     with connection.cursor() as c:
         c.execute("ANALYZE")
     log(f"seeded in {time.monotonic() - started:.0f} s")

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("visits.urls_escalations")),
     path("", include("visits.urls_public")),
     path("", include("supervision.urls")),
+    path("", include("supervision.urls_public")),
     path("metrics", metrics_views.metrics, name="metrics"),
     path("", include("accounts.urls_security")),
     path("", include("supervision.urls_records")),

@@ -54,6 +54,17 @@ def _visit_counts(now):
     }
 
 
+def _rollup(grouped: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    """Sums the database's grouped counts over the other grouping columns, sorted by key."""
+    sums: dict[tuple, dict] = {}
+    for row in grouped:
+        key = tuple(row[k] for k in keys)
+        target = sums.setdefault(key, {**dict(zip(keys, key)), "due": 0, "done": 0, "overdue": 0})
+        for figure in ("due", "done", "overdue"):
+            target[figure] += row[figure]
+    return [sums[key] for key in sorted(sums)]
+
+
 def _rate(part, whole):
     return round(part / whole, 4) if whole else None
 
@@ -66,26 +77,28 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     visits = visits_visible_to(user).filter(due_at__gte=start, due_at__lt=end).order_by()
     counts = _visit_counts(now)
 
-    by_kind = list(visits.values("kind").annotate(**counts).order_by("kind"))
-    by_branch = list(
-        visits.values("branch__code", "branch__name").annotate(**counts).order_by("branch__code")
+    # One grouped scan by (kind, branch, day) feeds the per-kind, per-branch, per-day and total
+    # figures (a few hundred grouped rows, summed here); one more groups by agent.
+    grouped = list(
+        visits.annotate(day=TruncDate("due_at", tzinfo=tz))
+        .values("kind", "branch__code", "branch__name", "day")
+        .annotate(**counts)
     )
+    by_kind = _rollup(grouped, ("kind",))
+    by_branch = _rollup(grouped, ("branch__code", "branch__name"))
+    by_day = _rollup(grouped, ("day",))
+    totals = _rollup(grouped, ())
+    totals = totals[0] if totals else {"due": 0, "done": 0, "overdue": 0}
     by_agent = list(
         visits.filter(assigned_to__isnull=False)
         .values("assigned_to__username", "assigned_to__first_name")
         .annotate(**counts)
         .order_by("-due", "assigned_to__username")[:20]
     )
-    by_day = list(
-        visits.annotate(day=TruncDate("due_at", tzinfo=tz))
-        .values("day")
-        .annotate(**counts)
-        .order_by("day")
-    )
 
     attempts = (
         ContactAttempt.objects.filter(
-            visit__in=visits_visible_to(user).values("pk"),
+            visit__branch__in=branches_visible_to(user).values("pk"),
             started_at__gte=start,
             started_at__lt=end,
         )
@@ -138,7 +151,6 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
             .values("rank", "composite", "rewarded", "agent__username", "agent__first_name")[:20]
         )
 
-    totals = visits.aggregate(**counts)
     return {
         "totals": totals,
         "by_kind": by_kind,

@@ -79,7 +79,9 @@ def _typed(sql_type: str) -> str:
 
 def _values_cte(name: str, columns: list[tuple[str, str]], rows: list[tuple]) -> tuple[str, list]:
     row_sql = "(" + ", ".join(_typed(t) for _, t in columns) + ")"
-    sql = f"{name}({', '.join(c for c, _ in columns)}) AS (VALUES {', '.join([row_sql] * len(rows))})"
+    sql = (
+        f"{name}({', '.join(c for c, _ in columns)}) AS (VALUES {', '.join([row_sql] * len(rows))})"
+    )
     return sql, [value for row in rows for value in row]
 
 
@@ -133,7 +135,9 @@ def _periodic_policy_rows() -> list[tuple]:
             if policy is None:
                 continue
             if policy.due_unit != DueUnit.CYCLE_MONTHS:
-                logger.warning("periodic policy without a cycle ignored", extra={"policy": policy.pk})
+                logger.warning(
+                    "periodic policy without a cycle ignored", extra={"policy": policy.pk}
+                )
                 continue
             for abnormal in (0, 1):
                 halve = policy.halve_for_high_risk and (risk == RiskLevel.HIGH or abnormal)
@@ -142,8 +146,16 @@ def _periodic_policy_rows() -> list[tuple]:
                     continue
                 rows.append(
                     (
-                        account_type, risk, abnormal, policy.pk, policy.version, policy.priority,
-                        policy.preferred_channel, months, days, gettext("定期回访"),
+                        account_type,
+                        risk,
+                        abnormal,
+                        policy.pk,
+                        policy.version,
+                        policy.priority,
+                        policy.preferred_channel,
+                        months,
+                        days,
+                        gettext("定期回访"),
                     )
                 )
     return rows
@@ -247,10 +259,14 @@ def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
             else:
                 rows.append(
                     (
-                        account_type, _date_param(day), _datetime_param(due_at),
-                        policy.pk if policy else None, policy.version if policy else None,
+                        account_type,
+                        _date_param(day),
+                        _datetime_param(due_at),
+                        policy.pk if policy else None,
+                        policy.version if policy else None,
                         policy.priority if policy else 60,
-                        policy.preferred_channel if policy else Channel.PHONE, reason,
+                        policy.preferred_channel if policy else Channel.PHONE,
+                        reason,
                     )
                 )
             day += timedelta(days=1)
@@ -308,7 +324,11 @@ def generate_due_visits(*, now: datetime | None = None) -> dict:
         with connection.cursor() as cursor:
             for lo, hi in _id_chunks(chunk):
                 sql, params = _periodic_sql(
-                    policy_rows, lo=lo, hi=hi, now=_datetime_param(now), horizon=_date_param(horizon)
+                    policy_rows,
+                    lo=lo,
+                    hi=hi,
+                    now=_datetime_param(now),
+                    horizon=_date_param(horizon),
                 )
                 with transaction.atomic():
                     cursor.execute(sql, params)
@@ -328,9 +348,9 @@ def _eligible_agents(today: date):
     from accounts.permissions import branch_ids_by_user
 
     profiles = dict(
-        StaffProfile.objects.filter(role=Role.AGENT, is_absent=False, user__is_active=True).values_list(
-            "user_id", "pk"
-        )
+        StaffProfile.objects.filter(
+            role=Role.AGENT, is_absent=False, user__is_active=True
+        ).values_list("user_id", "pk")
     )
     scope = branch_ids_by_user(profiles)
     certifications = defaultdict(set)
@@ -390,9 +410,9 @@ def assign_visits(*, now: datetime | None = None, batch_size: int = 500) -> int:
                 )
                 .order_by("pk")
                 .select_for_update(skip_locked=skip_locked, of=("self",))
-                .values_list("pk", "branch_id", "policy__required_certification_id", "priority", "due_at")[
-                    :batch_size
-                ]
+                .values_list(
+                    "pk", "branch_id", "policy__required_certification_id", "priority", "due_at"
+                )[:batch_size]
             )
             if not rows:
                 break
@@ -414,8 +434,13 @@ def assign_visits(*, now: datetime | None = None, batch_size: int = 500) -> int:
             for user_id, pks in picks.items():
                 # The status condition makes a visit claimed meanwhile (e.g. without SKIP
                 # LOCKED on SQLite) count for nobody rather than twice.
-                done = Visit.objects.filter(pk__in=pks, status=VisitStatus.PENDING, assigned_to__isnull=True).update(
-                    status=VisitStatus.ASSIGNED, assigned_to=user_id, assigned_at=now, updated_at=now
+                done = Visit.objects.filter(
+                    pk__in=pks, status=VisitStatus.PENDING, assigned_to__isnull=True
+                ).update(
+                    status=VisitStatus.ASSIGNED,
+                    assigned_to=user_id,
+                    assigned_at=now,
+                    updated_at=now,
                 )
                 load[user_id] += done - len(pks)
                 assigned += done
@@ -454,8 +479,16 @@ def _working_days(calendar: BusinessCalendar, moments) -> set[date]:
     return days
 
 
-def _step(visit: Visit, *, to_channel: str, function, outcome_ok: str, outcome_failed: str,
-          missing_note: str, now: datetime) -> bool:
+def _step(
+    visit: Visit,
+    *,
+    to_channel: str,
+    function,
+    outcome_ok: str,
+    outcome_failed: str,
+    missing_note: str,
+    now: datetime,
+) -> bool:
     """Move ``visit`` to the next channel (a conditional UPDATE decides who does it) and start
     that channel through ``function``; record a ContactAttempt unless the channel did."""
     from supervision.audit import audit
@@ -478,16 +511,28 @@ def _step(visit: Visit, *, to_channel: str, function, outcome_ok: str, outcome_f
                     if function(visit) is None:
                         outcome, note = outcome_failed, gettext("渠道未能发出（无可用模板）")
             except Exception as exc:  # a channel failure must not stop the ladder
-                logger.exception("fallback channel failed", extra={"visit": visit.pk, "channel": to_channel})
+                logger.exception(
+                    "fallback channel failed", extra={"visit": visit.pk, "channel": to_channel}
+                )
                 outcome, note = outcome_failed, str(exc)[:500]
         recorded = ContactAttempt.objects.filter(
             visit=visit, channel=to_channel, pk__gt=last_attempt
         ).exists()
         if outcome == outcome_failed or not recorded:
             ContactAttempt.objects.create(
-                visit=visit, channel=to_channel, started_at=now, ended_at=now, outcome=outcome, note=note
+                visit=visit,
+                channel=to_channel,
+                started_at=now,
+                ended_at=now,
+                outcome=outcome,
+                note=note,
             )
-        audit("visit.fallback", obj=visit, before={"channel": before}, after={"channel": to_channel, "outcome": outcome})
+        audit(
+            "visit.fallback",
+            obj=visit,
+            before={"channel": before},
+            after={"channel": to_channel, "outcome": outcome},
+        )
     return True
 
 
@@ -520,7 +565,11 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         Visit.objects.open()
         .filter(channel=Channel.PHONE, phone_attempts__gte=needed)
         .filter(Q(callback_at__isnull=True) | Q(callback_at__lte=now))
-        .exclude(Exists(ContactAttempt.objects.filter(visit=OuterRef("pk"), outcome=AttemptOutcome.REACHED)))
+        .exclude(
+            Exists(
+                ContactAttempt.objects.filter(visit=OuterRef("pk"), outcome=AttemptOutcome.REACHED)
+            )
+        )
         .order_by("pk")
     )
     sms_queue = _optional("visits.channels.sms", "sms_queue_for_visit")
@@ -533,9 +582,13 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         ready = [pk for pk in chunk if len(_working_days(calendar, failures[pk])) >= needed]
         for visit in Visit.objects.filter(pk__in=ready).select_related("account__customer"):
             if _step(
-                visit, to_channel=Channel.SMS, function=sms_queue, outcome_ok=AttemptOutcome.SMS_SENT,
+                visit,
+                to_channel=Channel.SMS,
+                function=sms_queue,
+                outcome_ok=AttemptOutcome.SMS_SENT,
                 outcome_failed=AttemptOutcome.SMS_FAILED,
-                missing_note=gettext("短信渠道未接入，未发送"), now=now,
+                missing_note=gettext("短信渠道未接入，未发送"),
+                now=now,
             ):
                 counts["to_sms"] += 1
 
@@ -560,9 +613,13 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
     invite_create = _optional("visits.questionnaire", "invite_create")
     for visit in sms_visits.iterator(chunk_size=500):
         if _step(
-            visit, to_channel=Channel.ONLINE, function=invite_create,
-            outcome_ok=AttemptOutcome.ONLINE_SENT, outcome_failed=AttemptOutcome.ONLINE_EXPIRED,
-            missing_note=gettext("线上问卷未接入，未发出邀请"), now=now,
+            visit,
+            to_channel=Channel.ONLINE,
+            function=invite_create,
+            outcome_ok=AttemptOutcome.ONLINE_SENT,
+            outcome_failed=AttemptOutcome.ONLINE_EXPIRED,
+            missing_note=gettext("线上问卷未接入，未发出邀请"),
+            now=now,
         ):
             counts["to_online"] += 1
 
@@ -573,20 +630,34 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         Visit.objects.open()
         .filter(channel=Channel.ONLINE)
         .filter(
-            Exists(online_attempts.filter(outcome=AttemptOutcome.ONLINE_EXPIRED, started_at__lt=now))
-            | (Exists(online_attempts) & ~Exists(online_attempts.filter(started_at__gt=link_cutoff)))
+            Exists(
+                online_attempts.filter(outcome=AttemptOutcome.ONLINE_EXPIRED, started_at__lt=now)
+            )
+            | (
+                Exists(online_attempts)
+                & ~Exists(online_attempts.filter(started_at__gt=link_cutoff))
+            )
         )
         .order_by("pk")
     )
     for visit in online_visits.iterator(chunk_size=500):
         with transaction.atomic():
             reason = _unreachable_reason(visit)
-            done = Visit.objects.filter(pk=visit.pk, channel=Channel.ONLINE, status__in=OPEN).update(
-                status=VisitStatus.UNREACHABLE, unreachable_reason=reason, callback_at=None, updated_at=now
+            done = Visit.objects.filter(
+                pk=visit.pk, channel=Channel.ONLINE, status__in=OPEN
+            ).update(
+                status=VisitStatus.UNREACHABLE,
+                unreachable_reason=reason,
+                callback_at=None,
+                updated_at=now,
             )
             if done:
-                audit("visit.unreachable", obj=visit, before={"status": visit.status},
-                      after={"status": VisitStatus.UNREACHABLE})
+                audit(
+                    "visit.unreachable",
+                    obj=visit,
+                    before={"status": visit.status},
+                    after={"status": VisitStatus.UNREACHABLE},
+                )
                 counts["unreachable"] += 1
     logger.info("retry_unreached done", extra=counts)
     return counts
@@ -601,4 +672,3 @@ def _chunks(iterable, size):
             batch = []
     if batch:
         yield batch
-

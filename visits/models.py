@@ -280,6 +280,7 @@ class Visit(models.Model):
             models.Index(fields=["account", "kind", "-created_at"], name="visit_account_kind"),
             models.Index(fields=["updated_at"], name="visit_updated_at"),
             models.Index(fields=["completed_at"], name="visit_completed_at"),
+            models.Index(fields=["due_at"], name="visit_due_at"),
         ]
 
     def __str__(self):
@@ -337,7 +338,10 @@ class ContactAttempt(models.Model):
         ordering = ["started_at"]
         verbose_name = _("联系尝试")
         verbose_name_plural = _("联系尝试")
-        indexes = [models.Index(fields=["visit", "started_at"], name="attempt_visit_time")]
+        indexes = [
+            models.Index(fields=["visit", "started_at"], name="attempt_visit_time"),
+            models.Index(fields=["started_at"], name="attempt_started_at"),
+        ]
 
 
 class ItemStatus(models.TextChoices):
@@ -439,7 +443,10 @@ class VisitRecord(models.Model):
                 name="phone_record_has_security_reminders",
             ),
         ]
-        indexes = [models.Index(fields=["submitted_by", "submitted_at"], name="record_agent_time")]
+        indexes = [
+            models.Index(fields=["submitted_by", "submitted_at"], name="record_agent_time"),
+            models.Index(fields=["submitted_at"], name="record_submitted_at"),
+        ]
         # Submitted records are immutable on PostgreSQL whatever the path (ORM, admin, raw SQL);
         # only the retention procedure (SET LOCAL callback.retention = 'on') may anonymise them.
         triggers = [

@@ -51,7 +51,9 @@ TRANSACTION_RULE_TYPES = (
 # --- Policies --------------------------------------------------------------------------------
 
 
-def policy_for(policies: Sequence[VisitPolicy], *, kind: str, account_type: str, risk_level: str = ""):
+def policy_for(
+    policies: Sequence[VisitPolicy], *, kind: str, account_type: str, risk_level: str = ""
+):
     """The most specific active policy of ``kind`` for an account type and risk level
     (a blank field on a policy means "any")."""
     best, best_score = None, -1
@@ -77,7 +79,9 @@ def due_from(calendar: BusinessCalendar, start: datetime, unit: str, amount: int
             return calendar.add_working_hours(start, amount)
         return calendar.due_after_business_days(start, amount)
     except CalendarNotCovered as exc:
-        logger.error("business calendar missing a year; conservative due date used", extra={"year": exc.year})
+        logger.error(
+            "business calendar missing a year; conservative due date used", extra={"year": exc.year}
+        )
         if unit == DueUnit.WORKING_HOURS:
             return start + timedelta(hours=amount)
         tz = ZoneInfo(settings.TIME_ZONE)
@@ -85,12 +89,18 @@ def due_from(calendar: BusinessCalendar, start: datetime, unit: str, amount: int
         return datetime.combine(day, settings.CALLBACK["WORKDAY_END"], tzinfo=tz)
 
 
-def new_account_due(calendar: BusinessCalendar, opened_on: date, policy: VisitPolicy | None) -> datetime:
+def new_account_due(
+    calendar: BusinessCalendar, opened_on: date, policy: VisitPolicy | None
+) -> datetime:
     """End of working time of the N-th business day after the opening day (SPEC §4)."""
     tz = ZoneInfo(settings.TIME_ZONE)
     if policy is not None and policy.due_unit == DueUnit.WORKING_HOURS:
-        return calendar.add_working_hours(datetime.combine(opened_on, time(0), tzinfo=tz), policy.due_amount)
-    days = policy.due_amount if policy is not None else settings.CALLBACK["NEW_ACCOUNT_BUSINESS_DAYS"]
+        return calendar.add_working_hours(
+            datetime.combine(opened_on, time(0), tzinfo=tz), policy.due_amount
+        )
+    days = (
+        policy.due_amount if policy is not None else settings.CALLBACK["NEW_ACCOUNT_BUSINESS_DAYS"]
+    )
     return calendar.business_day_end(calendar.add_business_days(opened_on, days))
 
 
@@ -105,17 +115,25 @@ def _applies(rule: EventRule, account: Account, txn_kind: str = "") -> bool:
     return True
 
 
-def _window_aggregates(events: Sequence[AccountEvent], rules: Sequence[EventRule]) -> dict[int, dict]:
+def _window_aggregates(
+    events: Sequence[AccountEvent], rules: Sequence[EventRule]
+) -> dict[int, dict]:
     """For each transaction event of the batch, per window rule: the day's cumulative amount up
     to the event (daily_cumulative) or the number of small transactions in the window ending at
     the event (small_burst). ONE query over the batch's accounts, using the (account,
     occurred_at) index."""
-    window_rules = [r for r in rules if r.rule_type in (RuleType.DAILY_CUMULATIVE, RuleType.SMALL_BURST)]
+    window_rules = [
+        r for r in rules if r.rule_type in (RuleType.DAILY_CUMULATIVE, RuleType.SMALL_BURST)
+    ]
     if not events or not window_rules:
         return {}
     tz = ZoneInfo(settings.TIME_ZONE)
     longest = max(
-        [timedelta(hours=r.window_hours or 24) for r in window_rules if r.rule_type == RuleType.SMALL_BURST]
+        [
+            timedelta(hours=r.window_hours or 24)
+            for r in window_rules
+            if r.rule_type == RuleType.SMALL_BURST
+        ]
         + [timedelta(days=1)]
     )
     earliest = min(e.occurred_at for e in events) - longest
@@ -153,7 +171,9 @@ def _transaction_match(event, account, rules, aggregates) -> EventRule | None:
     matched = []
     amount = event.amount
     for rule in rules:
-        if rule.rule_type not in TRANSACTION_RULE_TYPES or not _applies(rule, account, event.txn_kind):
+        if rule.rule_type not in TRANSACTION_RULE_TYPES or not _applies(
+            rule, account, event.txn_kind
+        ):
             continue
         if rule.rule_type == RuleType.SINGLE_TRANSACTION:
             if amount is not None and rule.threshold is not None and amount >= rule.threshold:
@@ -231,17 +251,34 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
     def want(event, account, kind, due_at, priority, reason, policy, rule, fraud):
         key = (account.pk, kind)
         if key in wanted:
-            wanted[key].merge(due_at=due_at, priority=priority, suspected_fraud=fraud, event=event, rule=rule)
+            wanted[key].merge(
+                due_at=due_at, priority=priority, suspected_fraud=fraud, event=event, rule=rule
+            )
             return
         channel = policy.preferred_channel if policy else "phone"
-        wanted[key] = _Wanted(account, kind, due_at, priority, reason, policy, rule, fraud, channel, [(event, rule)])
+        wanted[key] = _Wanted(
+            account, kind, due_at, priority, reason, policy, rule, fraud, channel, [(event, rule)]
+        )
 
     def special_event(event, account, rule):
-        policy = policy_for(policies, kind=VisitKind.SPECIAL_EVENT, account_type=account.account_type,
-                            risk_level=account.customer.risk_level)
+        policy = policy_for(
+            policies,
+            kind=VisitKind.SPECIAL_EVENT,
+            account_type=account.account_type,
+            risk_level=account.customer.risk_level,
+        )
         due_at = due_from(calendar, event.occurred_at, rule.due_unit, rule.due_amount)
-        want(event, account, VisitKind.SPECIAL_EVENT, due_at, rule.priority, rule.name, policy, rule,
-             rule.suspected_fraud)
+        want(
+            event,
+            account,
+            VisitKind.SPECIAL_EVENT,
+            due_at,
+            rule.priority,
+            rule.name,
+            policy,
+            rule,
+            rule.suspected_fraud,
+        )
 
     for event in events:
         account = accounts.get(event.account_id)
@@ -253,8 +290,14 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
                 flagged.append(event.pk)
                 special_event(event, account, rule)
         elif event.event_type in (EventType.INFO_CHANGED, EventType.COMPLAINT):
-            rule_type = RuleType.INFO_CHANGE if event.event_type == EventType.INFO_CHANGED else RuleType.COMPLAINT
-            rule = next((r for r in rules if r.rule_type == rule_type and _applies(r, account)), None)
+            rule_type = (
+                RuleType.INFO_CHANGE
+                if event.event_type == EventType.INFO_CHANGED
+                else RuleType.COMPLAINT
+            )
+            rule = next(
+                (r for r in rules if r.rule_type == rule_type and _applies(r, account)), None
+            )
             if rule is not None:
                 special_event(event, account, rule)
         elif event.event_type == EventType.ACCOUNT_OPENED:
@@ -269,24 +312,46 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
         had_one = set(
             Visit.objects.filter(
                 account_id__in={e.account_id for e in opened}, kind=VisitKind.NEW_ACCOUNT
-            ).exclude(status__in=[VisitStatus.PENDING, VisitStatus.ASSIGNED, VisitStatus.IN_PROGRESS])
+            )
+            .exclude(
+                status__in=[VisitStatus.PENDING, VisitStatus.ASSIGNED, VisitStatus.IN_PROGRESS]
+            )
             .values_list("account_id", flat=True)
         )
         for event in opened:
             account = accounts[event.account_id]
-            if account.pk in had_one or account.status == AccountStatus.CLOSED or account.pk in closing:
+            if (
+                account.pk in had_one
+                or account.status == AccountStatus.CLOSED
+                or account.pk in closing
+            ):
                 continue
             if account.customer.do_not_contact:
                 continue
-            policy = policy_for(policies, kind=VisitKind.NEW_ACCOUNT, account_type=account.account_type,
-                                risk_level=account.customer.risk_level)
+            policy = policy_for(
+                policies,
+                kind=VisitKind.NEW_ACCOUNT,
+                account_type=account.account_type,
+                risk_level=account.customer.risk_level,
+            )
             try:
                 due_at = new_account_due(calendar, account.opened_on, policy)
             except CalendarNotCovered as exc:
-                logger.error("new-account visit deferred: calendar year missing", extra={"year": exc.year})
+                logger.error(
+                    "new-account visit deferred: calendar year missing", extra={"year": exc.year}
+                )
                 continue
-            want(event, account, VisitKind.NEW_ACCOUNT, due_at, policy.priority if policy else 60,
-                 gettext("新开户回访"), policy, None, False)
+            want(
+                event,
+                account,
+                VisitKind.NEW_ACCOUNT,
+                due_at,
+                policy.priority if policy else 60,
+                gettext("新开户回访"),
+                policy,
+                None,
+                False,
+            )
 
     # An account closed in this batch gets no new visits from it.
     for key in [k for k in wanted if k[0] in closing]:
@@ -355,16 +420,27 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
     except IntegrityError:
         # Another process opened one of these visits since we looked: the slow, exact path,
         # one visit at a time (the unique index decides who created it).
-        logger.info("concurrent visit creation; joining one by one", extra={"visits": len(to_create)})
+        logger.info(
+            "concurrent visit creation; joining one by one", extra={"visits": len(to_create)}
+        )
         for visit in to_create:
             w = next(x for x in wanted if (x.account.pk, x.kind) == (visit.account_id, visit.kind))
             joined, _created = visit_open_or_join(
-                account=w.account, kind=w.kind, due_at=w.due_at, priority=w.priority, reason=w.reason,
-                policy=w.policy, rule=w.rule, suspected_fraud=w.suspected_fraud, channel=w.channel,
+                account=w.account,
+                kind=w.kind,
+                due_at=w.due_at,
+                priority=w.priority,
+                reason=w.reason,
+                policy=w.policy,
+                rule=w.rule,
+                suspected_fraud=w.suspected_fraud,
+                channel=w.channel,
             )
             visits[(visit.account_id, visit.kind)] = joined
     if to_update:
-        Visit.objects.bulk_update(to_update, ["due_at", "priority", "suspected_fraud", "updated_at"])
+        Visit.objects.bulk_update(
+            to_update, ["due_at", "priority", "suspected_fraud", "updated_at"]
+        )
     VisitTrigger.objects.bulk_create(
         [
             VisitTrigger(
@@ -388,14 +464,19 @@ def _cancel_open_visits(closing: dict[int, AccountEvent]) -> int:
     reason = gettext("账户已销户")
     cancelled = defaultdict(list)
     for visit_id, account_id in (
-        Visit.objects.open().select_for_update().filter(account_id__in=list(closing)).values_list("pk", "account_id")
+        Visit.objects.open()
+        .select_for_update()
+        .filter(account_id__in=list(closing))
+        .values_list("pk", "account_id")
     ):
         cancelled[account_id].append(visit_id)
     ids = [pk for pks in cancelled.values() for pk in pks]
     if not ids:
         return 0
-    count = Visit.objects.open().filter(pk__in=ids).update(
-        status=VisitStatus.CANCELLED, cancelled_reason=reason, updated_at=timezone.now()
+    count = (
+        Visit.objects.open()
+        .filter(pk__in=ids)
+        .update(status=VisitStatus.CANCELLED, cancelled_reason=reason, updated_at=timezone.now())
     )
     for account_id, pks in cancelled.items():
         audit(

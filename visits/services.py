@@ -137,18 +137,21 @@ def contact_blocked_reason(visit: Visit, *, now: datetime | None = None) -> str:
 def _claimable(agent) -> "models.QuerySet[Visit]":
     from accounts.permissions import branches_visible_to
 
+    # A list of ids (not a subquery) lets the planner walk the
+    # (branch, status, -priority, due_at) index in order for each branch.
+    branch_ids = list(branches_visible_to(agent).values_list("pk", flat=True))
     held = agent.profile.certifications.values("pk") if hasattr(agent, "profile") else []
+    # Visits whose policy needs a certification the agent lacks are not theirs (SPEC §5).
+    barred = VisitPolicy.objects.filter(required_certification__isnull=False).exclude(
+        required_certification__in=held
+    )
     return (
         Visit.objects.filter(
-            branch__in=branches_visible_to(agent).values("pk"),
+            branch_id__in=branch_ids,
             status=VisitStatus.PENDING,
             assigned_to__isnull=True,
         )
-        .filter(
-            Q(policy__isnull=True)
-            | Q(policy__required_certification__isnull=True)
-            | Q(policy__required_certification__in=held)
-        )
+        .exclude(policy_id__in=barred.values("pk"))
         .order_by("-priority", "due_at", "pk")
     )
 

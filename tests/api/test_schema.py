@@ -66,7 +66,7 @@ def api_schema(db):
             # Coverage phase off: the examples of the contract plus bounded fuzzing (valid and
             # invalid inputs) keep the run under two minutes.
             "phases": {"coverage": {"enabled": False}},
-            "generation": {"mode": "all", "max-examples": 25, "deterministic": True},
+            "generation": {"mode": "all", "max-examples": 20, "deterministic": True},
         }
     )
     try:
@@ -89,7 +89,7 @@ live = schemathesis.pytest.from_fixture("api_schema")
 
 @live.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     database=None,

@@ -12,7 +12,7 @@ from visits.models import Visit, VisitRecord
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

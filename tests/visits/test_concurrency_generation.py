@@ -54,8 +54,13 @@ def run_together(function, n=2):
 def accounts(branch, n, *, opened_on):
     customers = [CustomerFactory(branch=branch) for _ in range(5)]
     Account.objects.bulk_create(
-        Account(number=f"9{i:015d}{opened_on:%y%m%d}", customer=customers[i % 5], branch=branch,
-                account_type=("personal_savings", "corporate", "special")[i % 3], opened_on=opened_on)
+        Account(
+            number=f"9{i:015d}{opened_on:%y%m%d}",
+            customer=customers[i % 5],
+            branch=branch,
+            account_type=("personal_savings", "corporate", "special")[i % 3],
+            opened_on=opened_on,
+        )
         for i in range(n)
     )
 

@@ -80,16 +80,25 @@ def test_it_refuses_to_guess_a_year_missing_from_the_calendar(branch):
         assert kinds(late) == []
         CalendarYear.objects.create(year=2027, source="admin")  # the admin enters 2027
         generate_due_visits()
-        assert Visit.objects.get(account=late).due_at == datetime(2027, 1, 5, 17, 0, tzinfo=SHANGHAI)
+        assert Visit.objects.get(account=late).due_at == datetime(
+            2027, 1, 5, 17, 0, tzinfo=SHANGHAI
+        )
 
 
 @pytest.mark.spec("4.periodic")
 def test_the_cycle_counts_from_the_last_completed_visit(branch, frozen):
     due = make(branch, opened_on=date(2015, 1, 1))
     not_yet = make(branch, opened_on=date(2015, 1, 1))
-    for account, completed in ((due, datetime(2025, 4, 9, 11, 0)), (not_yet, datetime(2025, 4, 10, 11, 0))):
-        VisitFactory(account=account, kind="special_event", status="completed",
-                     completed_at=completed.replace(tzinfo=SHANGHAI))
+    for account, completed in (
+        (due, datetime(2025, 4, 9, 11, 0)),
+        (not_yet, datetime(2025, 4, 10, 11, 0)),
+    ):
+        VisitFactory(
+            account=account,
+            kind="special_event",
+            status="completed",
+            completed_at=completed.replace(tzinfo=SHANGHAI),
+        )
     generate_due_visits()
     visit = Visit.objects.get(account=due, kind="periodic")
     assert visit.due_at == datetime(2026, 4, 9, 17, 0, tzinfo=SHANGHAI)
@@ -154,7 +163,9 @@ def open_count(user):
 
 
 @pytest.mark.spec("4.assignment")
-def test_it_gives_visits_to_the_branchs_agents_with_the_fewest_open(branch, other_branch, agent, other_agent):
+def test_it_gives_visits_to_the_branchs_agents_with_the_fewest_open(
+    branch, other_branch, agent, other_agent
+):
     second = agent_in(branch, "agent2")
     for visit in pending(branch, 3):
         visit.status, visit.assigned_to = "in_progress", agent
@@ -163,7 +174,9 @@ def test_it_gives_visits_to_the_branchs_agents_with_the_fewest_open(branch, othe
     elsewhere = pending(other_branch, 2)
     assert assign_visits() == 7
     assert open_count(second) == 4 and open_count(agent) == 4
-    assert {v.assigned_to_id for v in Visit.objects.filter(pk__in=[v.pk for v in elsewhere])} == {other_agent.pk}
+    assert {v.assigned_to_id for v in Visit.objects.filter(pk__in=[v.pk for v in elsewhere])} == {
+        other_agent.pk
+    }
     assert all(v.status == "assigned" for v in Visit.objects.filter(pk__in=[v.pk for v in new]))
     assert assign_visits() == 0
 
@@ -215,8 +228,12 @@ def test_the_assign_task_runs_the_job(branch, agent):
 def failed_calls(visit, agent, *days_and_outcomes):
     for day, outcome in days_and_outcomes:
         ContactAttempt.objects.create(
-            visit=visit, agent=agent, channel="phone", outcome=outcome,
-            started_at=datetime.combine(day, datetime.min.time(), tzinfo=SHANGHAI) + timedelta(hours=10),
+            visit=visit,
+            agent=agent,
+            channel="phone",
+            outcome=outcome,
+            started_at=datetime.combine(day, datetime.min.time(), tzinfo=SHANGHAI)
+            + timedelta(hours=10),
         )
     Visit.objects.filter(pk=visit.pk).update(
         status="in_progress", assigned_to=agent, phone_attempts=len(days_and_outcomes)
@@ -226,23 +243,47 @@ def failed_calls(visit, agent, *days_and_outcomes):
 @pytest.mark.spec("3.fallback")
 def test_it_needs_failed_calls_on_three_different_working_days(branch, agent):
     same_day, weekend, enough = pending(branch, 3)
-    failed_calls(same_day, agent, (date(2026, 3, 2), "no_answer"), (date(2026, 3, 2), "busy"),
-                 (date(2026, 3, 3), "no_answer"))
-    failed_calls(weekend, agent, (date(2026, 3, 6), "no_answer"), (date(2026, 3, 7), "no_answer"),
-                 (date(2026, 3, 8), "busy"))  # Saturday and Sunday do not count
-    failed_calls(enough, agent, (date(2026, 3, 2), "no_answer"), (date(2026, 3, 4), "busy"),
-                 (date(2026, 3, 6), "wrong_number"))
+    failed_calls(
+        same_day,
+        agent,
+        (date(2026, 3, 2), "no_answer"),
+        (date(2026, 3, 2), "busy"),
+        (date(2026, 3, 3), "no_answer"),
+    )
+    failed_calls(
+        weekend,
+        agent,
+        (date(2026, 3, 6), "no_answer"),
+        (date(2026, 3, 7), "no_answer"),
+        (date(2026, 3, 8), "busy"),
+    )  # Saturday and Sunday do not count
+    failed_calls(
+        enough,
+        agent,
+        (date(2026, 3, 2), "no_answer"),
+        (date(2026, 3, 4), "busy"),
+        (date(2026, 3, 6), "wrong_number"),
+    )
     with time_machine.travel(NOW, tick=False):
         counts = retry_unreached()
     assert counts["to_sms"] == 1
-    assert [Visit.objects.get(pk=v.pk).channel for v in (same_day, weekend, enough)] == ["phone", "phone", "sms"]
+    assert [Visit.objects.get(pk=v.pk).channel for v in (same_day, weekend, enough)] == [
+        "phone",
+        "phone",
+        "sms",
+    ]
 
 
 @pytest.mark.spec("3.fallback")
 def test_it_walks_phone_then_sms_then_questionnaire_then_unreachable(branch, agent):
     (visit,) = pending(branch, 1)
-    failed_calls(visit, agent, (date(2026, 3, 2), "no_answer"), (date(2026, 3, 4), "busy"),
-                 (date(2026, 3, 6), "no_answer"))
+    failed_calls(
+        visit,
+        agent,
+        (date(2026, 3, 2), "no_answer"),
+        (date(2026, 3, 4), "busy"),
+        (date(2026, 3, 6), "no_answer"),
+    )
     with time_machine.travel(NOW, tick=False):
         assert retry_unreached() == {"to_sms": 1, "to_online": 0, "unreachable": 0}
         assert retry_unreached() == {"to_sms": 0, "to_online": 0, "unreachable": 0}  # no double
@@ -272,19 +313,31 @@ def test_it_walks_phone_then_sms_then_questionnaire_then_unreachable(branch, age
 @pytest.mark.spec("3.fallback")
 def test_a_pending_call_back_appointment_holds_the_ladder(branch, agent):
     (visit,) = pending(branch, 1)
-    failed_calls(visit, agent, (date(2026, 3, 2), "no_answer"), (date(2026, 3, 4), "busy"),
-                 (date(2026, 3, 6), "no_answer"))
+    failed_calls(
+        visit,
+        agent,
+        (date(2026, 3, 2), "no_answer"),
+        (date(2026, 3, 4), "busy"),
+        (date(2026, 3, 6), "no_answer"),
+    )
     Visit.objects.filter(pk=visit.pk).update(callback_at=NOW + timedelta(hours=3))
     with time_machine.travel(NOW, tick=False):
         assert retry_unreached()["to_sms"] == 0
 
 
 @pytest.mark.spec("3.fallback")
-def test_without_the_channel_modules_it_moves_the_channel_and_records_the_failure(branch, agent, monkeypatch):
+def test_without_the_channel_modules_it_moves_the_channel_and_records_the_failure(
+    branch, agent, monkeypatch
+):
     monkeypatch.setattr(generation, "_optional", lambda module, name: None)
     (visit,) = pending(branch, 1)
-    failed_calls(visit, agent, (date(2026, 3, 2), "no_answer"), (date(2026, 3, 4), "busy"),
-                 (date(2026, 3, 6), "no_answer"))
+    failed_calls(
+        visit,
+        agent,
+        (date(2026, 3, 2), "no_answer"),
+        (date(2026, 3, 4), "busy"),
+        (date(2026, 3, 6), "no_answer"),
+    )
     with time_machine.travel(NOW, tick=False):
         retry_unreached()
     visit.refresh_from_db()
@@ -295,4 +348,7 @@ def test_without_the_channel_modules_it_moves_the_channel_and_records_the_failur
     with time_machine.travel(NOW + timedelta(days=2), tick=False):
         assert retry_unreached()["unreachable"] == 1
     visit.refresh_from_db()
-    assert visit.status == "unreachable" and visit.attempts.get(channel="online").outcome == "online_expired"
+    assert (
+        visit.status == "unreachable"
+        and visit.attempts.get(channel="online").outcome == "online_expired"
+    )

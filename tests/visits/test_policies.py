@@ -30,8 +30,9 @@ def periodic_visit(account):
 
 def make(branch, *, opened_on, account_type="personal_savings", risk="low", status="active"):
     customer = CustomerFactory(branch=branch, risk_level=risk)
-    return AccountFactory(customer=customer, account_type=account_type, opened_on=opened_on,
-                          status=status)
+    return AccountFactory(
+        customer=customer, account_type=account_type, opened_on=opened_on, status=status
+    )
 
 
 @pytest.mark.spec("4.policies")
@@ -42,12 +43,23 @@ def test_the_defaults_follow_the_spec():
     assert policies[("periodic", "personal_savings")].due_amount == 12
     assert policies[("periodic", "corporate")].due_amount == 6
     assert policies[("periodic", "special")].due_amount == 6
-    assert all(policies[("periodic", t)].halve_for_high_risk for t in ("personal_savings", "corporate", "special"))
-    assert all(policies[("periodic", t)].due_unit == "cycle_months" for t in ("personal_savings", "corporate", "special"))
+    assert all(
+        policies[("periodic", t)].halve_for_high_risk
+        for t in ("personal_savings", "corporate", "special")
+    )
+    assert all(
+        policies[("periodic", t)].due_unit == "cycle_months"
+        for t in ("personal_savings", "corporate", "special")
+    )
     special, follow_up = policies[("special_event", "")], policies[("follow_up", "")]
     assert (special.due_unit, special.due_amount) == ("business_days", 1)
     assert (follow_up.due_unit, follow_up.due_amount) == ("business_days", 1)
-    assert special.priority > new.priority > follow_up.priority > policies[("periodic", "corporate")].priority
+    assert (
+        special.priority
+        > new.priority
+        > follow_up.priority
+        > policies[("periodic", "corporate")].priority
+    )
 
 
 @pytest.mark.spec("2.scripts")
@@ -75,15 +87,24 @@ def test_each_kind_has_a_chinese_script_with_placeholders_linked_to_its_policies
         ("special", "low", "frozen", 3),
     ],
 )
-def test_the_cycle_comes_due_at_the_horizon_and_not_a_day_later(branch, account_type, risk, status, months):
+def test_the_cycle_comes_due_at_the_horizon_and_not_a_day_later(
+    branch, account_type, risk, status, months
+):
     def opened(due: date) -> date:
         # the day that many months before ``due`` (all days here exist in every month)
         year, month = divmod(due.month - 1 - months, 12)
         return due.replace(year=due.year + year, month=month + 1)
 
-    at_horizon = make(branch, opened_on=opened(HORIZON), account_type=account_type, risk=risk, status=status)
-    day_after = make(branch, opened_on=opened(HORIZON + timedelta(days=1)), account_type=account_type,
-                     risk=risk, status=status)
+    at_horizon = make(
+        branch, opened_on=opened(HORIZON), account_type=account_type, risk=risk, status=status
+    )
+    day_after = make(
+        branch,
+        opened_on=opened(HORIZON + timedelta(days=1)),
+        account_type=account_type,
+        risk=risk,
+        status=status,
+    )
     generate_due_visits()
     visit = periodic_visit(at_horizon)
     assert visit is not None
@@ -108,7 +129,9 @@ def test_an_edited_policy_counts_at_the_next_run(branch):
     account = make(branch, opened_on=date(2025, 9, 1))  # 12-month cycle: due 2026-09-01
     generate_due_visits()
     assert periodic_visit(account) is None
-    VisitPolicy.objects.filter(kind="periodic", account_type="personal_savings").update(due_amount=6, version=2)
+    VisitPolicy.objects.filter(kind="periodic", account_type="personal_savings").update(
+        due_amount=6, version=2
+    )
     generate_due_visits()
     visit = periodic_visit(account)
     assert visit.due_at == datetime(2026, 3, 1, 17, 0, tzinfo=SHANGHAI)  # already overdue
@@ -117,7 +140,9 @@ def test_an_edited_policy_counts_at_the_next_run(branch):
 
 @pytest.mark.spec("4.periodic")
 def test_halving_can_be_switched_off_per_policy(branch):
-    VisitPolicy.objects.filter(kind="periodic", account_type="personal_savings").update(halve_for_high_risk=False)
+    VisitPolicy.objects.filter(kind="periodic", account_type="personal_savings").update(
+        halve_for_high_risk=False
+    )
     account = make(branch, opened_on=date(2025, 10, 1), risk="high")
     generate_due_visits()
     assert periodic_visit(account) is None

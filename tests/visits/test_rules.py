@@ -29,8 +29,13 @@ def frozen():
 
 def txn(account, amount, kind="cash", at=NOW, **extra):
     return AccountEventFactory(
-        account=account, event_type="transaction", amount=Decimal(amount), txn_kind=kind,
-        currency="CNY", occurred_at=at, **extra,
+        account=account,
+        event_type="transaction",
+        amount=Decimal(amount),
+        txn_kind=kind,
+        currency="CNY",
+        occurred_at=at,
+        **extra,
     )
 
 
@@ -40,8 +45,9 @@ def visits_of(account, kind="special_event"):
 
 @pytest.fixture
 def corporate_account(branch):
-    return AccountFactory(customer=CustomerFactory(branch=branch, customer_type="corporate"),
-                          account_type="corporate")
+    return AccountFactory(
+        customer=CustomerFactory(branch=branch, customer_type="corporate"), account_type="corporate"
+    )
 
 
 @pytest.mark.spec("4.large-transaction")
@@ -142,8 +148,9 @@ def test_it_counts_a_burst_inside_one_batch(account):
 
 @pytest.mark.spec("4.join-open-visit")
 def test_it_joins_the_open_visit_keeping_earliest_due_and_highest_priority(account):
-    info = AccountEventFactory(account=account, event_type="info_changed", occurred_at=NOW,
-                               data={"fields": ["mobile"]})
+    info = AccountEventFactory(
+        account=account, event_type="info_changed", occurred_at=NOW, data={"fields": ["mobile"]}
+    )
     apply_events([info])
     (visit,) = visits_of(account)
     assert visit.priority == 70 and not visit.suspected_fraud
@@ -176,8 +183,9 @@ def test_it_opens_a_new_visit_once_the_previous_one_is_closed(account):
 @pytest.mark.spec("4.special-event")
 def test_it_opens_a_visit_for_an_info_change_and_a_complaint(account, other_account):
     info = AccountEventFactory(account=account, event_type="info_changed", occurred_at=NOW)
-    complaint = AccountEventFactory(account=other_account, event_type="complaint", occurred_at=NOW,
-                                    data={"text": "等候太久"})
+    complaint = AccountEventFactory(
+        account=other_account, event_type="complaint", occurred_at=NOW, data={"text": "等候太久"}
+    )
     result = apply_events([info, complaint])
     (a,) = visits_of(account)
     (b,) = visits_of(other_account)
@@ -192,7 +200,9 @@ def test_an_inactive_or_edited_rule_is_followed(account):
     EventRule.objects.filter(code="cash_daily_50k").update(is_active=False)
     apply_events([txn(account, "60000.00")])
     assert visits_of(account) == []
-    EventRule.objects.filter(code="cash_single_50k").update(is_active=True, threshold=Decimal("70000"))
+    EventRule.objects.filter(code="cash_single_50k").update(
+        is_active=True, threshold=Decimal("70000")
+    )
     apply_events([txn(account, "69999.99", at=NOW + timedelta(days=2))])
     assert visits_of(account) == []
     apply_events([txn(account, "70000.00", at=NOW + timedelta(days=3))])
@@ -220,8 +230,14 @@ def test_it_opens_the_new_account_visit_once(branch):
 def test_account_closure_cancels_the_open_visits(account, other_account):
     apply_events([txn(account, "60000.00"), txn(other_account, "60000.00")])
     apply_events([AccountEventFactory(account=account, event_type="info_changed", occurred_at=NOW)])
-    done = Visit.objects.create(account=account, branch=account.branch, kind="periodic",
-                                status="completed", due_at=NOW, completed_at=NOW)
+    done = Visit.objects.create(
+        account=account,
+        branch=account.branch,
+        kind="periodic",
+        status="completed",
+        due_at=NOW,
+        completed_at=NOW,
+    )
     closed = AccountEventFactory(account=account, event_type="account_closed", occurred_at=NOW)
     assert apply_events([closed]) == {closed.pk: []}
     (visit,) = visits_of(account)

@@ -367,7 +367,7 @@ def test_td_after_an_earlier_reply_still_opts_out(client, sent_message):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_send_each_message_once(branch):
     import time
 

@@ -169,7 +169,7 @@ def test_it_refuses_next_visit_by_get_and_to_other_roles(client, agent, teller, 
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_never_gives_one_visit_to_two_agents(branch):
     agents = [
         staff_create(username=f"a{i}", password=PASSWORD, role=Role.AGENT, branches=[branch])
@@ -202,3 +202,21 @@ def test_it_never_gives_one_visit_to_two_agents(branch):
     assert len(got) == 4 and len(set(got)) == 4
     assert claimed.count(None) == 2
     assert Visit.objects.filter(status="assigned").count() == 4
+
+
+@time_machine.travel(CALL_TIME, tick=False)
+def test_it_does_not_give_a_visit_needing_a_certification_to_an_agent_without_it(agent, branch):
+    from accounts.models import Certification, StaffCertification
+    from visits.models import VisitPolicy
+
+    wealth = Certification.objects.create(code="wealth", name="理财资质")
+    policy = VisitPolicy.objects.create(
+        kind="periodic", account_type="corporate", due_unit="cycle_months", due_amount=6,
+        required_certification=wealth,
+    )  # fmt: skip
+    needs_it = open_visit(branch, policy=policy, priority=99)
+    plain = open_visit(branch, priority=10)
+    assert visit_claim_next(agent=agent) == plain
+    assert visit_claim_next(agent=agent) is None
+    StaffCertification.objects.create(profile=agent.profile, certification=wealth)
+    assert visit_claim_next(agent=agent) == needs_it

@@ -1,0 +1,85 @@
+"""Identical event requests racing from several threads: one event, one visit (PostgreSQL)."""
+
+import threading
+
+import pytest
+import time_machine
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.api_auth import service_client_create
+from accounts.models import AccountEvent
+from tests.factories import AccountFactory, BranchFactory, CustomerFactory
+from visits.models import Visit, VisitTrigger
+
+from .conftest import NOW, txn_event
+
+pytestmark = [
+    pytest.mark.spec("4.special-event"),
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+]
+
+THREADS = 6
+
+
+def _race(make_request):
+    barrier = threading.Barrier(THREADS)
+    answers, errors = [], []
+
+    def run():
+        try:
+            barrier.wait(timeout=10)
+            answers.append(make_request())
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    with time_machine.travel(NOW, tick=True):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not errors, errors
+    return answers
+
+
+def test_identical_events_racing_make_one_event_and_one_visit():
+    account = AccountFactory(customer=CustomerFactory(branch=BranchFactory(code="BJ001")))
+    _client, key = service_client_create(name="cbs", scopes=["ingest"])
+    body = txn_event("RACE-1", account.number)
+
+    def post():
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        response = api.post("/api/v1/events", body, format="json")
+        return response.status_code, response.json()
+
+    answers = _race(post)
+    assert sorted(code for code, _body in answers) == [200] * (THREADS - 1) + [201]
+    assert len({str(b) for _code, b in answers}) == 1  # everyone got the first answer
+    assert AccountEvent.objects.filter(event_id="RACE-1").count() == 1
+    assert Visit.objects.filter(account=account).count() == 1
+    assert VisitTrigger.objects.count() == 1
+
+
+def test_identical_batches_racing_make_each_event_once():
+    account = AccountFactory(customer=CustomerFactory(branch=BranchFactory(code="BJ001")))
+    _client, key = service_client_create(name="cbs", scopes=["ingest"])
+    events = [txn_event(f"RB-{i}", account.number, "100.00", kind="transfer") for i in range(50)]
+    events.append(txn_event("RB-big", account.number))
+
+    def post():
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        response = api.post("/api/v1/events/batch", {"events": events}, format="json")
+        return response.status_code, [r["status"] for r in response.json()["results"]]
+
+    answers = _race(post)
+    assert all(code == 200 for code, _s in answers)
+    for i in range(len(events)):  # each event: created by exactly one request, repeated by the rest
+        assert sorted(statuses[i] for _c, statuses in answers) == [200] * (THREADS - 1) + [201]
+    assert AccountEvent.objects.count() == len(events)
+    assert Visit.objects.filter(account=account).count() == 1
