@@ -211,7 +211,8 @@ def test_it_does_not_give_a_visit_needing_a_certification_to_an_agent_without_it
 
     wealth = Certification.objects.create(code="wealth", name="理财资质")
     policy = VisitPolicy.objects.create(
-        kind="periodic", account_type="corporate", due_unit="cycle_months", due_amount=6,
+        kind="periodic", account_type="special", risk_level="medium", due_unit="cycle_months",
+        due_amount=6, is_active=False,
         required_certification=wealth,
     )  # fmt: skip
     needs_it = open_visit(branch, policy=policy, priority=99)
