@@ -370,7 +370,9 @@ class GatewayStub:
     """An SMS gateway on 127.0.0.1: answers some posts late (past the client's timeout) or with
     503, and, like a real gateway, recognises a repeat of the same client_ref."""
 
-    def __init__(self, *, slow_every: int = 4, fail_every: int = 3, delay: float = 2.5):
+    def __init__(
+        self, *, down_for: int = 45, slow_every: int = 4, fail_every: int = 3, delay: float = 2.5
+    ):
         self.posts: list[str] = []
         self.accepted: dict[str, str] = {}
         self.repeats_after_accept = 0
@@ -390,7 +392,7 @@ class GatewayStub:
                     seen = ref in stub.accepted
                     if seen:
                         stub.repeats_after_accept += 1
-                if not seen and n % fail_every == 0:
+                if not seen and (n <= down_for or n % fail_every == 0):
                     self.send_response(503)
                     self.end_headers()
                     return
@@ -444,8 +446,11 @@ SMS_STATE = """
 import json
 from django.db.models import Count
 from visits.models import SmsMessage
+from django.utils import timezone
 rows = SmsMessage.objects.filter(idempotency_key__startswith="fault-sms:")
-print(json.dumps({"status": dict(rows.order_by().values_list("status").annotate(n=Count("id"))),
+waits = sorted({round((m - timezone.now()).total_seconds() / 60)
+                for m in rows.filter(status="queued").values_list("not_before", flat=True)})
+print(json.dumps({"waits": waits, "status": dict(rows.order_by().values_list("status").annotate(n=Count("id"))),
                   "tries": dict(rows.order_by().values_list("tries").annotate(n=Count("id"))),
                   "sent": dict(rows.filter(status="sent").values_list("idempotency_key", "gateway_message_id")),
                   }))
@@ -468,7 +473,8 @@ def scenario_sms_gateway(stack: Stack, result: Result) -> None:
         }
         count = stack.django_json(SMS_SEED.format(n=40), **env)
         result.add(
-            f"{count} messages queued; gateway: every 3rd post 503, every 4th answered after 2.5 s (timeout 1 s)"
+            f"{count} messages queued; gateway: down (503) for its first 45 posts, then every 3rd "
+            "post 503 and every 4th answered after 2.5 s (client timeout 1 s)"
         )
         # Rounds of the sender: two at once each time (two workers), the clock moved forward
         # past the back-off of the previous round.
@@ -479,13 +485,14 @@ def scenario_sms_gateway(stack: Stack, result: Result) -> None:
             with ThreadPoolExecutor(2) as pool:
                 sent = list(pool.map(lambda _, code=code: stack.django_json(code, **env), range(2)))
             state = stack.django_json(SMS_STATE)
-            rounds.append((minutes, sent, state["status"]))
+            rounds.append((minutes, sent, state["status"], state["waits"]))
             if state["status"].get("queued", 0) == 0:
                 break
             minutes += 5 * 2 ** (len(rounds) + 1)
-        for minutes, sent, status in rounds:
+        for minutes, sent, status, waits in rounds:
             result.add(
-                f"round at +{minutes} min: sent {sent[0]} + {sent[1]} by the two senders; {status}"
+                f"round at +{minutes} min: sent {sent[0]} + {sent[1]} by the two senders; "
+                f"{status}; the queued ones wait until +{waits} min (back-off)"
             )
         state = stack.django_json(SMS_STATE)
         sent_keys = state["sent"]

@@ -17,26 +17,37 @@ from .conftest import NOW, txn_event
 pytestmark = [
     pytest.mark.spec("4.special-event"),
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    # serialized_rollback: the rules and calendar seeded by migrations survive the flush.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 THREADS = 6
 
 
-def _race(make_request):
+def _api(key: str) -> APIClient:
+    """A client whose middleware is already loaded (loading is not what the race is about)."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    api.get("/api/v1/branches")
+    return api
+
+
+def _race(make_request, key):
     barrier = threading.Barrier(THREADS)
     answers, errors = [], []
+    clients = [_api(key) for _ in range(THREADS)]
+    connection.close()
 
-    def run():
+    def run(api):
         try:
             barrier.wait(timeout=10)
-            answers.append(make_request())
+            answers.append(make_request(api))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    threads = [threading.Thread(target=run, args=(api,)) for api in clients]
     with time_machine.travel(NOW, tick=True):
         for thread in threads:
             thread.start()
@@ -51,13 +62,11 @@ def test_identical_events_racing_make_one_event_and_one_visit():
     _client, key = service_client_create(name="cbs", scopes=["ingest"])
     body = txn_event("RACE-1", account.number)
 
-    def post():
-        api = APIClient()
-        api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    def post(api):
         response = api.post("/api/v1/events", body, format="json")
         return response.status_code, response.json()
 
-    answers = _race(post)
+    answers = _race(post, key)
     assert sorted(code for code, _body in answers) == [200] * (THREADS - 1) + [201]
     assert all(b == answers[0][1] for _code, b in answers)  # everyone got the first answer
     assert AccountEvent.objects.filter(event_id="RACE-1").count() == 1
@@ -71,17 +80,15 @@ def test_identical_batches_racing_make_each_event_once():
     events = [txn_event(f"RB-{i}", account.number, "100.00", kind="transfer") for i in range(50)]
     events.append(txn_event("RB-big", account.number))
 
-    def post():
-        api = APIClient()
-        api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    def post(api):
         response = api.post("/api/v1/events/batch", {"events": events}, format="json")
         results = response.json()["results"]
         return response.status_code, [r["status"] for r in results], results[-1]
 
-    answers = _race(post)
+    answers = _race(post, key)
     assert all(code == 200 for code, _s, _last in answers)
     for i in range(len(events)):  # each event: created by exactly one request, repeated by the rest
         assert sorted(statuses[i] for _c, statuses, _l in answers) == [200] * (THREADS - 1) + [201]
-    assert all(last == answers[0][2] for _c, _s, last in answers), answers
+    assert all(last["visits"] == answers[0][2]["visits"] != [] for _c, _s, last in answers)
     assert AccountEvent.objects.count() == len(events)
     assert Visit.objects.filter(account=account).count() == 1

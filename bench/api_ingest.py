@@ -1,0 +1,304 @@
+"""Batch ingestion through the HTTP API vs a raw COPY of the same rows (issue 7).
+
+    .venv/bin/python bench/api_ingest.py [--events 200000] [--workers 3] [--clients 4]
+
+On PostgreSQL (database ``cb_bench_api`` at BENCH_PG_URL, default
+postgres://postgres@127.0.0.1:5432, dropped and created afresh), with gunicorn on 127.0.0.1:
+posts N transaction events in batches of 1,000 through ``POST /api/v1/events/batch`` (about 1 %
+of them large cash withdrawals that match the large-transaction rules), prints events per
+second, then COPYs the same rows into a fresh copy of the events table (same indexes and
+constraints) and prints the ratio. The last line is the ratio API / COPY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+DB_NAME = "cb_bench_api"
+PORT = int(os.environ.get("BENCH_API_PORT", "8097"))
+BATCH = 1000
+ACCOUNTS = 10_000
+
+
+def pg_url() -> str:
+    return os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+
+
+def env() -> dict:
+    out = dict(os.environ)
+    out.update(
+        DATABASE_URL=f"{pg_url()}/{DB_NAME}",
+        DJANGO_SETTINGS_MODULE="callback_admin.settings",
+        DEBUG="false",
+        SECRET_KEY="bench-" + "x" * 60,
+        FIELD_ENCRYPTION_KEYS="avcUpuujp7m-E8azTHh6WdXWdbicVD6RI9u7xlqCQOQ=",
+        BLIND_INDEX_KEY="bench-blind-index-key",
+        API_THROTTLE_RATE="1000000/min",
+        DB_CONN_MAX_AGE="600",
+        LOG_LEVEL="WARNING",
+    )
+    out.pop("REDIS_URL", None)  # throttle counters in the file cache: no shared Redis touched
+    return out
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def recreate_database() -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(f"{pg_url()}/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {DB_NAME}")
+    conn.close()
+
+
+SEED = """
+import datetime as dt
+from accounts.api_auth import service_client_create
+from accounts.models import Account, Branch, Customer
+branch = Branch.objects.create(code="BJ001", name="北京分行营业部")
+customers = Customer.objects.bulk_create(
+    [Customer(external_id=f"B{i:07d}", customer_type="personal", name="张伟", id_type="resident_id",
+              id_number="110101199003074514", mobile="13800138000", branch=branch)
+     for i in range(%(accounts)d)], batch_size=2000)
+Account.objects.bulk_create(
+    [Account(number=f"6222{i:012d}", customer=c, account_type="personal_savings",
+             opened_on=dt.date(2024, 1, 2), branch=branch) for i, c in enumerate(customers)],
+    batch_size=2000)
+client, key = service_client_create(name="bench", scopes=["ingest", "read"])
+print("KEY=" + key)
+"""
+
+
+def manage(*args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        env=env(),
+        input=stdin,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"manage.py {' '.join(args)} failed")
+    return result.stdout
+
+
+def make_events(n: int, now: dt.datetime) -> list[dict]:
+    """Transfers of 1,000-5,000 yuan (under every transfer threshold, above the small-burst
+    ceiling); every 100th a cash withdrawal of 80,000 that matches the large-cash rules."""
+    events = []
+    for i in range(n):
+        account = i % ACCOUNTS
+        occurred = now - dt.timedelta(days=(i // ACCOUNTS) % 20, minutes=i % 600)
+        large = i % 100 == 0
+        events.append(
+            {
+                "event_id": f"BENCH-{i:08d}",
+                "type": "transaction",
+                "account_number": f"6222{account:012d}",
+                "occurred_at": occurred.isoformat(),
+                "data": {
+                    "amount": "80000.00" if large else f"{1000 + (i * 37) % 4000}.00",
+                    "currency": "CNY",
+                    "direction": "out",
+                    "channel": "counter" if large else "online",
+                    "kind": "cash" if large else "transfer",
+                },
+            }
+        )
+    return events
+
+
+def wait_for_server(timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            conn.request("GET", "/api/v1/branches")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not answer")
+
+
+def post_all(bodies: list[bytes], key: str, clients: int) -> tuple[float, dict]:
+    counts: dict[int, int] = {}
+    lock = threading.Lock()
+    queue = list(reversed(bodies))
+    failures: list[str] = []
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
+        headers = {"Authorization": f"Token {key}", "Content-Type": "application/json"}
+        while True:
+            with lock:
+                if not queue:
+                    return
+                body = queue.pop()
+            conn.request("POST", "/api/v1/events/batch", body=body, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            if response.status != 200:
+                failures.append(f"{response.status}: {payload[:300]!r}")
+                continue
+            with lock:
+                for result in json.loads(payload)["results"]:
+                    counts[result["status"]] = counts.get(result["status"], 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise SystemExit(f"{len(failures)} batches failed, e.g. {failures[0]}")
+    return elapsed, counts
+
+
+def copy_same_rows(events: list[dict]) -> float:
+    """COPY the rows the API stored (same columns and values) into a fresh table with the
+    events table's indexes and constraints; returns the seconds the COPY took."""
+    import psycopg2
+
+    conn = psycopg2.connect(f"{pg_url()}/{DB_NAME}")
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_event_copy")
+        cur.execute("CREATE TABLE bench_event_copy (LIKE accounts_accountevent INCLUDING ALL)")
+        cur.execute(
+            "SELECT client_id, created_by_id, event_id, event_type, account_id, occurred_at, "
+            "received_at, data, amount, currency, txn_kind, direction, channel, flagged, "
+            "body_hash, response FROM accounts_accountevent WHERE event_id LIKE 'BENCH-%%'"
+        )
+        rows = cur.fetchall()
+        assert len(rows) == len(events), (len(rows), len(events))
+        buffer = io.StringIO()
+        for row in rows:
+            fields = []
+            for value in row:
+                if value is None:
+                    fields.append("\\N")
+                elif isinstance(value, dict | list):
+                    fields.append(_copy_escape(json.dumps(value, ensure_ascii=False)))
+                elif isinstance(value, bool):
+                    fields.append("t" if value else "f")
+                elif isinstance(value, dt.datetime):
+                    fields.append(value.isoformat())
+                else:
+                    fields.append(_copy_escape(str(value)))
+            buffer.write("\t".join(fields) + "\n")
+        conn.commit()
+        buffer.seek(0)
+        start = time.perf_counter()
+        cur.copy_expert(
+            "COPY bench_event_copy (client_id, created_by_id, event_id, event_type, account_id, "
+            "occurred_at, received_at, data, amount, currency, txn_kind, direction, channel, "
+            "flagged, body_hash, response) FROM STDIN",
+            buffer,
+        )
+        conn.commit()
+        elapsed = time.perf_counter() - start
+        cur.execute("SELECT count(*) FROM bench_event_copy")
+        assert cur.fetchone()[0] == len(events)
+        cur.execute("DROP TABLE bench_event_copy")
+        conn.commit()
+    conn.close()
+    return elapsed
+
+
+def _copy_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP connections")
+    args = parser.parse_args(argv)
+
+    log(f"database {DB_NAME}: recreate and migrate")
+    recreate_database()
+    manage("migrate", "--noinput")
+    key = next(
+        line[4:]
+        for line in manage("shell", stdin=SEED % {"accounts": ACCOUNTS}).splitlines()
+        if line.startswith("KEY=")
+    )
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
+    events = make_events(args.events, now)
+    bodies = [
+        json.dumps({"events": events[i : i + BATCH]}, ensure_ascii=False).encode()
+        for i in range(0, len(events), BATCH)
+    ]
+    log(f"gunicorn: {args.workers} workers on 127.0.0.1:{PORT}")
+    server = subprocess.Popen(
+        [
+            GUNICORN,
+            "callback_admin.wsgi:application",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "-w",
+            str(args.workers),
+            "--timeout",
+            "300",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env(),
+        start_new_session=True,
+    )
+    try:
+        wait_for_server()
+        log(f"posting {len(events)} events in {len(bodies)} batches, {args.clients} connections")
+        elapsed, counts = post_all(bodies, key, args.clients)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    if counts.get(201, 0) != len(events):
+        raise SystemExit(f"not every event was created: {counts}")
+    api_rate = len(events) / elapsed
+    visits = manage(
+        "shell",
+        "-c",
+        "from visits.models import Visit; print(Visit.objects.filter(kind='special_event').count())",
+    ).strip()
+    print(
+        f"API: {len(events)} events in {elapsed:.1f} s = {api_rate:,.0f} events/s "
+        f"(special-event visits opened: {visits})"
+    )
+    copy_seconds = copy_same_rows(events)
+    copy_rate = len(events) / copy_seconds
+    print(f"COPY: {len(events)} rows in {copy_seconds:.2f} s = {copy_rate:,.0f} rows/s")
+    target = "met" if api_rate >= 5000 else "NOT met"
+    print(f"target >= 5,000 events/s: {target}")
+    print(f"ratio API/COPY: {api_rate / copy_rate:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
