@@ -782,14 +782,18 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
     """Validates every event (one query for all their accounts); (input, errors) per event."""
     parsed = [event_parse(raw) for raw in raws]
     numbers = {p["account_number"] for p, _e in parsed if p is not None}
-    accounts = {a.number: a for a in Account.objects.filter(number__in=numbers)} if numbers else {}
+    accounts = (
+        dict(Account.objects.filter(number__in=numbers).values_list("number", "pk"))
+        if numbers
+        else {}
+    )
     out = []
     for p, errors in parsed:
         if p is None:
             out.append((None, errors))
             continue
-        account = accounts.get(p["account_number"])
-        if account is None:
+        account_id = accounts.get(p["account_number"])
+        if account_id is None:
             out.append((None, {"account_number": [str(_("未知账号。"))]}))
             continue
         out.append(
@@ -797,7 +801,7 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
                 EventInput(
                     event_id=p["event_id"],
                     body_hash=p["body_hash"],
-                    fields={**p["fields"], "account": account},
+                    fields={**p["fields"], "account_id": account_id},
                 ),
                 {},
             )

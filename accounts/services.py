@@ -83,7 +83,8 @@ _ACCOUNT_FIELDS = ("customer", "account_type", "status", "opened_on", "branch", 
 @dataclass
 class EventInput:
     """One validated event, ready to store. ``fields`` are AccountEvent attributes
-    (event_type, account, occurred_at, data, amount, currency, txn_kind, direction, channel)."""
+    (event_type, account or account_id, occurred_at, data, amount, currency, txn_kind,
+    direction, channel)."""
 
     event_id: str
     body_hash: str
@@ -414,6 +415,9 @@ def events_ingest(
     with transaction.atomic():
         rows = []
         for _key, (_i, event) in to_insert.items():
+            fields = dict(event.fields)
+            if "account" in fields:  # an id is cheaper than a related object for 1,000 rows
+                fields["account_id"] = fields.pop("account").pk
             rows.append(
                 AccountEvent(
                     client=client,
@@ -422,7 +426,7 @@ def events_ingest(
                     received_at=now,
                     body_hash=event.body_hash,
                     response={"event_id": event.event_id, "visits": []},
-                    **event.fields,
+                    **fields,
                 )
             )
         if client is not None:

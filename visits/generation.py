@@ -146,9 +146,7 @@ def _periodic_policy_rows() -> list[tuple]:
                     continue
                 rows.append(
                     (
-                        account_type,
-                        risk,
-                        abnormal,
+                        f"{account_type}|{risk}|{abnormal}",
                         policy.pk,
                         policy.version,
                         policy.priority,
@@ -162,9 +160,7 @@ def _periodic_policy_rows() -> list[tuple]:
 
 
 _PERIODIC_COLUMNS = [
-    ("account_type", "VARCHAR(20)"),
-    ("risk_level", "VARCHAR(10)"),
-    ("abnormal", "INTEGER"),
+    ("scope", "VARCHAR(50)"),  # account type|risk level|abnormal (0/1)
     ("policy_id", "BIGINT"),
     ("policy_version", "INTEGER"),
     ("priority", "INTEGER"),
@@ -205,8 +201,9 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
                    p.channel, p.reason, {due_date} AS due_date
             FROM accounts_account a
             JOIN accounts_customer c ON c.id = a.customer_id
-            JOIN p ON p.account_type = a.account_type AND p.risk_level = c.risk_level
-                  AND p.abnormal = CASE WHEN a.status IN {_ABNORMAL_SQL} THEN 1 ELSE 0 END
+            -- One key, so that the policy is matched after the customer, row for row.
+            JOIN p ON p.scope = a.account_type || '|' || c.risk_level || '|'
+                                || CASE WHEN a.status IN {_ABNORMAL_SQL} THEN '1' ELSE '0' END
             LEFT JOIN lv ON lv.account_id = a.id
             WHERE a.id > %(lo)s AND a.id <= %(hi)s
               AND a.status <> 'closed' AND NOT c.do_not_contact
@@ -218,6 +215,8 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
           AND NOT EXISTS (
               SELECT 1 FROM visits_visit v
               WHERE v.account_id = d.account_id AND v.kind = 'periodic' AND v.status IN {_OPEN_SQL}
+                -- the chunk's bounds again, so the anti-join reads only this chunk's entries
+                AND v.account_id > %(lo)s AND v.account_id <= %(hi)s
           )
         ORDER BY d.account_id
         {_ON_CONFLICT}

@@ -25,6 +25,7 @@ from accounts.models import (
     RiskLevel,
     Role,
 )
+from accounts.otp import demo_device, second_factor_required
 from accounts.services import staff_create
 
 BRANCHES = [
@@ -48,6 +49,9 @@ PASSWORDS = {
     Role.SECURITY_ADMIN: "Security-Demo-2026!",
     Role.AUDIT_ADMIN: "Audit-Demo-2026!",
 }
+# The demo users' shared TOTP secret (base32), printed with the logins: add it to an
+# authenticator app, or run `manage.py demo_totp USERNAME`.
+DEMO_TOTP_SECRET = "CALLBACKDEMOTOTP"
 CUSTOMERS = 2000
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
@@ -59,6 +63,7 @@ def _credit_code(rng) -> str:
     body += "".join(rng.choice(_USCC_CHARS) for _ in range(9))
     total = sum(_USCC_CHARS.index(c) * w for c, w in zip(body, _USCC_WEIGHTS, strict=True))
     return body + _USCC_CHARS[(31 - total % 31) % 31]
+
 
 ACCOUNTS = 3000
 
@@ -83,6 +88,7 @@ class Command(BaseCommand):
                     fake, rng, branches, options["customers"], options["accounts"]
                 )
             self._events_and_visits(rng)
+            self._history(rng, departments)
         self._print_logins()
 
     def _branches(self):
@@ -117,7 +123,7 @@ class Command(BaseCommand):
         for n, (username, role, user_branches, user_departments) in enumerate(plan):
             if User.objects.filter(username=username).exists():
                 continue
-            staff_create(
+            user = staff_create(
                 username=username,
                 password=PASSWORDS[role],
                 role=role,
@@ -127,6 +133,8 @@ class Command(BaseCommand):
                 departments=user_departments,
                 employee_no=f"E{n + 1:04d}",
             )
+            if second_factor_required(user):
+                demo_device(user, DEMO_TOTP_SECRET)
 
     def _customers_and_accounts(self, fake, rng, branches, n_customers, n_accounts):
         today = timezone.localdate()
@@ -200,8 +208,13 @@ class Command(BaseCommand):
                     event_type="transaction",
                     account=account,
                     occurred_at=now - dt.timedelta(hours=rng.randint(1, 48)),
-                    data={"amount": f"{amount:.2f}", "currency": "CNY", "direction": "out",
-                          "channel": "counter", "kind": kind},
+                    data={
+                        "amount": f"{amount:.2f}",
+                        "currency": "CNY",
+                        "direction": "out",
+                        "channel": "counter",
+                        "kind": kind,
+                    },
                     amount=amount,
                     currency="CNY",
                     txn_kind=kind,
@@ -225,6 +238,123 @@ class Command(BaseCommand):
         generate_due_visits(now=now)
         assign_visits(now=now)
 
+    def _history(self, rng, departments):
+        """Last month's completed visits with their records (for the audit sample, the
+        dashboard and the assessment), a few escalations under way and two complaints."""
+        from supervision.models import ComplaintSource
+        from supervision.services import complaint_register
+        from visits.escalations import escalation_accept, escalation_open
+        from visits.models import (
+            AttemptOutcome,
+            ContactAttempt,
+            Handling,
+            ItemStatus,
+            Urgency,
+            Visit,
+            VisitKind,
+            VisitRecord,
+            VisitStatus,
+        )
+
+        User = get_user_model()
+        today = timezone.localdate()
+        last_month_end = today.replace(day=1) - dt.timedelta(days=1)
+        accounts = list(
+            Account.objects.filter(visits__isnull=True)
+            .select_related("branch")
+            .order_by("pk")[:300]
+        )
+        # agentNN works in BRANCHES[(NN - 1) % 3] (see _staff).
+        agents_by_branch = {}
+        for user in User.objects.filter(
+            profile__role=Role.AGENT, username__regex=r"^agent[0-9]{2}$"
+        ).order_by("username"):
+            code = BRANCHES[(int(user.username[-2:]) - 1) % len(BRANCHES)][0]
+            agents_by_branch.setdefault(code, []).append(user)
+        for n, account in enumerate(accounts):
+            agents = agents_by_branch[account.branch.code]
+            agent = agents[n % len(agents)]
+            day = last_month_end - dt.timedelta(days=rng.randint(0, 27))
+            done_at = timezone.make_aware(dt.datetime.combine(day, dt.time(10 + n % 6, 15)))
+            visit = Visit.objects.create(
+                account=account,
+                branch_id=account.branch_id,
+                kind=VisitKind.PERIODIC,
+                status=VisitStatus.COMPLETED,
+                priority=30,
+                assigned_to=agent,
+                assigned_at=done_at - dt.timedelta(days=2),
+                phone_attempts=1 + n % 2,
+                due_at=done_at + dt.timedelta(days=rng.choice([-1, 2, 5])),
+                reason="定期回访（演示历史数据）",
+                completed_at=done_at,
+                created_at=done_at,
+            )
+            if n % 2:
+                ContactAttempt.objects.create(
+                    visit=visit,
+                    channel="phone",
+                    agent=agent,
+                    outcome=AttemptOutcome.NO_ANSWER,
+                    started_at=done_at - dt.timedelta(days=1),
+                )
+            ContactAttempt.objects.create(
+                visit=visit,
+                channel="phone",
+                agent=agent,
+                outcome=AttemptOutcome.REACHED,
+                started_at=done_at - dt.timedelta(minutes=8),
+                ended_at=done_at,
+            )
+            VisitRecord.objects.create(
+                visit=visit,
+                channel="phone",
+                submitted_at=done_at,
+                submitted_by=agent,
+                mobile_status=ItemStatus.CONFIRMED,
+                email_status=ItemStatus.CONFIRMED,
+                landline_status=rng.choice([ItemStatus.CONFIRMED, ItemStatus.NOT_ASKED]),
+                address_status=ItemStatus.CONFIRMED,
+                transactions_reviewed=True,
+                online_banking="uses",
+                mobile_banking="uses",
+                sms_alerts="uses",
+                reminder_anti_fraud=True,
+                reminder_safe_operation=True,
+                feedback=rng.choice(["服务满意", "希望简化手机银行转账流程", "无意见", ""]),
+                satisfaction=rng.choices([5, 4, 3, 2], [55, 30, 10, 5])[0],
+                handling=Handling.NO_PROBLEM,
+            )
+        # Escalations under way, opened from current visits by their agents.
+        security = next(d for d in departments if d.code == "security")
+        ebanking = next(d for d in departments if d.code == "ebanking")
+        handler = User.objects.get(username="handler01")
+        open_visits = Visit.objects.filter(
+            status=VisitStatus.ASSIGNED, kind=VisitKind.SPECIAL_EVENT
+        ).select_related("assigned_to")[:6]
+        for n, visit in enumerate(open_visits):
+            escalation = escalation_open(
+                visit=visit,
+                department=security if n % 2 == 0 else ebanking,
+                urgency=[Urgency.URGENT, Urgency.HIGH, Urgency.NORMAL][n % 3],
+                description=["客户否认一笔转账交易", "手机银行登录异常", "短信提醒未收到"][n % 3],
+                by=visit.assigned_to,
+            )
+            if n % 2 == 0 and n < 4:
+                escalation_accept(escalation=escalation, by=handler)
+        completed = Visit.objects.filter(status=VisitStatus.COMPLETED).select_related(
+            "assigned_to", "account__customer"
+        )[:2]
+        for visit, source in zip(
+            completed, [ComplaintSource.HOTLINE, ComplaintSource.SUGGESTION_BOX]
+        ):
+            complaint_register(
+                source=source,
+                text="回访人员未表明身份即询问账户信息。",
+                visit=visit,
+                by=User.objects.get(username="teller01"),
+            )
+
     def _print_logins(self):
         port = "8000"
         self.stdout.write("")
@@ -241,8 +371,9 @@ class Command(BaseCommand):
         ]
         for users, role, label in rows:
             self.stdout.write(f"  {label:<36} {users:<45} password: {PASSWORDS[role]}")
-        if getattr(settings, "CALLBACK", {}).get("REQUIRE_2FA"):
+        if settings.CALLBACK.get("REQUIRE_2FA", True):
             self.stdout.write(
-                "  Supervisors and administrators need a TOTP code: "
-                "`python manage.py demo_totp USERNAME` prints the current one."
+                "  监督与管理角色需要动态口令 / Supervisors and administrators also need a TOTP "
+                f"code: secret {DEMO_TOTP_SECRET} in an authenticator app, or run "
+                "`.venv/bin/python manage.py demo_totp USERNAME` for the current code."
             )
