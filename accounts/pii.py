@@ -22,20 +22,33 @@ def masked(customer: Customer, field: str) -> str:
     return MASKERS[field](getattr(customer, field))
 
 
-def reveal(*, user, customer: Customer, field: str, request=None) -> str:
-    """The full value of ``field`` for ``user``, logged as ``pii.reveal``. The caller has
-    already fetched ``customer`` through the user's scope (customer_for_user)."""
+def reveal_fields(
+    *, user, customer: Customer, fields=REVEALABLE_FIELDS, request=None, context=None
+) -> dict[str, str]:
+    """The full values of ``fields`` for ``user``, logged as one ``pii.reveal`` entry (with
+    the masked values only). The caller has already fetched ``customer`` through the user's
+    scope (customer_for_user, visit_for_user)."""
     from supervision.audit import audit
 
-    if field not in MASKERS:
-        raise ValueError(f"{field} is not a personal-data field")
+    unknown = [f for f in fields if f not in MASKERS]
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} is not a personal-data field")
     if not may_reveal_personal_data(user):
         raise PermissionDenied
     audit(
         "pii.reveal",
         actor=user,
         obj=customer,
-        after={"field": field, "masked": masked(customer, field)},
+        after={
+            "fields": list(fields),
+            "masked": {f: masked(customer, f) for f in fields},
+            **(context or {}),
+        },
         request=request,
     )
-    return getattr(customer, field)
+    return {f: getattr(customer, f) for f in fields}
+
+
+def reveal(*, user, customer: Customer, field: str, request=None) -> str:
+    """The full value of one field, logged as ``pii.reveal``."""
+    return reveal_fields(user=user, customer=customer, fields=[field], request=request)[field]

@@ -28,7 +28,7 @@ from accounts.permissions import (
     visit_for_user,
     visits_visible_to,
 )
-from supervision.audit import audit
+from accounts.pii import reveal_fields
 
 from . import questionnaire as q
 from .channels import sms
@@ -260,12 +260,8 @@ def reveal(request, pk):
     if not may_reveal_personal_data(request.user):
         return HttpResponse(status=403)
     customer = visit.account.customer
-    audit(
-        "pii.reveal",
-        actor=request.user,
-        obj=customer,
-        after={"visit": visit.pk, "fields": ["mobile", "landline", "id_number", "address"]},
-        request=request,
+    reveal_fields(
+        user=request.user, customer=customer, request=request, context={"visit": visit.pk}
     )
     return render(
         request,

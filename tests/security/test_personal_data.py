@@ -87,7 +87,7 @@ def test_it_logs_every_reveal_and_refuses_roles_not_allowed(rf, agent, handler, 
     request.user = agent
     assert reveal(user=agent, customer=customer, field="mobile", request=request) == CANARY_MOBILE
     entry = AuditLogEntry.objects.get(action="pii.reveal")
-    assert (entry.actor, entry.ip, entry.after["field"]) == (agent, "10.1.2.3", "mobile")
+    assert (entry.actor, entry.ip, entry.after["fields"]) == (agent, "10.1.2.3", ["mobile"])
     assert CANARY_MOBILE not in str(entry.after)
     with pytest.raises(PermissionDenied):
         reveal(user=handler, customer=customer, field="mobile")
