@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     manage("migrate", "--noinput")
     key = next(
         line[4:]
-        for line in manage("shell", stdin=SEED % {"accounts": ACCOUNTS}).splitlines()
+        for line in manage("shell", "--no-imports", stdin=SEED % {"accounts": ACCOUNTS}).splitlines()
         if line.startswith("KEY=")
     )
     now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)

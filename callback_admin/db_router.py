@@ -63,3 +63,26 @@ class ReplicaRouter:
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         # A physical replica follows the primary; migrations run on the primary only.
         return db == DEFAULT
+
+
+class ReplicaReadsMiddleware:
+    """GET requests to the views named in ``settings.REPLICA_READ_VIEWS`` (the supervisors'
+    dashboard and exports) read from the replica: a statistics page can afford a second of lag,
+    and the primary is spared their big aggregates. Writes and transactions stay on default."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        token = getattr(request, "_replica_reads_token", None)
+        if token is not None:
+            _reading_from_replica.reset(token)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if request.method in ("GET", "HEAD") and match is not None:
+            if match.view_name in settings.REPLICA_READ_VIEWS:
+                request._replica_reads_token = _reading_from_replica.set(True)
+        return None

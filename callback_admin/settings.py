@@ -13,7 +13,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -114,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "callback_admin.db_router.ReplicaReadsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -153,6 +153,9 @@ if env_str("DATABASE_REPLICA_URL"):
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 # Dashboards and exports read from "replica" when there is one; writes always go to default.
 DATABASE_ROUTERS = ["callback_admin.db_router.ReplicaRouter"]
+REPLICA_READ_VIEWS = env_list(
+    "REPLICA_READ_VIEWS", ["supervision:dashboard", "supervision:export"]
+)
 for _db in DATABASES.values():
     if _db["ENGINE"] == "django.db.backends.postgresql":
         # A database that does not answer fails a request (and the health check) in seconds.

@@ -57,7 +57,8 @@ def test_page_size_is_capped_at_500(api, account):
     VisitFactory(account=account)
     assert api.get("/api/v1/visits?page_size=100000").status_code == 200
     assert api.get("/api/v1/visits?page_size=-4").status_code == 200
-    assert api.get("/api/v1/visits?cursor=garbage").status_code == 404
+    bad_cursor = api.get("/api/v1/visits?cursor=garbage")
+    assert bad_cursor.status_code == 400 and "cursor" in bad_cursor.json()
 
 
 def test_the_detail_shows_attempts_and_record_summary(api, account, agent, security_dept):

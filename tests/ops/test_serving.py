@@ -124,3 +124,38 @@ def test_it_collects_vendored_files_with_missing_source_maps():
     ]
     assert not any("sourceMappingURL" in rule for rule in rules)
     assert any("url\\(" in rule for rule in rules)  # CSS url() references are still hashed
+
+
+@pytest.mark.spec("9.replica")
+def test_it_routes_the_dashboard_and_exports_to_the_replica(with_replica, settings):
+    from django.urls import ResolverMatch
+
+    seen = []
+    middleware = db_router.ReplicaReadsMiddleware(
+        lambda request: seen.append(db_router.ReplicaRouter().db_for_read(None)) or "response"
+    )
+
+    def call(method, view_name):
+        request = getattr(RequestFactory(), method.lower())("/x/")
+        request.resolver_match = ResolverMatch(
+            lambda r: None,
+            (),
+            {},
+            url_name=view_name.split(":")[1],
+            app_names=[view_name.split(":")[0]],
+            namespaces=[view_name.split(":")[0]],
+        )
+
+        def get_response(req):
+            middleware.process_view(req, None, (), {})
+            seen.append(db_router.ReplicaRouter().db_for_read(None))
+            return "response"
+
+        middleware.get_response = get_response
+        middleware(request)
+        seen.append(db_router.ReplicaRouter().db_for_read(None))  # after the view
+
+    call("GET", "supervision:dashboard")
+    call("POST", "supervision:export")
+    call("GET", "visits:worklist")
+    assert seen == ["replica", "default", "default", "default", "default", "default"]
