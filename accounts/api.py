@@ -567,6 +567,8 @@ class CustomerDetail(ApiView):
             customers = Customer.objects.all()
         else:
             customers = customers_visible_to(request.user)
+        if len(external_id) > 40 or not external_id.isprintable():
+            raise exceptions.NotFound()  # no customer can have such an id (NUL bytes, ...)
         customer = (
             customers.select_related("branch").filter(external_id=external_id[:41]).first()
         )

@@ -41,7 +41,10 @@ def agent(branch):
 @pytest.fixture
 def other_agent(other_branch):
     return staff_create(
-        username="outsider", password=PASSWORD, role=Role.AGENT, full_name="王强",
+        username="outsider",
+        password=PASSWORD,
+        role=Role.AGENT,
+        full_name="王强",
         branches=[other_branch],
     )
 
@@ -83,3 +86,35 @@ def account(customer):
 @pytest.fixture
 def other_account(other_branch):
     return AccountFactory(customer=CustomerFactory(branch=other_branch))
+
+
+def ensure_reference_data() -> None:
+    """Put back what the data migrations seed (calendar, policies, rules, scripts, SMS
+    templates, questions) when a transactional test that ran earlier in this database
+    flushed every table."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from visits.models import CalendarYear, EventRule, QuestionnaireQuestion
+
+    if not CalendarYear.objects.exists():
+        import_module("visits.migrations.0004_calendar_2025_2026").load(apps, None)
+    if not EventRule.objects.exists():
+        import_module("visits.migrations.0005_seed_policies_rules_scripts").seed(apps, None)
+    if not QuestionnaireQuestion.objects.exists():
+        import_module("visits.migrations.0006_seed_sms_questionnaire_beat").seed(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    transactional = "transactional_db" in names or bool(marker and marker.kwargs.get("transaction"))
+    if transactional or "live_server" in names:
+        request.getfixturevalue("transactional_db")
+    elif marker is not None or "db" in names:
+        request.getfixturevalue("db")
+    else:
+        return
+    ensure_reference_data()

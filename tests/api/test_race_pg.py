@@ -17,8 +17,8 @@ from .conftest import NOW, txn_event
 pytestmark = [
     pytest.mark.spec("4.special-event"),
     pytest.mark.postgres,
-    # serialized_rollback: the rules and calendar seeded by migrations survive the flush.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The rules and calendar seeded by migrations are put back by tests/fixtures.py.
+    pytest.mark.django_db(transaction=True),
 ]
 
 THREADS = 6

@@ -16,11 +16,10 @@ from tests.fixtures import PASSWORD
 from visits.generation import assign_visits, generate_due_visits
 from visits.models import Visit
 
-# serialized_rollback: the seeded calendar, policies and rules survive the table flush that
-# ends each transactional test.
+# The seeded calendar, policies and rules are put back after flushes by tests/fixtures.py.
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

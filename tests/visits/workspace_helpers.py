@@ -41,15 +41,7 @@ def open_visit(branch, *, agent=None, status=None, **kwargs):
 
 
 def ensure_seed_data() -> None:
-    """Put back the data migrations' defaults (rules, scripts, SMS templates, questions) when a
-    transactional test that ran earlier in this database flushed them."""
-    from importlib import import_module
+    """Kept for the tests that call it; tests/fixtures.py does it before every test now."""
+    from tests.fixtures import ensure_reference_data
 
-    from django.apps import apps
-
-    from visits.models import EventRule, QuestionnaireQuestion
-
-    if not EventRule.objects.exists():
-        import_module("visits.migrations.0005_seed_policies_rules_scripts").seed(apps, None)
-    if not QuestionnaireQuestion.objects.exists():
-        import_module("visits.migrations.0006_seed_sms_questionnaire_beat").seed(apps, None)
+    ensure_reference_data()
