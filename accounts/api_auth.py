@@ -56,6 +56,8 @@ class ServiceKeyAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed(_("Token 格式错误。")) from exc
+        if not key.isascii() or not key.isprintable():
+            raise exceptions.AuthenticationFailed(_("Token 格式错误。"))
         client = ServiceClient.objects.filter(key_prefix=key[:PREFIX_LEN]).first()
         if client is None or not hmac.compare_digest(client.key_hash, hash_key(key)):
             raise exceptions.AuthenticationFailed(_("无效的 Token。"))

@@ -3,7 +3,9 @@
 a 503, and the transaction of the request was rolled back, so nothing is half-written."""
 
 import logging
+import re
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
@@ -35,3 +37,23 @@ class DatabaseUnavailableMiddleware:
             response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+_SESSION_KEY = re.compile(r"^[a-z0-9]{8,64}$")
+
+
+class MalformedCookieMiddleware:
+    """A session cookie that no session key could ever look like (NUL bytes, control
+    characters: garbage from a broken or hostile client) is dropped before the session
+    middleware looks it up, so the request goes on anonymously instead of failing in the
+    database with a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = settings.SESSION_COOKIE_NAME
+        value = request.COOKIES.get(name)
+        if value is not None and not _SESSION_KEY.match(value):
+            del request.COOKIES[name]
+        return self.get_response(request)

@@ -129,7 +129,9 @@ def test_it_separates_the_three_administrators(administrator, security_admin, au
 def test_it_passes_check_deploy_in_production_settings():
     root = Path(__file__).resolve().parents[2]
     env = {
-        **os.environ,
+        # Browser tests in this process set DJANGO_ALLOW_ASYNC_UNSAFE, which check --deploy
+        # rightly refuses: the check must see a production process's environment.
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_ENV": "production",
         "DJANGO_SETTINGS_MODULE": "callback_admin.settings",
         "SECRET_KEY": "x" * 20 + "production-secret-key-for-the-check-only-0123456789",
