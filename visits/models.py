@@ -207,11 +207,21 @@ class VisitQuerySet(models.QuerySet):
 
 
 class Visit(models.Model):
+    # No single-column indexes on account, branch and agent: the composite indexes below lead
+    # with them, and every index costs time on each of the millions of generated rows.
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="visits", verbose_name=_("账户")
+        Account,
+        on_delete=models.PROTECT,
+        related_name="visits",
+        verbose_name=_("账户"),
+        db_index=False,
     )
     branch = models.ForeignKey(
-        Branch, on_delete=models.PROTECT, related_name="visits", verbose_name=_("网点")
+        Branch,
+        on_delete=models.PROTECT,
+        related_name="visits",
+        verbose_name=_("网点"),
+        db_index=False,
     )
     kind = models.CharField(_("回访类型"), max_length=20, choices=VisitKind.choices)
     status = models.CharField(
@@ -230,6 +240,7 @@ class Visit(models.Model):
         blank=True,
         related_name="visits",
         verbose_name=_("回访人员"),
+        db_index=False,
     )
     assigned_at = models.DateTimeField(_("分配时间"), null=True, blank=True)
     callback_at = models.DateTimeField(_("预约回拨时间"), null=True, blank=True)
