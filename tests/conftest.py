@@ -179,6 +179,6 @@ def pw_page(pw_browser):
     """A fresh page in its own context (cookies, storage), Chinese locale, Beijing time."""
     context = pw_browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # CI runs two workers on two cores: pages can be slow
     yield page
     context.close()
