@@ -45,7 +45,12 @@ def staff_create(
     User = get_user_model()
     user = User(username=username, email=email, first_name=full_name)
     user.set_password(password)
-    user.is_staff = role in (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)
+    user.is_staff = role in (
+        Role.SUPERVISOR,
+        Role.ADMINISTRATOR,
+        Role.SECURITY_ADMIN,
+        Role.AUDIT_ADMIN,
+    )
     user.save()
     StaffProfile.objects.create(user=user, role=role, employee_no=employee_no)
     group, _ = Group.objects.get_or_create(name=role)
@@ -132,6 +137,19 @@ def _audit_fields(obj, names) -> dict:
     return out
 
 
+def _locked_get_or_create(model, *, lookup: dict, values: dict):
+    """The row locked for update, or a new one. When a concurrent request creates it first,
+    its row is locked and returned instead (the caller then replaces it). Returns (row, created)."""
+    row = model.objects.select_for_update().filter(**lookup).first()
+    if row is not None:
+        return row, False
+    try:
+        with transaction.atomic():
+            return model.objects.create(**lookup, **values), True
+    except IntegrityError:
+        return model.objects.select_for_update().get(**lookup), False
+
+
 def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
     """Create or replace the customer with core banking's ``external_id``.
 
@@ -143,17 +161,11 @@ def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
     from supervision.audit import audit
 
     with transaction.atomic():
-        customer = Customer.objects.select_for_update().filter(external_id=external_id).first()
-        created = False
-        if customer is None:
-            try:
-                with transaction.atomic():
-                    customer = Customer.objects.create(
-                        external_id=external_id, **{k: data[k] for k in _CUSTOMER_FIELDS if k in data}
-                    )
-                created = True
-            except IntegrityError:  # a concurrent PUT created it first: replace it instead
-                customer = Customer.objects.select_for_update().get(external_id=external_id)
+        customer, created = _locked_get_or_create(
+            Customer,
+            lookup={"external_id": external_id},
+            values={k: data[k] for k in _CUSTOMER_FIELDS if k in data},
+        )
         if created:
             audit(
                 "customer.create",
@@ -186,7 +198,9 @@ def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
         )
         contact_changed = [name for name in CONTACT_FIELDS if name in changed]
         if contact_changed:
-            _info_changed_event(customer=customer, fields=contact_changed, client=client, request=request)
+            _info_changed_event(
+                customer=customer, fields=contact_changed, client=client, request=request
+            )
         return customer, False, contact_changed
 
 
@@ -265,17 +279,11 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
     from supervision.audit import audit
 
     with transaction.atomic():
-        account = Account.objects.select_for_update().filter(number=number).first()
-        created = False
-        if account is None:
-            try:
-                with transaction.atomic():
-                    account = Account.objects.create(
-                        number=number, **{k: data[k] for k in _ACCOUNT_FIELDS if k in data}
-                    )
-                created = True
-            except IntegrityError:
-                account = Account.objects.select_for_update().get(number=number)
+        account, created = _locked_get_or_create(
+            Account,
+            lookup={"number": number},
+            values={k: data[k] for k in _ACCOUNT_FIELDS if k in data},
+        )
         if created:
             if account.status == AccountStatus.CLOSED and account.closed_on is None:
                 account.closed_on = timezone.localdate()
@@ -287,7 +295,9 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
                 client=client,
                 request=request,
             )
-            if account.status != AccountStatus.CLOSED and new_account_window_open(account.opened_on):
+            if account.status != AccountStatus.CLOSED and new_account_window_open(
+                account.opened_on
+            ):
                 event_id = f"auto-opened-{account.number}"
                 body = {"event_id": event_id, "type": EventType.ACCOUNT_OPENED}
                 events_ingest(
@@ -311,7 +321,9 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
         if _is_stale(account, data.get("source_version")):
             return account, False
         changed = [
-            name for name in _ACCOUNT_FIELDS if name in data and getattr(account, name) != data[name]
+            name
+            for name in _ACCOUNT_FIELDS
+            if name in data and getattr(account, name) != data[name]
         ]
         if not changed:
             return account, False

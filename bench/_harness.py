@@ -531,3 +531,30 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def ensure_database(database_url: str) -> None:
+    """Create the benchmark's own database on the machine's PostgreSQL when it is missing."""
+    import psycopg2
+
+    name = database_url.rsplit("/", 1)[1]
+    admin = psycopg2.connect(database_url.rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def setup_django_on(database_url: str) -> None:
+    """Point Django at ``database_url`` (test settings: eager tasks, fast hashing), migrate."""
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callback_admin.settings_test")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--noinput", verbosity=0)
