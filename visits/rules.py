@@ -231,9 +231,21 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
     rules = list(EventRule.objects.filter(is_active=True).order_by("pk"))
     accounts = {
         a.pk: a
-        for a in Account.objects.select_related("customer").filter(
-            pk__in={e.account_id for e in events}
+        for a in Account.objects.select_related("customer")
+        # Only what the rules read: loading the customer's encrypted columns would decrypt
+        # four values per account for nothing (a third of a batch's time).
+        .only(
+            "id",
+            "number",
+            "branch_id",
+            "account_type",
+            "status",
+            "opened_on",
+            "customer__id",
+            "customer__risk_level",
+            "customer__do_not_contact",
         )
+        .filter(pk__in={e.account_id for e in events})
     }
     policies = list(
         VisitPolicy.objects.filter(
