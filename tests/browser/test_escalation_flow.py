@@ -59,7 +59,11 @@ def record_reached_visit(page, live_server, visit_pk, fill):
     page.check('input[name="r-reminder_safe_operation"]')
     fill(page)
     page.click("#record-submit")
-    page.wait_for_url(f"{live_server.url}/visits/")
+    try:
+        page.wait_for_url(f"{live_server.url}/visits/")
+    except Exception:  # say what the page showed instead of the worklist
+        print("RECORD PAGE:", page.url, page.inner_text("main")[:3000])
+        raise
 
 
 def handler_accepts_and_resolves(page, live_server, handler, escalation, result):
