@@ -216,7 +216,21 @@ def _info_changed_event(*, customer, fields, client, request) -> None:
     prefix = f"auto-info-{customer.pk}-"
     n = AccountEvent.objects.filter(client=client, event_id__startswith=prefix).count() + 1
     event_id = f"{prefix}{n}"
-    body = {"event_id": event_id, "type": EventType.INFO_CHANGED, "fields": fields}
+    _auto_event(
+        client=client,
+        account=account,
+        event_id=event_id,
+        event_type=EventType.INFO_CHANGED,
+        data={"fields": fields},
+        body={"event_id": event_id, "type": EventType.INFO_CHANGED, "fields": fields},
+        request=request,
+        audit_action="events.auto_info_changed",
+    )
+
+
+def _auto_event(*, client, account, event_id, event_type, data, body, request, audit_action):
+    """An event the system raises itself (a contact change seen in a PUT, an account opened
+    within the new-account window), through the same idempotent path as the API's events."""
     events_ingest(
         client=client,
         events=[
@@ -224,15 +238,15 @@ def _info_changed_event(*, customer, fields, client, request) -> None:
                 event_id=event_id,
                 body_hash=canonical_hash(body),
                 fields={
-                    "event_type": EventType.INFO_CHANGED,
+                    "event_type": event_type,
                     "account": account,
                     "occurred_at": timezone.now(),
-                    "data": {"fields": fields},
+                    "data": data,
                 },
             )
         ],
         request=request,
-        audit_action="events.auto_info_changed",
+        audit_action=audit_action,
     )
 
 
@@ -299,21 +313,13 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
                 account.opened_on
             ):
                 event_id = f"auto-opened-{account.number}"
-                body = {"event_id": event_id, "type": EventType.ACCOUNT_OPENED}
-                events_ingest(
+                _auto_event(
                     client=client,
-                    events=[
-                        EventInput(
-                            event_id=event_id,
-                            body_hash=canonical_hash(body),
-                            fields={
-                                "event_type": EventType.ACCOUNT_OPENED,
-                                "account": account,
-                                "occurred_at": timezone.now(),
-                                "data": {},
-                            },
-                        )
-                    ],
+                    account=account,
+                    event_id=event_id,
+                    event_type=EventType.ACCOUNT_OPENED,
+                    data={},
+                    body={"event_id": event_id, "type": EventType.ACCOUNT_OPENED},
                     request=request,
                     audit_action="events.auto_account_opened",
                 )
