@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
 from .models import Role
@@ -25,12 +26,11 @@ class LoginView(auth_views.LoginView):
 @login_required
 def home(request):
     target = LANDING.get(role_of(request.user))
-    if target is None:
-        return redirect("admin:index") if request.user.is_staff else redirect("logout")
-    try:
-        return redirect(target)
-    except Exception:  # noqa: BLE001 - landing page of a later issue not there yet
-        return redirect("admin:index")
+    if target is None:  # an account without a role: only the admin, and only for staff
+        if not request.user.is_staff:
+            raise PermissionDenied
+        target = "admin:index"
+    return redirect(target)
 
 
 @role_required(Role.TELLER)
