@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     api_rate = len(events) / elapsed
     visits = manage(
         "shell",
+        "--no-imports",
         "-c",
         "from visits.models import Visit; print(Visit.objects.filter(kind='special_event').count())",
     ).strip()
