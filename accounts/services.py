@@ -3,12 +3,14 @@
 import datetime
 import hashlib
 import json
+import logging
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -25,6 +27,8 @@ from .models import (
     StaffProfile,
 )
 from .permissions import grant_branch, grant_department
+
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_CONFLICT = _("该 event_id 已用于内容不同的事件。")
 
@@ -348,7 +352,28 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
             client=client,
             request=request,
         )
+        if "status" in changed and account.status == AccountStatus.CLOSED:
+            _account_closed_event(account=account, client=client, request=request)
         return account, False
+
+
+def _account_closed_event(*, account, client, request) -> None:
+    """A PUT that closes the account is itself an ``account_closed`` event: its open visits are
+    cancelled as when core banking sends the event. The account row is locked by the caller,
+    so the numbering of these ids cannot race."""
+    prefix = f"auto-closed-{account.number}-"
+    n = AccountEvent.objects.filter(client=client, event_id__startswith=prefix).count() + 1
+    event_id = f"{prefix}{n}"
+    _auto_event(
+        client=client,
+        account=account,
+        event_id=event_id,
+        event_type=EventType.ACCOUNT_CLOSED,
+        data={},
+        body={"event_id": event_id, "type": EventType.ACCOUNT_CLOSED},
+        request=request,
+        audit_action="events.auto_account_closed",
+    )
 
 
 def _visit_summary(visit) -> dict:
@@ -370,6 +395,9 @@ def _insert_new_events(rows: list[AccountEvent]) -> dict[str, int]:
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     table = connection.ops.quote_name(AccountEvent._meta.db_table)
     inserted: dict[str, int] = {}
+    # In event-id order, so that two overlapping batches wait for each other's rows in the same
+    # order instead of deadlocking on the unique index.
+    rows = sorted(rows, key=lambda row: row.event_id)
     # SQLite allows 32766 parameters per statement; 1,000 rows of 16 columns fit.
     per_statement = 1000
     with connection.cursor() as cursor:
@@ -388,7 +416,38 @@ def _insert_new_events(rows: list[AccountEvent]) -> dict[str, int]:
     return inserted
 
 
-def events_ingest(
+DEADLOCK_RETRIES = 3
+_RETRYABLE_PGCODES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "pgcode", None) in _RETRYABLE_PGCODES
+
+
+def events_ingest(*, client, events: list[EventInput], **kwargs) -> list[EventResult]:
+    """``_events_ingest_once`` in one transaction (the events, their visits and the audit entry
+    are stored together or not at all), tried again when PostgreSQL chose it as the victim of
+    a deadlock (a batch that overlaps another one sent at the same moment): nothing of the
+    failed try remains. Inside a caller's transaction there is nothing to retry, and the
+    error goes up."""
+    if connection.in_atomic_block:
+        return _events_ingest_once(client=client, events=events, **kwargs)
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return _events_ingest_once(client=client, events=events, **kwargs)
+        except OperationalError as exc:
+            if not _is_retryable(exc) or attempt == DEADLOCK_RETRIES:
+                raise
+            logger.warning(
+                "event ingestion retried after a deadlock",
+                extra={"attempt": attempt, "events": len(events)},
+            )
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _events_ingest_once(
     *,
     client,
     events: list[EventInput],

@@ -392,6 +392,7 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
         for v in Visit.objects.open()
         .select_for_update()
         .filter(account_id__in={w.account.pk for w in wanted}, kind__in={w.kind for w in wanted})
+        .order_by("pk")  # one locking order for every process: no deadlock between batches
     }
     to_create, to_update, visits = [], [], {}
     for w in wanted:
@@ -426,6 +427,7 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
                 visit.updated_at = now
                 to_update.append(visit)
         visits[key] = visit
+    to_create.sort(key=lambda v: (v.account_id, v.kind))  # same order for every process
     try:
         with transaction.atomic():
             Visit.objects.bulk_create(to_create)
@@ -479,6 +481,7 @@ def _cancel_open_visits(closing: dict[int, AccountEvent]) -> int:
         Visit.objects.open()
         .select_for_update()
         .filter(account_id__in=list(closing))
+        .order_by("pk")
         .values_list("pk", "account_id")
     ):
         cancelled[account_id].append(visit_id)

@@ -120,6 +120,29 @@ def test_a_new_account_schedules_its_visit_once(api, branch, frozen_now):
     assert Visit.objects.filter(kind="new_account").count() == 1
 
 
+@pytest.mark.spec("4.account-closed")
+def test_closing_an_account_by_put_cancels_its_open_visits(api, branch, frozen_now):
+    api.put("/api/v1/customers/C0001", customer_body(), format="json")
+    api.put("/api/v1/accounts/6222020000000001", ACCOUNT, format="json")
+    assert Visit.objects.get(kind="new_account").status == "pending"
+    closed = api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "closed"}, format="json")
+    assert closed.status_code == 200
+    visit = Visit.objects.get(kind="new_account")
+    assert visit.status == "cancelled"
+    event = AccountEvent.objects.get(event_type="account_closed")
+    assert event.event_id == "auto-closed-6222020000000001-1"
+    # the same PUT again changes nothing and raises no second event
+    api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "closed"}, format="json")
+    assert AccountEvent.objects.filter(event_type="account_closed").count() == 1
+    # reopened and closed again: a second event with the next number
+    api.put("/api/v1/accounts/6222020000000001", ACCOUNT, format="json")
+    api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "closed"}, format="json")
+    assert list(
+        AccountEvent.objects.filter(event_type="account_closed").values_list("event_id", flat=True)
+        .order_by("pk")
+    ) == ["auto-closed-6222020000000001-1", "auto-closed-6222020000000001-2"]
+
+
 @pytest.mark.spec("4.new-account")
 def test_an_old_account_gets_no_new_account_visit(api, branch, frozen_now):
     api.put("/api/v1/customers/C0001", customer_body(), format="json")

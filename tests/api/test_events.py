@@ -248,3 +248,55 @@ def test_it_throttles_per_client_with_retry_after(api, read_only, branch):
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert read_only.get("/api/v1/branches").status_code == 200  # another client, its own budget
+
+
+class _Deadlock(Exception):
+    pgcode = "40P01"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_chosen_as_deadlock_victim_is_tried_again_from_scratch(
+    api, account, frozen_now, monkeypatch
+):
+    from django.db import OperationalError
+
+    from accounts import services
+
+    real = services._events_ingest_once
+    calls = []
+
+    def victim_once(**kwargs):
+        results = real(**kwargs)  # everything written, then the deadlock is detected
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from _Deadlock()
+        return results
+
+    monkeypatch.setattr(services, "_events_ingest_once", victim_once)
+    events = [txn_event("DL-1", account.number), txn_event("DL-2", account.number, "10.00")]
+    response = api.post("/api/v1/events/batch", {"events": events}, format="json")
+    assert response.status_code == 200
+    # 201, not 200: the first try left nothing behind, not even its audit entry
+    assert [r["status"] for r in response.json()["results"]] == [201, 201]
+    assert len(calls) == 2
+    assert AccountEvent.objects.count() == 2
+    assert Visit.objects.filter(account=account).count() == 1
+    assert AuditLogEntry.objects.filter(action="events.ingest").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_database_error_is_not_retried(api, account, frozen_now, monkeypatch):
+    from django.db import OperationalError
+
+    from accounts import services
+
+    calls = []
+
+    def broken(**kwargs):
+        calls.append(1)
+        raise OperationalError("server closed the connection")
+
+    monkeypatch.setattr(services, "_events_ingest_once", broken)
+    with pytest.raises(OperationalError):
+        services.events_ingest(client=None, events=[])
+    assert calls == [1]

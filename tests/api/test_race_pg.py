@@ -92,3 +92,33 @@ def test_identical_batches_racing_make_each_event_once():
     assert all(last["visits"] == answers[0][2]["visits"] != [] for _c, _s, last in answers)
     assert AccountEvent.objects.count() == len(events)
     assert Visit.objects.filter(account=account).count() == 1
+
+
+def test_overlapping_batches_in_opposite_orders_all_get_through():
+    """Batches sharing events and accounts, sent in opposite orders at once: no request fails
+    on a deadlock, each event is stored once and each account has one open visit."""
+    branch = BranchFactory(code="BJ001")
+    accounts = [AccountFactory(customer=CustomerFactory(branch=branch)) for _ in range(40)]
+    _client, key = service_client_create(name="cbs", scopes=["ingest"])
+    events = [
+        txn_event(f"OB-{i}-{j}", account.number, kind="cash")
+        for i, account in enumerate(accounts)
+        for j in range(25)
+    ]
+    turn = iter(range(THREADS))
+    lock = threading.Lock()
+
+    def post(api):
+        with lock:
+            reverse = next(turn) % 2
+        body = {"events": events[::-1] if reverse else events}
+        response = api.post("/api/v1/events/batch", body, format="json")
+        return response.status_code, [r["status"] for r in response.json()["results"]]
+
+    answers = _race(post, key)
+    assert [code for code, _statuses in answers] == [200] * THREADS
+    assert all(set(statuses) <= {200, 201} for _c, statuses in answers)
+    assert sum(statuses.count(201) for _c, statuses in answers) == len(events)
+    assert AccountEvent.objects.count() == len(events)
+    for account in accounts:
+        assert Visit.objects.filter(account=account, kind="special_event").count() == 1
