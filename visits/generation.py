@@ -146,7 +146,9 @@ def _periodic_policy_rows() -> list[tuple]:
                     continue
                 rows.append(
                     (
-                        f"{account_type}|{risk}|{abnormal}",
+                        account_type,
+                        risk,
+                        abnormal,
                         policy.pk,
                         policy.version,
                         policy.priority,
@@ -160,7 +162,9 @@ def _periodic_policy_rows() -> list[tuple]:
 
 
 _PERIODIC_COLUMNS = [
-    ("scope", "VARCHAR(50)"),  # account type|risk level|abnormal (0/1)
+    ("account_type", "VARCHAR(20)"),
+    ("risk_level", "VARCHAR(10)"),
+    ("abnormal", "INTEGER"),  # 1 for a dormant or frozen account
     ("policy_id", "BIGINT"),
     ("policy_version", "INTEGER"),
     ("priority", "INTEGER"),
@@ -174,7 +178,12 @@ _PERIODIC_COLUMNS = [
 def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -> tuple[str, list]:
     """The INSERT ... SELECT of periodic visits for one chunk of account ids. The cycle counts
     from the last completed visit of the account (or the end of the last periodic visit given
-    up as unreachable, so that one is not regenerated every night), else from opening."""
+    up as unreachable, so that one is not regenerated every night), else from opening.
+
+    Accounts that already have an open periodic visit are set aside first, by a merge of the
+    account keys with the partial unique index (the ``cand`` CTE is materialised so that this
+    happens before anything else): a run that finds nothing to do reads only those two
+    indexes."""
     cte, params = _values_cte("p", _PERIODIC_COLUMNS, policy_rows)
     end = settings.CALLBACK["WORKDAY_END"]
     if _is_postgres():
@@ -189,6 +198,17 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
     sql = f"""
         INSERT INTO visits_visit ({_VISIT_COLUMNS})
         WITH {cte},
+        cand AS MATERIALIZED (
+            SELECT a.id, a.branch_id, a.customer_id, a.account_type, a.status, a.opened_on
+            FROM accounts_account a
+            WHERE a.id > %(lo)s AND a.id <= %(hi)s AND a.status <> 'closed'
+              AND NOT EXISTS (
+                  SELECT 1 FROM visits_visit v
+                  WHERE v.account_id = a.id AND v.kind = 'periodic' AND v.status IN {_OPEN_SQL}
+                    -- the chunk's bounds again, so the anti-join reads only this chunk's entries
+                    AND v.account_id > %(lo)s AND v.account_id <= %(hi)s
+              )
+        ),
         lv AS (
             SELECT account_id, MAX(CASE WHEN status = 'completed' THEN completed_at ELSE updated_at END) AS at
             FROM visits_visit
@@ -199,25 +219,17 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
         d AS (
             SELECT a.id AS account_id, a.branch_id, p.policy_id, p.policy_version, p.priority,
                    p.channel, p.reason, {due_date} AS due_date
-            FROM accounts_account a
+            FROM cand a
             JOIN accounts_customer c ON c.id = a.customer_id
-            -- One key, so that the policy is matched after the customer, row for row.
-            JOIN p ON p.scope = a.account_type || '|' || c.risk_level || '|'
-                                || CASE WHEN a.status IN {_ABNORMAL_SQL} THEN '1' ELSE '0' END
+            JOIN p ON p.account_type = a.account_type AND p.risk_level = c.risk_level
+                  AND p.abnormal = CASE WHEN a.status IN {_ABNORMAL_SQL} THEN 1 ELSE 0 END
             LEFT JOIN lv ON lv.account_id = a.id
-            WHERE a.id > %(lo)s AND a.id <= %(hi)s
-              AND a.status <> 'closed' AND NOT c.do_not_contact
+            WHERE NOT c.do_not_contact
         )
         SELECT d.account_id, d.branch_id, 'periodic', 'pending', d.priority, FALSE, {due_at},
                d.channel, 0, d.policy_id, d.policy_version, d.reason, '', '', %(now)s, %(now)s
         FROM d
         WHERE d.due_date <= %(horizon)s
-          AND NOT EXISTS (
-              SELECT 1 FROM visits_visit v
-              WHERE v.account_id = d.account_id AND v.kind = 'periodic' AND v.status IN {_OPEN_SQL}
-                -- the chunk's bounds again, so the anti-join reads only this chunk's entries
-                AND v.account_id > %(lo)s AND v.account_id <= %(hi)s
-          )
         ORDER BY d.account_id
         {_ON_CONFLICT}
     """
