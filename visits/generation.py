@@ -585,11 +585,20 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
     )
     sms_queue = _optional("visits.channels.sms", "sms_queue_for_visit")
     for chunk in _chunks(phone_visits.values_list("pk", flat=True).iterator(), 500):
+        # Only the phone failures since the visit last came back to the phone (after an SMS
+        # or questionnaire step) count towards leaving it again.
+        back_on_phone = dict(
+            ContactAttempt.objects.filter(visit_id__in=chunk)
+            .exclude(channel=Channel.PHONE)
+            .values_list("visit_id")
+            .annotate(at=Max("started_at"))
+        )
         failures = defaultdict(list)
         for visit_id, started_at in ContactAttempt.objects.filter(
             visit_id__in=chunk, channel=Channel.PHONE, outcome__in=FAILED_PHONE_OUTCOMES
         ).values_list("visit_id", "started_at"):
-            failures[visit_id].append(started_at)
+            if visit_id not in back_on_phone or started_at > back_on_phone[visit_id]:
+                failures[visit_id].append(started_at)
         ready = [pk for pk in chunk if len(_working_days(calendar, failures[pk])) >= needed]
         for visit in Visit.objects.filter(pk__in=ready).select_related("account__customer"):
             if _step(

@@ -311,6 +311,35 @@ def test_it_walks_phone_then_sms_then_questionnaire_then_unreachable(branch, age
 
 
 @pytest.mark.spec("3.fallback")
+def test_back_on_the_phone_only_new_failed_calls_count(branch, agent):
+    """The customer answered the SMS "2" (details wrong): the visit is back on the phone, and
+    the three failed calls from before the SMS do not send it down the ladder again."""
+    (visit,) = pending(branch, 1)
+    old_calls = ((date(2026, 3, 2), "no_answer"), (date(2026, 3, 4), "busy"))
+    failed_calls(visit, agent, *old_calls, (date(2026, 3, 6), "no_answer"))
+    with time_machine.travel(NOW, tick=False):
+        assert retry_unreached()["to_sms"] == 1
+    Visit.objects.filter(pk=visit.pk).update(channel="phone", phone_attempts=0)  # reply "2"
+    later = NOW + timedelta(days=1)
+    with time_machine.travel(later, tick=False):
+        assert retry_unreached()["to_sms"] == 0
+    # One new failed call: with the old ones it would make three days, alone it does not.
+    new_day = later.date() + timedelta(days=1)
+    ContactAttempt.objects.create(
+        visit=visit,
+        agent=agent,
+        channel="phone",
+        outcome="no_answer",
+        started_at=datetime.combine(new_day, datetime.min.time(), tzinfo=SHANGHAI)
+        + timedelta(hours=10),
+    )
+    Visit.objects.filter(pk=visit.pk).update(phone_attempts=3)
+    with time_machine.travel(later + timedelta(days=2), tick=False):
+        assert retry_unreached()["to_sms"] == 0
+    assert Visit.objects.get(pk=visit.pk).channel == "phone"
+
+
+@pytest.mark.spec("3.fallback")
 def test_a_pending_call_back_appointment_holds_the_ladder(branch, agent):
     (visit,) = pending(branch, 1)
     failed_calls(

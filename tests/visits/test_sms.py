@@ -333,7 +333,7 @@ def test_reply_2_sends_the_visit_back_to_the_phone_with_an_info_change_follow_up
     body = {"type": "reply", "message_id": sent_message.gateway_message_id, "text": "２"}
     assert _callback(client, body).json()["meaning"] == "wrong"
     visit = Visit.objects.get(pk=sent_message.visit_id)
-    assert visit.is_open and visit.channel == "phone"
+    assert visit.is_open and visit.channel == "phone" and visit.phone_attempts == 0
     event = AccountEvent.objects.get(event_type="info_changed")
     assert event.account_id == visit.account_id
     assert Visit.objects.filter(triggers__event=event, kind="special_event").exists()

@@ -464,8 +464,11 @@ def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
         elif meaning == REPLY_WRONG:
             from ..services import info_change_follow_up
 
+            # Back to the phone with a fresh count: the failed calls before the SMS do not
+            # send the visit straight back down the fallback ladder.
             visit.channel = Channel.PHONE
-            visit.save(update_fields=["channel", "updated_at"])
+            visit.phone_attempts = 0
+            visit.save(update_fields=["channel", "phone_attempts", "updated_at"])
             info_change_follow_up(
                 account=visit.account,
                 fields=[],
