@@ -217,18 +217,32 @@ def _info_changed_event(*, customer, fields, client, request) -> None:
     )
     if account is None:
         return  # nothing to visit yet; the next account opened gets a new-account visit anyway
-    prefix = f"auto-info-{customer.pk}-"
+    _numbered_auto_event(
+        prefix=f"auto-info-{customer.pk}-",
+        client=client,
+        account=account,
+        event_type=EventType.INFO_CHANGED,
+        data={"fields": fields},
+        request=request,
+        audit_action="events.auto_info_changed",
+    )
+
+
+def _numbered_auto_event(*, prefix, client, account, event_type, data, request, audit_action):
+    """An event the system raises each time something happens again (a contact change, an
+    account closed): ids ``<prefix>1``, ``<prefix>2``... The caller holds the lock of the row
+    that changed, so two requests cannot take the same number."""
     n = AccountEvent.objects.filter(client=client, event_id__startswith=prefix).count() + 1
     event_id = f"{prefix}{n}"
     _auto_event(
         client=client,
         account=account,
         event_id=event_id,
-        event_type=EventType.INFO_CHANGED,
-        data={"fields": fields},
-        body={"event_id": event_id, "type": EventType.INFO_CHANGED, "fields": fields},
+        event_type=event_type,
+        data=data,
+        body={"event_id": event_id, "type": event_type, **data},
         request=request,
-        audit_action="events.auto_info_changed",
+        audit_action=audit_action,
     )
 
 
@@ -359,18 +373,13 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
 
 def _account_closed_event(*, account, client, request) -> None:
     """A PUT that closes the account is itself an ``account_closed`` event: its open visits are
-    cancelled as when core banking sends the event. The account row is locked by the caller,
-    so the numbering of these ids cannot race."""
-    prefix = f"auto-closed-{account.number}-"
-    n = AccountEvent.objects.filter(client=client, event_id__startswith=prefix).count() + 1
-    event_id = f"{prefix}{n}"
-    _auto_event(
+    cancelled as when core banking sends the event."""
+    _numbered_auto_event(
+        prefix=f"auto-closed-{account.number}-",
         client=client,
         account=account,
-        event_id=event_id,
         event_type=EventType.ACCOUNT_CLOSED,
         data={},
-        body={"event_id": event_id, "type": EventType.ACCOUNT_CLOSED},
         request=request,
         audit_action="events.auto_account_closed",
     )
