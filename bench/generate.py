@@ -356,13 +356,22 @@ FLOOR_SQL = (
 )
 
 
+def _raw_params() -> dict:
+    """Parameters of RAW_SQL: the default 30-day horizon and new-account look-back."""
+    today = NOW.date()
+    return {
+        "horizon": today + timedelta(days=30),
+        "first": today - timedelta(days=30),
+        "today": today,
+    }
+
+
 def run_floor_minimal(url: str) -> tuple[float, int]:
     """Seconds for the raw statement's SELECT written into a table with nothing but what the
     issue itself requires of visits: an identity key and the one-open-visit unique index (no
     other index, no foreign key)."""
     import psycopg2
 
-    today = NOW.date()
     select = RAW_SQL.replace("CREATE TABLE bench_due AS", "")
     reset(url)  # the state the raw statement and the first run saw
     conn = psycopg2.connect(url)
@@ -382,11 +391,7 @@ def run_floor_minimal(url: str) -> tuple[float, int]:
             "cancelled_reason, created_at, updated_at) "
             "SELECT s.account_id, 1, s.kind, 'pending', 50, FALSE, COALESCE(s.due_at, now()), "
             f"'phone', 0, '', '', '', now(), now() FROM ({select}) s ORDER BY s.account_id",
-            {
-                "horizon": today + timedelta(days=30),
-                "first": today - timedelta(days=30),
-                "today": today,
-            },
+            _raw_params(),
         )
         seconds = time.perf_counter() - started
         rows = cur.rowcount
@@ -399,7 +404,6 @@ def run_floor(url: str) -> tuple[float, int]:
     """Seconds to write the raw due set into visits_visit (one statement, committed)."""
     import psycopg2
 
-    today = NOW.date()
     reset(url)
     conn = psycopg2.connect(url)
     conn.autocommit = True
@@ -407,11 +411,7 @@ def run_floor(url: str) -> tuple[float, int]:
         cur.execute("DROP TABLE IF EXISTS bench_due")
         cur.execute(
             RAW_SQL,
-            {
-                "horizon": today + timedelta(days=30),
-                "first": today - timedelta(days=30),
-                "today": today,
-            },
+            _raw_params(),
         )
         started = time.perf_counter()
         cur.execute("BEGIN")
@@ -427,7 +427,6 @@ def run_floor(url: str) -> tuple[float, int]:
 def run_raw(url: str) -> tuple[float, int]:
     import psycopg2
 
-    today = NOW.date()
     conn = psycopg2.connect(url)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -435,11 +434,7 @@ def run_raw(url: str) -> tuple[float, int]:
         started = time.perf_counter()
         cur.execute(
             RAW_SQL,
-            {
-                "horizon": today + timedelta(days=30),
-                "first": today - timedelta(days=30),
-                "today": today,
-            },
+            _raw_params(),
         )
         seconds = time.perf_counter() - started
         cur.execute("SELECT count(*) FROM bench_due")

@@ -225,16 +225,21 @@ def test_the_assign_task_runs_the_job(branch, agent):
 # --- fallback ladder ----------------------------------------------------------------------------
 
 
+def failed_call(visit, agent, day, outcome):
+    """A phone attempt at 10:00 Beijing time on ``day``."""
+    ContactAttempt.objects.create(
+        visit=visit,
+        agent=agent,
+        channel="phone",
+        outcome=outcome,
+        started_at=datetime.combine(day, datetime.min.time(), tzinfo=SHANGHAI)
+        + timedelta(hours=10),
+    )
+
+
 def failed_calls(visit, agent, *days_and_outcomes):
     for day, outcome in days_and_outcomes:
-        ContactAttempt.objects.create(
-            visit=visit,
-            agent=agent,
-            channel="phone",
-            outcome=outcome,
-            started_at=datetime.combine(day, datetime.min.time(), tzinfo=SHANGHAI)
-            + timedelta(hours=10),
-        )
+        failed_call(visit, agent, day, outcome)
     Visit.objects.filter(pk=visit.pk).update(
         status="in_progress", assigned_to=agent, phone_attempts=len(days_and_outcomes)
     )
@@ -324,15 +329,7 @@ def test_back_on_the_phone_only_new_failed_calls_count(branch, agent):
     with time_machine.travel(later, tick=False):
         assert retry_unreached()["to_sms"] == 0
     # One new failed call: with the old ones it would make three days, alone it does not.
-    new_day = later.date() + timedelta(days=1)
-    ContactAttempt.objects.create(
-        visit=visit,
-        agent=agent,
-        channel="phone",
-        outcome="no_answer",
-        started_at=datetime.combine(new_day, datetime.min.time(), tzinfo=SHANGHAI)
-        + timedelta(hours=10),
-    )
+    failed_call(visit, agent, later.date() + timedelta(days=1), "no_answer")
     Visit.objects.filter(pk=visit.pk).update(phone_attempts=3)
     with time_machine.travel(later + timedelta(days=2), tick=False):
         assert retry_unreached()["to_sms"] == 0
