@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 
-from .models import (
+from accounts.models import (
     Account,
     AccountEvent,
     Branch,
@@ -11,10 +11,12 @@ from .models import (
     ConsentEntry,
     Customer,
     Department,
-    ServiceClient,
     StaffCertification,
     StaffProfile,
 )
+from core.api.auth import service_client_create, service_client_revoke
+from core.audit import audit
+from core.models import ServiceClient
 
 admin.site.site_header = _("回访管理系统 后台管理")
 admin.site.site_title = _("回访管理系统")
@@ -60,8 +62,13 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ["customer_type", "risk_level", "do_not_contact", "marketing_consent", "branch"]
     search_fields = ["=external_id", "name"]
     list_select_related = ["branch"]
-    readonly_fields = ["masked_id_number", "masked_mobile", "masked_landline", "created_at",
-                       "updated_at"]
+    readonly_fields = [
+        "masked_id_number",
+        "masked_mobile",
+        "masked_landline",
+        "created_at",
+        "updated_at",
+    ]
     exclude = ["id_number", "mobile", "landline", "address", "id_number_hash", "mobile_hash"]
     show_full_result_count = False
 
@@ -119,10 +126,25 @@ class ServiceClientCreateForm(forms.ModelForm):
 
 @admin.register(ServiceClient)
 class ServiceClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "key_prefix", "scopes", "is_active", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "key_prefix",
+        "scopes",
+        "is_active",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["is_active"]
     search_fields = ["name", "=key_prefix"]
-    readonly_fields = ["key_prefix", "scopes", "is_active", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "key_prefix",
+        "scopes",
+        "is_active",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     actions = ["revoke_selected"]
 
     def get_form(self, request, obj=None, **kwargs):
@@ -141,9 +163,6 @@ class ServiceClientAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return  # nothing is editable after creation except by revoking
-        from supervision.audit import audit
-
-        from .api_auth import service_client_create
 
         client, key = service_client_create(
             name=form.cleaned_data["name"], scopes=list(form.cleaned_data["scope_choices"])
@@ -163,10 +182,6 @@ class ServiceClientAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("吊销所选客户端的密钥"))
     def revoke_selected(self, request, queryset):
-        from supervision.audit import audit
-
-        from .api_auth import service_client_revoke
-
         count = 0
         for client in queryset.filter(is_active=True):
             service_client_revoke(client=client)

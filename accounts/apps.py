@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("客户与账户")
 
     def ready(self):
-        from .roles import ensure_role_groups
+        from accounts.roles import ensure_role_groups
 
         post_migrate.connect(ensure_role_groups, dispatch_uid="accounts.ensure_role_groups")
-        from . import signals  # noqa: F401  (audit log of logins and user changes)
+        from accounts import signals  # noqa: F401  (audit log of logins and user changes)

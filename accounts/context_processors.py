@@ -1,4 +1,4 @@
-from .permissions import role_of
+from accounts.permissions import role_of
 
 
 def staff(request):

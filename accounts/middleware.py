@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from .otp import confirmed_device, second_factor_required
+from accounts.otp import confirmed_device, second_factor_required
 
 # Paths a user who still owes a second factor or a new password may reach.
 _OPEN_PREFIXES = ("/security/", "/logout/", "/login/", "/i18n/", "/static/", "/api/v1/health")

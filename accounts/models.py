@@ -6,8 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .crypto import BlindIndexField, EncryptedTextField
-from .masking import mask_account_number, mask_id_number, mask_phone
+from core.crypto import BlindIndexField, EncryptedTextField, blind_index
+from core.masking import mask_account_number, mask_id_number, mask_phone
+from core.models import ServiceClient
 
 
 class Branch(models.Model):
@@ -128,13 +129,9 @@ class RiskLevel(models.TextChoices):
 
 class CustomerQuerySet(models.QuerySet):
     def by_id_number(self, id_number: str):
-        from .crypto import blind_index
-
         return self.filter(id_number_hash=blind_index(id_number))
 
     def by_mobile(self, mobile: str):
-        from .crypto import blind_index
-
         return self.filter(mobile_hash=blind_index(mobile))
 
 
@@ -241,34 +238,6 @@ class Account(models.Model):
     @property
     def is_abnormal(self) -> bool:
         return self.status in ABNORMAL_STATUSES
-
-
-class ServiceClient(models.Model):
-    """A machine client of the REST API (core banking). The key is shown once, stored hashed."""
-
-    SCOPES = ("ingest", "read")
-
-    name = models.CharField(_("名称"), max_length=100, unique=True)
-    key_prefix = models.CharField(max_length=12, unique=True)
-    key_hash = models.CharField(max_length=64)
-    scopes = models.JSONField(_("权限范围"), default=list)
-    is_active = models.BooleanField(_("启用"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
-    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("接口客户端")
-        verbose_name_plural = _("接口客户端")
-
-    def __str__(self):
-        return self.name
-
-    def has_scope(self, scope: str) -> bool:
-        return self.is_active and scope in self.scopes
-
-    # DRF treats request.user as authenticated when this is True.
-    is_authenticated = True
 
 
 class EventType(models.TextChoices):

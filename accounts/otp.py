@@ -6,8 +6,8 @@ import binascii
 from django.conf import settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import Role
-from .permissions import has_role
+from accounts.models import Role
+from accounts.permissions import has_role
 
 SECOND_FACTOR_ROLES = (Role.SUPERVISOR, Role.ADMINISTRATOR, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)
 

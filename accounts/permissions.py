@@ -15,7 +15,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
-from .models import Account, Branch, Customer, Department, Role
+from accounts.models import Account, Branch, Customer, Department, Role
 
 BRANCH_PERM = "accounts.access_branch"
 DEPARTMENT_PERM = "accounts.access_department"
@@ -77,45 +77,17 @@ def departments_visible_to(user) -> QuerySet[Department]:
     return get_objects_for_user(user, DEPARTMENT_PERM, klass=Department, accept_global_perms=True)
 
 
-def _branch_ids(user):
+def branch_ids_visible_to(user):
     # A subquery, not a list: the database does the join.
     return branches_visible_to(user).values("pk")
 
 
 def customers_visible_to(user) -> QuerySet[Customer]:
-    return Customer.objects.filter(branch__in=_branch_ids(user))
+    return Customer.objects.filter(branch__in=branch_ids_visible_to(user))
 
 
 def accounts_visible_to(user) -> QuerySet[Account]:
-    return Account.objects.filter(branch__in=_branch_ids(user))
-
-
-def visits_visible_to(user):
-    from visits.models import Visit
-
-    return Visit.objects.filter(branch__in=_branch_ids(user))
-
-
-def escalations_visible_to(user):
-    """Handlers see their departments' escalations; everyone else those of their branches."""
-    from visits.models import Escalation
-
-    if has_role(user, Role.HANDLER):
-        return Escalation.objects.filter(department__in=departments_visible_to(user).values("pk"))
-    return Escalation.objects.filter(
-        Q(account__branch__in=_branch_ids(user))
-        | Q(department__in=departments_visible_to(user).values("pk"))
-    )
-
-
-def records_visible_to(user):
-    from visits.models import VisitRecord
-
-    return VisitRecord.objects.filter(visit__branch__in=_branch_ids(user))
-
-
-def visit_for_user(user, pk):
-    return get_object_or_404(visits_visible_to(user), pk=pk)
+    return Account.objects.filter(branch__in=branch_ids_visible_to(user))
 
 
 def customer_for_user(user, pk):
@@ -124,10 +96,6 @@ def customer_for_user(user, pk):
 
 def account_for_user(user, pk):
     return get_object_or_404(accounts_visible_to(user), pk=pk)
-
-
-def escalation_for_user(user, pk):
-    return get_object_or_404(escalations_visible_to(user), pk=pk)
 
 
 def require_branch(user, branch_id) -> None:

@@ -3,9 +3,10 @@ audit log (PIPL; JR/T 0171 class C2). Everything else shows the masked value."""
 
 from django.core.exceptions import PermissionDenied
 
-from .masking import mask_address, mask_id_number, mask_phone
-from .models import Customer
-from .permissions import may_reveal_personal_data
+from accounts.models import Customer
+from accounts.permissions import may_reveal_personal_data
+from core.audit import audit
+from core.masking import mask_address, mask_id_number, mask_phone
 
 MASKERS = {
     "id_number": mask_id_number,
@@ -28,7 +29,6 @@ def reveal_fields(
     """The full values of ``fields`` for ``user``, logged as one ``pii.reveal`` entry (with
     the masked values only). The caller has already fetched ``customer`` through the user's
     scope (customer_for_user, visit_for_user)."""
-    from supervision.audit import audit
 
     unknown = [f for f in fields if f not in MASKERS]
     if unknown:

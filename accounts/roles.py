@@ -4,9 +4,9 @@
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
-from .models import Role
+from accounts.models import Role
 
-_ALL_APPS = ("accounts", "visits", "supervision")
+_ALL_APPS = ("core", "accounts", "visits", "escalations", "workspace", "supervision")
 
 
 def _perms(query: Q):
@@ -37,13 +37,15 @@ def ensure_role_groups(**kwargs) -> None:
     # Separation of duties (MLPS level 3): the system administrator configures, the security
     # administrator manages users, roles and login security, the audit administrator reads the
     # audit log. Nobody may add, change or delete audit-log entries or destruction certificates.
-    audit_trail = Q(content_type__app_label="supervision") & Q(
-        content_type__model__in=[
-            "auditlogentry",
-            "destructioncertificate",
-            "destructionlist",
-            "destructionlistitem",
-        ]
+    audit_trail = (Q(content_type__app_label="core") & Q(content_type__model="auditlogentry")) | (
+        Q(content_type__app_label="supervision")
+        & Q(
+            content_type__model__in=[
+                "destructioncertificate",
+                "destructionlist",
+                "destructionlistitem",
+            ]
+        )
     )
     user_admin = Q(content_type__app_label__in=["auth", "otp_totp", "axes"]) | (
         Q(content_type__app_label="accounts")

@@ -10,7 +10,8 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from supervision.audit import audit
+from accounts.models import StaffProfile
+from core.audit import audit
 
 User = get_user_model()
 _TRACKED = ("username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser")
@@ -75,7 +76,6 @@ def audit_user_change(sender, instance, created, raw=False, update_fields=None, 
     password_changed = bool(before) and before.get("password") != instance.password
     if password_changed:
         changed_after["password"] = "changed"
-        from .models import StaffProfile
 
         StaffProfile.objects.filter(user=instance).update(password_changed_at=timezone.now())
     if changed_after:

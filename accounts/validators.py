@@ -50,7 +50,9 @@ def validate_mobile(value: str) -> None:
 
 def validate_landline(value: str) -> None:
     if not LANDLINE_RE.match(value or ""):
-        raise ValidationError(_("固定电话格式应为“区号-号码”，例如 010-12345678。"), code="landline")
+        raise ValidationError(
+            _("固定电话格式应为“区号-号码”，例如 010-12345678。"), code="landline"
+        )
 
 
 def validate_id_number(id_type: str, id_number: str) -> None:
@@ -66,7 +68,7 @@ def parse_amount(value) -> Decimal:
     """A money amount as a decimal string with at most 2 places, greater than zero."""
     if not isinstance(value, str) or not AMOUNT_RE.match(value):
         raise ValidationError(
-            _("金额应为最多两位小数的十进制字符串，例如 \"50000.00\"。"), code="amount"
+            _('金额应为最多两位小数的十进制字符串，例如 "50000.00"。'), code="amount"
         )
     try:
         amount = Decimal(value)

@@ -11,9 +11,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 
-from supervision.audit import audit
-
-from .otp import confirm_device, confirmed_device, pending_device, secret_base32
+from accounts.otp import confirm_device, confirmed_device, pending_device, secret_base32
+from core.audit import audit
 
 
 class TokenForm(forms.Form):

@@ -72,7 +72,7 @@ def recreate_database() -> None:
 
 SEED = """
 import datetime as dt
-from accounts.api_auth import service_client_create
+from core.api.auth import service_client_create
 from accounts.models import Account, Branch, Customer
 branch = Branch.objects.create(code="BJ001", name="北京分行营业部")
 customers = Customer.objects.bulk_create(
@@ -245,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     manage("migrate", "--noinput")
     key = next(
         line[4:]
-        for line in manage("shell", "--no-imports", stdin=SEED % {"accounts": ACCOUNTS}).splitlines()
+        for line in manage(
+            "shell", "--no-imports", stdin=SEED % {"accounts": ACCOUNTS}
+        ).splitlines()
         if line.startswith("KEY=")
     )
     now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)

@@ -437,7 +437,7 @@ SMS_ROUND = """
 import json
 from datetime import timedelta
 from django.utils import timezone
-from visits.channels.sms import sms_send_due
+from workspace.channels.sms import sms_send_due
 now = timezone.now() + timedelta(minutes={minutes})
 print(json.dumps(sms_send_due(now=now)))
 """
@@ -458,13 +458,13 @@ print(json.dumps({"waits": waits, "status": dict(rows.order_by().values_list("st
 
 
 def scenario_sms_gateway(stack: Stack, result: Result) -> None:
-    if not has_module(stack, "visits.channels.sms"):
+    if not has_module(stack, "workspace.channels.sms"):
         result.skip("visits/channels/sms.py not written yet")
         return
     stub = GatewayStub()
     try:
         env = {
-            "SMS_BACKEND": "visits.channels.sms.HttpGatewayBackend",
+            "SMS_BACKEND": "workspace.channels.sms.HttpGatewayBackend",
             "SMS_HTTP_URL": f"http://127.0.0.1:{stub.port}/send",
             "SMS_HTTP_TIMEOUT": "1",
             # Quiet hours are a product rule; this test runs at any hour.

@@ -141,8 +141,8 @@ def build(url: str) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from accounts.crypto import blind_index, encrypt
     from accounts.models import Account, Branch, Customer
+    from core.crypto import blind_index, encrypt
     from visits.models import Visit
 
     call_command("migrate", verbosity=0)

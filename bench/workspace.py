@@ -58,9 +58,9 @@ def seed() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
-    from accounts.crypto import encrypt
     from accounts.models import Branch, Role
     from accounts.services import staff_create
+    from core.crypto import encrypt
     from visits.models import Visit
 
     if (
@@ -201,13 +201,13 @@ def measure() -> list[str]:
     from django.urls import reverse
 
     from visits.models import Visit
-    from visits.services import visit_claim_next
+    from workspace.services import visit_claim_next
 
     agent = get_user_model().objects.get(username="work_agent0")
     mine = Visit.objects.filter(assigned_to=agent, status__in=["assigned", "in_progress"])
     open_total = Visit.objects.filter(status__in=["pending", "assigned", "in_progress"]).count()
     log(
-        f"visits: {Visit.objects.count():,} ({open_total:,} open); the agent's open visits: "
+        f"workspace: {Visit.objects.count():,} ({open_total:,} open); the agent's open visits: "
         f"{mine.count():,}; pending in the agent's branch: "
         f"{Visit.objects.filter(status='pending', branch__code='W000').count():,}"
     )
@@ -216,10 +216,12 @@ def measure() -> list[str]:
     visit = mine.order_by("due_at").first()
     health_ms, health_q, status = _median_ms(client, "/api/v1/health")
     assert status == 200, f"health answered {status}"
-    worklist_ms, worklist_q, status = _median_ms(client, reverse("visits:worklist"))
+    worklist_ms, worklist_q, status = _median_ms(client, reverse("workspace:worklist"))
     assert status == 200, f"worklist answered {status}"
-    page2_ms, page2_q, _ = _median_ms(client, reverse("visits:worklist") + "?page=5")
-    screen_ms, screen_q, status = _median_ms(client, reverse("visits:call_screen", args=[visit.pk]))
+    page2_ms, page2_q, _ = _median_ms(client, reverse("workspace:worklist") + "?page=5")
+    screen_ms, screen_q, status = _median_ms(
+        client, reverse("workspace:call_screen", args=[visit.pk])
+    )
     assert status == 200, f"call screen answered {status}"
 
     # "Next visit": claim RUNS visits, then give them back.

@@ -28,6 +28,10 @@ from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from callback_admin.celery import app
+from core.db_router import reports_db
+from visits.models import Visit, VisitStatus
+
 logger = logging.getLogger(__name__)
 
 VISITS_CACHE_KEY = "metrics:visits_by_status"
@@ -86,8 +90,6 @@ def _on_task_failure(sender=None, **kwargs):
 
 
 def _queue_names() -> list[str]:
-    from callback_admin.celery import app
-
     names = {app.conf.task_default_queue or "celery"}
     for queue in app.conf.task_queues or ():
         names.add(getattr(queue, "name", str(queue)))
@@ -127,8 +129,6 @@ def visit_counts() -> dict[str, int]:
     if counts is None:
         from django.db.models import Count
 
-        from callback_admin.db_router import reports_db
-        from visits.models import Visit, VisitStatus
 
         counts = dict.fromkeys(VisitStatus.values, 0)
         rows = (

@@ -90,19 +90,23 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "pgtrigger",
+    "core",
     "accounts",
     "visits",
+    "escalations",
+    "workspace",
     "supervision",
+    "callback_admin",
     "django_prometheus",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "callback_admin.logging.RequestIdMiddleware",
-    "callback_admin.middleware.DatabaseUnavailableMiddleware",
+    "core.logging.RequestIdMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "callback_admin.middleware.MalformedCookieMiddleware",
+    "core.middleware.MalformedCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -114,7 +118,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
-    "callback_admin.db_router.ReplicaReadsMiddleware",
+    "core.db_router.ReplicaReadsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -153,10 +157,8 @@ if env_str("DATABASE_REPLICA_URL"):
     # Tests see the replica as the primary itself (a physical replica has no tables of its own).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 # Dashboards and exports read from "replica" when there is one; writes always go to default.
-DATABASE_ROUTERS = ["callback_admin.db_router.ReplicaRouter"]
-REPLICA_READ_VIEWS = env_list(
-    "REPLICA_READ_VIEWS", ["supervision:dashboard", "supervision:export"]
-)
+DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
+REPLICA_READ_VIEWS = env_list("REPLICA_READ_VIEWS", ["supervision:dashboard", "supervision:export"])
 for _db in DATABASES.values():
     if _db["ENGINE"] == "django.db.backends.postgresql":
         # A database that does not answer fails a request (and the health check) in seconds.
@@ -170,7 +172,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # Misses instead of errors while Redis is unreachable (callback_admin/cache.py).
-            "BACKEND": "callback_admin.cache.ResilientRedisCache",
+            "BACKEND": "core.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
@@ -221,7 +223,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "callback_admin.storage.StaticFilesStorage"
+            "core.storage.StaticFilesStorage"
             if PRODUCTION
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
@@ -273,14 +275,14 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.api_auth.ServiceKeyAuthentication",
+        "core.api.auth.ServiceKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "service_client": env_str("API_THROTTLE_RATE", "6000/min"),
         "staff": "600/min",
@@ -368,7 +370,7 @@ CALLBACK = {
     "SMS_QUIET_END": env_time("SMS_QUIET_END", "08:00"),
     "SMS_DAILY_CAP": env_int("SMS_DAILY_CAP", 1),
     "SMS_WEEKLY_CAP": env_int("SMS_WEEKLY_CAP", 3),
-    "SMS_BACKEND": env_str("SMS_BACKEND", "visits.channels.sms.OutboxBackend"),
+    "SMS_BACKEND": env_str("SMS_BACKEND", "workspace.channels.sms.OutboxBackend"),
     "SMS_HTTP_URL": env_str("SMS_HTTP_URL", ""),
     "SMS_HTTP_TIMEOUT": env_int("SMS_HTTP_TIMEOUT", 5),
     "SMS_HTTP_RETRIES": env_int("SMS_HTTP_RETRIES", 2),
@@ -434,16 +436,16 @@ if CALLBACK["RETENTION_RECORD_YEARS"] < CALLBACK["RETENTION_RECORD_MIN_YEARS"]:
 if CALLBACK["RETENTION_AUDIT_LOG_MONTHS"] < CALLBACK["RETENTION_AUDIT_LOG_MIN_MONTHS"]:
     raise ImproperlyConfigured("RETENTION_AUDIT_LOG_MONTHS must be at least 6.")
 OTP_TOTP_ISSUER = CALLBACK["BANK_NAME"]
-DEFAULT_EXCEPTION_REPORTER = "callback_admin.logging.PiiSafeExceptionReporter"
-DEFAULT_EXCEPTION_REPORTER_FILTER = "callback_admin.logging.PiiSafeExceptionReporterFilter"
-CELERY_IMPORTS = [*CELERY_IMPORTS, "supervision.tasks_security"]
+DEFAULT_EXCEPTION_REPORTER = "core.logging.PiiSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.PiiSafeExceptionReporterFilter"
+
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "callback_admin.logging.RequestIdFilter"},
-        "redact_pii": {"()": "callback_admin.logging.PiiRedactingFilter"},
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        "redact_pii": {"()": "core.logging.PiiRedactingFilter"},
     },
     "formatters": {
         "json": {

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from .models import (
-    AuditLogEntry,
+from core.models import AuditLogEntry
+from supervision.models import (
     AuditReview,
     AuditSample,
     AuditSampleItem,
@@ -41,8 +41,14 @@ class CorrectiveActionAdmin(admin.ModelAdmin):
 class ComplaintAdmin(admin.ModelAdmin):
     list_display = ["id", "source", "status", "received_at", "is_complex", "upheld"]
     list_filter = ["source", "status", "upheld", "is_complex"]
-    raw_id_fields = ["customer", "visit", "agent", "investigator", "extension_approved_by",
-                     "registered_by"]
+    raw_id_fields = [
+        "customer",
+        "visit",
+        "agent",
+        "investigator",
+        "extension_approved_by",
+        "registered_by",
+    ]
     show_full_result_count = False
 
 

@@ -28,6 +28,9 @@ from django.db import connection, connections
 from django.db.utils import load_backend
 from django.utils import timezone
 
+from core.models import AuditLogEntry
+from supervision.audit_chain import verify_chain
+
 PREFIX = "callback-"
 
 
@@ -70,8 +73,6 @@ def _count_rows(cursor, tables: list[str], quote) -> dict[str, int]:
 
 
 def _audit_head(cursor) -> dict:
-    from .models import AuditLogEntry
-
     table = AuditLogEntry._meta.db_table
     cursor.execute(f"SELECT id, hash FROM {table} ORDER BY id DESC LIMIT 1")
     row = cursor.fetchone()
@@ -228,8 +229,6 @@ def _verify_counts(conn, manifest: dict) -> tuple[list[str], int]:
 
 def backup_verify(path: Path | str) -> VerifyResult:
     """Restores the backup into a scratch database (never the live one) and checks it."""
-    from .audit import verify_chain
-    from .models import AuditLogEntry
 
     path = Path(path)
     manifest_path = Path(f"{path}.json")

@@ -18,11 +18,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.masking import mask_account_number, mask_name
-from accounts.permissions import escalations_visible_to, records_visible_to, visits_visible_to
-
-from .models import AuditReview, MonthlyAssessment
-from .services import day_bounds
+from core.masking import mask_account_number, mask_name
+from escalations.access import escalations_visible_to
+from supervision.models import AuditReview, MonthlyAssessment
+from supervision.services import day_bounds
+from visits.access import records_visible_to, visits_visible_to
 
 CHUNK = 2000
 

@@ -8,11 +8,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
-from accounts.permissions import branches_visible_to, visits_visible_to
+from accounts.permissions import branches_visible_to
+from supervision.models import ComplaintSource, TrainingCourse
+from supervision.services import CHECKLIST, last_month
+from visits.access import visits_visible_to
 from visits.models import Channel, VisitKind
-
-from .models import ComplaintSource, TrainingCourse
-from .services import CHECKLIST, last_month
 
 
 def agents_in(user):

@@ -15,6 +15,11 @@ from django.db import connections, transaction
 from django.db.models.signals import pre_delete, pre_save
 from django.dispatch import receiver
 
+from core.models import AuditLogEntry
+from escalations.models import Escalation, EscalationStatus
+from supervision.models import AuditReview
+from visits.models import VisitRecord
+
 _retention_active: ContextVar[bool] = ContextVar("retention_active", default=False)
 
 
@@ -46,9 +51,6 @@ def _guarded(using: str) -> bool:
 
 
 def _is_protected(instance) -> bool:
-    from supervision.models import AuditLogEntry, AuditReview
-    from visits.models import Escalation, EscalationStatus, VisitRecord
-
     if instance.pk is None:
         return False
     model = type(instance)
@@ -63,9 +65,6 @@ def _is_protected(instance) -> bool:
 
 
 def _protected_models():
-    from supervision.models import AuditLogEntry, AuditReview
-    from visits.models import Escalation, VisitRecord
-
     return (VisitRecord, AuditLogEntry, AuditReview, Escalation)
 
 

@@ -92,7 +92,9 @@ class AuditReview(models.Model):
             pgtrigger.Protect(
                 name="finished_review_immutable",
                 operation=pgtrigger.Update | pgtrigger.Delete,
-                condition=pgtrigger.Condition("OLD.finished_at IS NOT NULL AND current_setting('callback.retention', true) IS DISTINCT FROM 'on'"),
+                condition=pgtrigger.Condition(
+                    "OLD.finished_at IS NOT NULL AND current_setting('callback.retention', true) IS DISTINCT FROM 'on'"
+                ),
             )
         ]
 
@@ -248,46 +250,6 @@ class MonthlyAssessment(models.Model):
         verbose_name_plural = _("月度考核")
         constraints = [
             models.UniqueConstraint(fields=["agent", "month"], name="one_assessment_per_month")
-        ]
-
-
-# --- Audit log (append-only, hash-chained) -------------------------------------------------
-
-
-class AuditLogEntry(models.Model):
-    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("操作人"),
-    )
-    actor_label = models.CharField(_("操作人标识"), max_length=150, blank=True)
-    client_name = models.CharField(_("接口客户端"), max_length=100, blank=True)
-    ip = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
-    action = models.CharField(_("操作"), max_length=50, db_index=True)
-    object_type = models.CharField(_("对象类型"), max_length=50, blank=True)
-    object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
-    before = models.JSONField(_("变更前"), null=True, blank=True)
-    after = models.JSONField(_("变更后"), null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-
-    class Meta:
-        ordering = ["pk"]
-        verbose_name = _("审计日志")
-        verbose_name_plural = _("审计日志")
-        indexes = [models.Index(fields=["object_type", "object_id"], name="auditlog_object")]
-        # Append-only: UPDATE and DELETE refused on PostgreSQL except by the retention procedure.
-        triggers = [
-            pgtrigger.Protect(
-                name="auditlog_append_only",
-                operation=pgtrigger.Update | pgtrigger.Delete,
-                condition=pgtrigger.Condition("current_setting('callback.retention', true) IS DISTINCT FROM 'on'"),
-            )
         ]
 
 

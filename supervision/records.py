@@ -4,9 +4,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
+from core.audit import audit
 from visits.models import RecordAmendment, VisitRecord
-
-from .audit import audit
 
 _NOT_AMENDABLE = {"id", "visit", "channel", "submitted_at", "submitted_by"}
 

@@ -32,17 +32,19 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Account, AccountEvent, ConsentEntry, Customer, Role
 from accounts.permissions import has_role
-
-from .audit import audit
-from .immutability import retention_procedure
-from .models import (
-    AuditLogEntry,
+from core.audit import audit
+from core.models import AuditLogEntry, Notification
+from escalations.models import Escalation, EscalationStep
+from supervision.immutability import retention_procedure
+from supervision.models import (
     Complaint,
     DestructionCertificate,
     DestructionList,
     DestructionListItem,
     DestructionStatus,
 )
+from visits.models import ContactAttempt, RecordAmendment, Visit, VisitRecord
+from workspace.models import SmsMessage
 
 
 @dataclass(frozen=True)
@@ -61,30 +63,30 @@ RETENTION_RULES: dict[str, Rule] = {
     "accounts.certification": Rule("forever", "reference data"),
     "accounts.staffprofile": Rule("forever", "staff record, no customer data"),
     "accounts.staffcertification": Rule("forever", "staff record, no customer data"),
-    "accounts.serviceclient": Rule("forever", "API client, key stored hashed"),
+    "core.serviceclient": Rule("forever", "API client, key stored hashed"),
     "accounts.customer": CDD,
     "accounts.account": CDD,
     "accounts.accountevent": CDD,
     "accounts.consententry": CDD,
     # visits
-    "visits.calendaryear": Rule("forever", "reference data"),
-    "visits.calendarday": Rule("forever", "reference data"),
+    "core.calendaryear": Rule("forever", "reference data"),
+    "core.calendarday": Rule("forever", "reference data"),
     "visits.script": Rule("forever", "versioned configuration explaining old records"),
     "visits.visitpolicy": Rule("forever", "versioned configuration explaining old records"),
     "visits.eventrule": Rule("forever", "versioned configuration explaining old records"),
-    "visits.smstemplate": Rule("forever", "configuration"),
-    "visits.questionnairequestion": Rule("forever", "configuration"),
+    "workspace.smstemplate": Rule("forever", "configuration"),
+    "workspace.questionnairequestion": Rule("forever", "configuration"),
     "visits.visit": CDD,
     "visits.visittrigger": CDD,
     "visits.contactattempt": CDD,
     "visits.visitrecord": CDD,
     "visits.transactioncheck": CDD,
     "visits.recordamendment": CDD,
-    "visits.escalation": CDD,
-    "visits.escalationstep": CDD,
-    "visits.smsmessage": CDD,
-    "visits.questionnaireinvite": CDD,
-    "visits.notification": Rule("notification", "RETENTION_NOTIFICATION_DAYS; deleted"),
+    "escalations.escalation": CDD,
+    "escalations.escalationstep": CDD,
+    "workspace.smsmessage": CDD,
+    "workspace.questionnaireinvite": CDD,
+    "core.notification": Rule("notification", "RETENTION_NOTIFICATION_DAYS; deleted"),
     # supervision
     "supervision.auditsample": Rule("forever", "quality record of staff work, no customer data"),
     "supervision.auditsampleitem": Rule("forever", "quality record of staff work"),
@@ -94,15 +96,15 @@ RETENTION_RULES: dict[str, Rule] = {
     "supervision.trainingcourse": Rule("forever", "staff record"),
     "supervision.trainingattendance": Rule("forever", "staff record"),
     "supervision.monthlyassessment": Rule("forever", "staff record"),
-    "supervision.auditlogentry": Rule("audit_log", "RETENTION_AUDIT_LOG_MONTHS (>= 6); deleted"),
+    "core.auditlogentry": Rule("audit_log", "RETENTION_AUDIT_LOG_MONTHS (>= 6); deleted"),
     "supervision.destructionlist": Rule("forever", "proof of the destruction procedure"),
     "supervision.destructionlistitem": Rule("forever", "proof of the destruction procedure"),
     "supervision.destructioncertificate": Rule("forever", "proof of the destruction procedure"),
 }
 
 CUSTOMER = "accounts.customer"
-AUDIT_LOG = "supervision.auditlogentry"
-NOTIFICATION = "visits.notification"
+AUDIT_LOG = "core.auditlogentry"
+NOTIFICATION = "core.notification"
 DESTROYED = "（已销毁）"
 
 
@@ -193,8 +195,6 @@ def destruction_list_draft(*, by=None, now: dt.datetime | None = None) -> Destru
     if not DestructionListItem.objects.filter(
         object_type=NOTIFICATION, destruction_list__status__in=open_statuses
     ).exists():
-        from visits.models import Notification
-
         old = Notification.objects.filter(created_at__lt=notification_cutoff(now))
         last = old.aggregate(last=Max("pk"))["last"]
         if last is not None:
@@ -239,15 +239,6 @@ def destruction_list_approve(*, destruction_list: DestructionList, by) -> Destru
 
 def _anonymise_customers(customer_ids) -> dict[str, int]:
     """Irreversibly overwrites everything personal of these customers. Set-based."""
-    from visits.models import (
-        ContactAttempt,
-        Escalation,
-        EscalationStep,
-        RecordAmendment,
-        SmsMessage,
-        Visit,
-        VisitRecord,
-    )
 
     visits = Visit.objects.filter(account__customer__in=customer_ids)
     counts = {}
@@ -268,13 +259,13 @@ def _anonymise_customers(customer_ids) -> dict[str, int]:
     counts["visits.contactattempt"] = ContactAttempt.objects.filter(visit__in=visits).update(
         note=""
     )
-    counts["visits.escalation"] = Escalation.objects.filter(
+    counts["escalations.escalation"] = Escalation.objects.filter(
         account__customer__in=customer_ids
     ).update(description=DESTROYED, result="")
-    counts["visits.escalationstep"] = EscalationStep.objects.filter(
+    counts["escalations.escalationstep"] = EscalationStep.objects.filter(
         escalation__account__customer__in=customer_ids
     ).update(note="")
-    counts["visits.smsmessage"] = SmsMessage.objects.filter(customer__in=customer_ids).update(
+    counts["workspace.smsmessage"] = SmsMessage.objects.filter(customer__in=customer_ids).update(
         body=DESTROYED, reply_text=""
     )
     counts["visits.visit"] = visits.update(reason="", unreachable_reason="", cancelled_reason="")
@@ -322,7 +313,6 @@ def destruction_list_execute(
     *, destruction_list: DestructionList, by=None
 ) -> DestructionCertificate:
     """Carries out an approved list and writes its certificate (kept forever)."""
-    from visits.models import Notification
 
     with retention_procedure():
         locked = DestructionList.objects.select_for_update().get(pk=destruction_list.pk)

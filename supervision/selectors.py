@@ -9,16 +9,13 @@ from django.db.models import Avg, BooleanField, Count, ExpressionWrapper, F, Q, 
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.permissions import (
-    branches_visible_to,
-    escalations_visible_to,
-    records_visible_to,
-    visits_visible_to,
-)
+from accounts.permissions import branches_visible_to
+from escalations.access import escalations_visible_to
+from escalations.services import escalation_stats
+from supervision.models import Complaint, ComplaintStatus, MonthlyAssessment
+from supervision.services import day_bounds
+from visits.access import records_visible_to, visits_visible_to
 from visits.models import OPEN_VISIT_STATUSES, AttemptOutcome, ContactAttempt, VisitStatus
-
-from .models import Complaint, ComplaintStatus, MonthlyAssessment
-from .services import day_bounds
 
 
 def complaints_visible_to(user) -> QuerySet[Complaint]:
@@ -131,7 +128,6 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     rate_days = sorted(set(reach_by_day) | {row["day"] for row in record_days})
     on_time_by_day = {row["day"]: _rate(row["on_time"], row["completed"]) for row in record_days}
 
-    from visits.escalations import escalation_stats
 
     escalations = escalation_stats(
         since=start, until=end, queryset=escalations_visible_to(user).order_by()

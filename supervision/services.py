@@ -23,11 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, StaffCertification
-from accounts.permissions import has_role, records_visible_to
-from visits.models import AttemptOutcome, ContactAttempt, VisitRecord
-
-from .audit import audit
-from .models import (
+from accounts.permissions import has_role
+from core.audit import audit
+from supervision.models import (
     AuditReview,
     AuditSample,
     AuditSampleItem,
@@ -38,6 +36,8 @@ from .models import (
     SampleStatus,
     TrainingAttendance,
 )
+from visits.access import records_visible_to
+from visits.models import AttemptOutcome, ContactAttempt, VisitRecord
 
 SCOPE_KEYS = ("branches", "agents", "kinds", "channels")
 

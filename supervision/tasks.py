@@ -1,40 +1,38 @@
-"""Celery tasks of supervision. Thin: they call a service and are safe to run twice (a unique
-constraint on scheduled samples; a frozen month refuses a second computation)."""
+"""Scheduled jobs of supervision and compliance. Thin: each calls a service and is safe to run
+twice (a unique constraint on scheduled samples; a frozen month refuses a second computation;
+one destruction list a month)."""
 
 import datetime as dt
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
 from django.utils import timezone
+
+from core.tasks import RETRY_POLICY
+from supervision.backup import backup_create
+from supervision.retention import destruction_list_draft
+from supervision.services import (
+    AssessmentFrozen,
+    assessment_compute,
+    last_month,
+    monthly_samples_draft,
+)
 
 logger = logging.getLogger(__name__)
 
-_RETRY = {
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": 30,
-    "retry_backoff_max": 600,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
-
-@shared_task(name="supervision.tasks.draft_monthly_samples_task", **_RETRY)
+@shared_task(name="supervision.tasks.draft_monthly_samples_task", **RETRY_POLICY)
 def draft_monthly_samples_task() -> int:
     """1st of the month: a draft audit sample of last month for each supervisor."""
-    from .services import monthly_samples_draft
-
     drafted = monthly_samples_draft()
     logger.info("draft_monthly_samples_task", extra={"drafted": drafted})
     return drafted
 
 
-@shared_task(name="supervision.tasks.compute_monthly_assessment_task", **_RETRY)
+@shared_task(name="supervision.tasks.compute_monthly_assessment_task", **RETRY_POLICY)
 def compute_monthly_assessment_task(month: str | None = None) -> int:
     """2nd of the month, 02:00: last month's assessment and ranking, frozen once computed.
     ``month`` (YYYY-MM-DD) recomputes a given month unless it is frozen."""
-    from .services import AssessmentFrozen, assessment_compute, last_month
-
     target = dt.date.fromisoformat(month) if month else last_month(timezone.localdate())[0]
     try:
         count = assessment_compute(month=target)
@@ -43,3 +41,14 @@ def compute_monthly_assessment_task(month: str | None = None) -> int:
         return 0
     logger.info("compute_monthly_assessment_task", extra={"month": str(target), "agents": count})
     return count
+
+
+@shared_task(name="supervision.tasks.backup_daily_task", acks_late=True, **RETRY_POLICY)
+def backup_daily_task() -> str:
+    return str(backup_create().name)
+
+
+@shared_task(name="supervision.tasks.destruction_list_monthly_task", **RETRY_POLICY)
+def destruction_list_monthly_task() -> int | None:
+    created = destruction_list_draft()
+    return created.pk if created else None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_security
+from supervision import views, views_security
 
 app_name = "supervision"
 

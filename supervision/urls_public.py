@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from supervision import views
 
 app_name = "public_complaints"
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views_security as views
+from supervision import views_security as views
 
 app_name = "records"
 

@@ -15,19 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.masking import mask_name
 from accounts.models import Role
-from accounts.permissions import (
-    has_role,
-    may_reveal_personal_data,
-    records_visible_to,
-    role_required,
-)
-from visits.models import VisitKind
-
-from . import exports
-from .audit import audit, client_ip
-from .forms import (
+from accounts.permissions import has_role, may_reveal_personal_data, role_required
+from core.audit import audit, client_ip
+from core.masking import mask_name
+from supervision import exports
+from supervision.forms import (
     AnswerForm,
     AssignForm,
     AttendanceForm,
@@ -42,7 +35,7 @@ from .forms import (
     SampleDrawForm,
     StaffComplaintForm,
 )
-from .models import (
+from supervision.models import (
     AuditSample,
     AuditSampleItem,
     ComplaintSource,
@@ -52,8 +45,8 @@ from .models import (
     TrainingAttendance,
     TrainingCourse,
 )
-from .selectors import complaints_visible_to, complaints_with_clock, dashboard_data
-from .services import (
+from supervision.selectors import complaints_visible_to, complaints_with_clock, dashboard_data
+from supervision.services import (
     AssessmentFrozen,
     assessment_compute,
     complaint_answer,
@@ -71,6 +64,8 @@ from .services import (
     samples_with_progress,
     training_attendance_record,
 )
+from visits.access import records_visible_to
+from visits.models import VisitKind
 
 supervisor_only = role_required(Role.SUPERVISOR)
 

@@ -14,15 +14,16 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
-from accounts.permissions import has_role, records_visible_to, role_required
-
-from .models import AuditLogEntry, DestructionList
-from .records import amendable_fields, record_amend
-from .retention import (
+from accounts.permissions import has_role, role_required
+from core.models import AuditLogEntry
+from supervision.models import DestructionList
+from supervision.records import amendable_fields, record_amend
+from supervision.retention import (
     destruction_list_approve,
     destruction_list_draft,
     destruction_list_execute,
 )
+from visits.access import records_visible_to
 
 RECORD_ROLES = (Role.AGENT, Role.SUPERVISOR)
 

@@ -96,14 +96,16 @@ def ensure_reference_data() -> None:
 
     from django.apps import apps
 
-    from visits.models import CalendarYear, EventRule, QuestionnaireQuestion
+    from core.models import CalendarYear
+    from visits.models import EventRule
+    from workspace.models import QuestionnaireQuestion
 
     if not CalendarYear.objects.exists():
-        import_module("visits.migrations.0004_calendar_2025_2026").load(apps, None)
+        import_module("core.migrations.0002_calendar_2025_2026").load(apps, None)
     if not EventRule.objects.exists():
-        import_module("visits.migrations.0005_seed_policies_rules_scripts").seed(apps, None)
+        import_module("visits.migrations.0002_seed_policies_rules_scripts").seed(apps, None)
     if not QuestionnaireQuestion.objects.exists():
-        import_module("visits.migrations.0006_seed_sms_questionnaire_beat").seed(apps, None)
+        import_module("workspace.migrations.0002_seed_sms_questionnaire").seed(apps, None)
 
 
 @pytest.fixture(autouse=True)

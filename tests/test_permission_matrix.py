@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import staff_create
+from core.models import Notification
+from escalations.models import Escalation, Urgency
 from supervision.models import (
     AuditReview,
     AuditSample,
@@ -25,14 +27,7 @@ from supervision.models import (
 )
 from tests.factories import AccountFactory, CustomerFactory, DepartmentFactory, VisitFactory
 from tests.fixtures import PASSWORD
-from visits.models import (
-    ContactAttempt,
-    Escalation,
-    Notification,
-    Urgency,
-    VisitRecord,
-    VisitStatus,
-)
+from visits.models import ContactAttempt, VisitRecord, VisitStatus
 
 ROLES = [r.value for r in Role]
 
@@ -62,36 +57,36 @@ PAGES = [
     _page("home", []),
     _page("login", ROLES, anonymous=200),
     # Agent workspace (issue 4)
-    _page("visits:worklist", [AGENT, SUPERVISOR]),
-    _page("visits:claim_next", [AGENT], method="post"),
+    _page("workspace:worklist", [AGENT, SUPERVISOR]),
+    _page("workspace:claim_next", [AGENT], method="post"),
     _page(
-        "visits:call_screen",
+        "workspace:call_screen",
         [AGENT, SUPERVISOR],
         kwargs=lambda w: {"pk": w["visit"].pk},
         outsider="other_agent",
     ),
     _page(
-        "visits:reveal",
+        "workspace:reveal",
         [AGENT, SUPERVISOR, TELLER],
         kwargs=lambda w: {"pk": w["visit"].pk},
         outsider="other_agent",
         method="post",
     ),
     _page(
-        "visits:attempt",
+        "workspace:attempt",
         [AGENT],
         kwargs=lambda w: {"pk": w["visit"].pk},
         outsider="other_agent",
         method="post",
     ),
     _page(
-        "visits:record",
+        "workspace:record",
         [AGENT],
         kwargs=lambda w: {"pk": w["visit"].pk},
         outsider="other_agent",
         method="post",
     ),
-    _page("accounts:teller", [TELLER]),
+    _page("workspace:teller", [TELLER]),
     # Public pages for customers and the SMS gateway: no login.
     _page(
         "public:questionnaire",
@@ -340,7 +335,9 @@ def test_it_answers_each_role_as_the_matrix_says(client, world, page):
     for role in ROLES:
         user = users[role]
         client.force_login(user)
-        status = _call(client, page, {**objects, "notification": _notification_for(user)}).status_code
+        status = _call(
+            client, page, {**objects, "notification": _notification_for(user)}
+        ).status_code
         if page["name"] == "home":
             ok = status == 302
         elif role in page["roles"]:
@@ -378,7 +375,7 @@ def test_it_answers_anonymous_visitors(client, world, page):
 @pytest.mark.parametrize(
     "name,role",
     [
-        ("visits:worklist", "other_agent"),
+        ("workspace:worklist", "other_agent"),
         ("escalations:inbox", "other_handler"),
         ("supervision:complaints", "other_supervisor"),
         ("supervision:dashboard", "other_supervisor"),

@@ -11,17 +11,14 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 import time as clock
-from collections import defaultdict
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -30,24 +27,10 @@ from accounts.models import (
     Account,
     AccountType,
     RiskLevel,
-    Role,
-    StaffCertification,
-    StaffProfile,
 )
-
-from .calendar import BusinessCalendar, CalendarNotCovered
-from .models import (
-    AttemptOutcome,
-    Channel,
-    ContactAttempt,
-    DueUnit,
-    SmsMessage,
-    Visit,
-    VisitKind,
-    VisitPolicy,
-    VisitStatus,
-)
-from .rules import new_account_due, policy_for
+from core.calendar import BusinessCalendar, CalendarNotCovered, business_tz
+from visits.models import Channel, DueUnit, VisitKind, VisitPolicy
+from visits.rules import new_account_due, policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +45,6 @@ _VISIT_COLUMNS = (
     "phone_attempts, policy_id, policy_version, reason, unreachable_reason, cancelled_reason, "
     "created_at, updated_at"
 )
-
-
-def _tz() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
 
 
 def _is_postgres() -> bool:
@@ -191,7 +170,7 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
         due_date = f"({anchor} + make_interval(months => p.months, days => p.days))::date"
         due_at = "(d.due_date + CAST(%(end)s AS TIME)) AT TIME ZONE %(tz)s"
     else:
-        offset = int(datetime(2000, 1, 1, tzinfo=_tz()).utcoffset().total_seconds() // 60)
+        offset = int(datetime(2000, 1, 1, tzinfo=business_tz()).utcoffset().total_seconds() // 60)
         anchor = f"COALESCE(date(lv.at, '{offset:+d} minutes'), a.opened_on)"
         due_date = f"date({anchor}, '+' || p.months || ' months', '+' || p.days || ' days')"
         due_at = f"datetime(d.due_date, '{end.hour * 60 + end.minute - offset:+d} minutes')"
@@ -249,7 +228,7 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
 
 def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
     """New-account visits for accounts opened in the look-back window that never had one."""
-    today = timezone.localtime(now, _tz()).date()
+    today = timezone.localtime(now, business_tz()).date()
     first = today - timedelta(days=settings.CALLBACK["NEW_ACCOUNT_LOOKBACK_DAYS"])
     policies = list(VisitPolicy.objects.filter(kind=VisitKind.NEW_ACCOUNT, is_active=True))
     reason = gettext("新开户回访")
@@ -329,7 +308,7 @@ def generate_due_visits(*, now: datetime | None = None) -> dict:
 
     policy_rows = _periodic_policy_rows()
     if policy_rows:
-        today = timezone.localtime(now, _tz()).date()
+        today = timezone.localtime(now, business_tz()).date()
         horizon = today + timedelta(days=settings.CALLBACK["GENERATION_HORIZON_DAYS"])
         chunk = settings.CALLBACK["GENERATION_CHUNK_SIZE"]
         with connection.cursor() as cursor:
@@ -349,346 +328,3 @@ def generate_due_visits(*, now: datetime | None = None) -> dict:
         extra={"visits_created": created, "seconds": round(clock.monotonic() - started, 3)},
     )
     return created
-
-
-# --- Assignment -------------------------------------------------------------------------------
-
-
-def _eligible_agents(today: date):
-    """user id -> (branch ids, certification ids) of every agent present today."""
-    from accounts.permissions import branch_ids_by_user
-
-    profiles = dict(
-        StaffProfile.objects.filter(
-            role=Role.AGENT, is_absent=False, user__is_active=True
-        ).values_list("user_id", "pk")
-    )
-    scope = branch_ids_by_user(profiles)
-    certifications = defaultdict(set)
-    for profile_id, certification_id in StaffCertification.objects.filter(
-        Q(expires_on__isnull=True) | Q(expires_on__gte=today),
-        profile_id__in=profiles.values(),
-        granted_on__lte=today,
-    ).values_list("profile_id", "certification_id"):
-        certifications[profile_id].add(certification_id)
-    return {user_id: (scope[user_id], certifications[pk]) for user_id, pk in profiles.items()}
-
-
-def _release_absent_agents_visits(now: datetime) -> int:
-    """Visits assigned to an agent now marked absent (and not yet started) go back to the
-    pool; in-progress ones stay with the agent who has talked to the customer."""
-    absent = StaffProfile.objects.filter(
-        Q(is_absent=True) | Q(user__is_active=False), role=Role.AGENT
-    ).values("user_id")
-    return Visit.objects.filter(status=VisitStatus.ASSIGNED, assigned_to__in=absent).update(
-        status=VisitStatus.PENDING, assigned_to=None, assigned_at=None, updated_at=now
-    )
-
-
-def assign_visits(*, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Give pending visits to agents of the visit's branch with the fewest open visits,
-    skipping absent agents and those without the certification the visit's policy requires.
-    Rows are taken with SELECT ... FOR UPDATE SKIP LOCKED, so concurrent assigners (or an
-    agent pressing "next") never hand out the same visit. Returns the number assigned."""
-    now = now or timezone.now()
-    released = _release_absent_agents_visits(now)
-    agents = _eligible_agents(timezone.localtime(now, _tz()).date())
-    if not agents:
-        logger.info("assign_visits: no agent available")
-        return 0
-    load = dict.fromkeys(agents, 0)
-    load.update(
-        Visit.objects.filter(
-            status__in=[VisitStatus.ASSIGNED, VisitStatus.IN_PROGRESS], assigned_to__in=list(agents)
-        )
-        .values_list("assigned_to")
-        .annotate(n=Count("pk"))
-    )
-    agents_by_branch = defaultdict(list)
-    for user_id, (branches, _certs) in agents.items():
-        for branch_id in branches:
-            agents_by_branch[branch_id].append(user_id)
-    skip_locked = connection.features.has_select_for_update_skip_locked
-    assigned, last_pk = 0, 0
-    while True:
-        with transaction.atomic():
-            rows = list(
-                Visit.objects.filter(
-                    status=VisitStatus.PENDING,
-                    assigned_to__isnull=True,
-                    pk__gt=last_pk,
-                    branch_id__in=list(agents_by_branch),
-                )
-                .order_by("pk")
-                .select_for_update(skip_locked=skip_locked, of=("self",))
-                .values_list(
-                    "pk", "branch_id", "policy__required_certification_id", "priority", "due_at"
-                )[:batch_size]
-            )
-            if not rows:
-                break
-            last_pk = rows[-1][0]
-            # Most urgent first, so that they go to the least loaded agents.
-            rows.sort(key=lambda r: (-r[3], r[4], r[0]))
-            picks = defaultdict(list)
-            for pk, branch_id, certification_id, _priority, _due in rows:
-                candidates = [
-                    user_id
-                    for user_id in agents_by_branch[branch_id]
-                    if certification_id is None or certification_id in agents[user_id][1]
-                ]
-                if not candidates:
-                    continue
-                chosen = min(candidates, key=lambda u: (load[u], u))
-                load[chosen] += 1
-                picks[chosen].append(pk)
-            for user_id, pks in picks.items():
-                # The status condition makes a visit claimed meanwhile (e.g. without SKIP
-                # LOCKED on SQLite) count for nobody rather than twice.
-                done = Visit.objects.filter(
-                    pk__in=pks, status=VisitStatus.PENDING, assigned_to__isnull=True
-                ).update(
-                    status=VisitStatus.ASSIGNED,
-                    assigned_to=user_id,
-                    assigned_at=now,
-                    updated_at=now,
-                )
-                load[user_id] += done - len(pks)
-                assigned += done
-    logger.info("assign_visits done", extra={"assigned": assigned, "released": released})
-    return assigned
-
-
-# --- Fallback ladder ---------------------------------------------------------------------------
-
-FAILED_PHONE_OUTCOMES = (
-    AttemptOutcome.NO_ANSWER,
-    AttemptOutcome.BUSY,
-    AttemptOutcome.WRONG_NUMBER,
-    AttemptOutcome.REFUSED,
-)
-
-
-def _optional(module: str, name: str):
-    """A function of another part of the product, or None while it does not exist yet."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
-def _working_days(calendar: BusinessCalendar, moments) -> set[date]:
-    days = set()
-    for moment in moments:
-        day = timezone.localtime(moment, _tz()).date()
-        try:
-            working = calendar.is_working_day(day)
-        except CalendarNotCovered:
-            working = day.weekday() < 5
-        if working:
-            days.add(day)
-    return days
-
-
-def _step(
-    visit: Visit,
-    *,
-    to_channel: str,
-    function,
-    outcome_ok: str,
-    outcome_failed: str,
-    missing_note: str,
-    now: datetime,
-) -> bool:
-    """Move ``visit`` to the next channel (a conditional UPDATE decides who does it) and start
-    that channel through ``function``; record a ContactAttempt unless the channel did."""
-    from supervision.audit import audit
-
-    with transaction.atomic():
-        moved = Visit.objects.filter(pk=visit.pk, channel=visit.channel, status__in=OPEN).update(
-            channel=to_channel, callback_at=None, updated_at=now
-        )
-        if not moved:
-            return False
-        before = visit.channel
-        visit.channel = to_channel
-        last_attempt = ContactAttempt.objects.aggregate(m=Max("pk"))["m"] or 0
-        outcome, note = outcome_ok, ""
-        if function is None:
-            outcome, note = outcome_failed, missing_note
-        else:
-            try:
-                with transaction.atomic():
-                    if function(visit) is None:
-                        outcome, note = outcome_failed, gettext("渠道未能发出（无可用模板）")
-            except Exception as exc:  # a channel failure must not stop the ladder
-                logger.exception(
-                    "fallback channel failed", extra={"visit": visit.pk, "channel": to_channel}
-                )
-                outcome, note = outcome_failed, str(exc)[:500]
-        recorded = ContactAttempt.objects.filter(
-            visit=visit, channel=to_channel, pk__gt=last_attempt
-        ).exists()
-        if outcome == outcome_failed or not recorded:
-            ContactAttempt.objects.create(
-                visit=visit,
-                channel=to_channel,
-                started_at=now,
-                ended_at=now,
-                outcome=outcome,
-                note=note,
-            )
-        audit(
-            "visit.fallback",
-            obj=visit,
-            before={"channel": before},
-            after={"channel": to_channel, "outcome": outcome},
-        )
-    return True
-
-
-def _unreachable_reason(visit: Visit) -> str:
-    lines = []
-    for attempt in visit.attempts.all():
-        if attempt.outcome in (AttemptOutcome.REACHED, AttemptOutcome.CALLBACK):
-            continue
-        when = timezone.localtime(attempt.started_at, _tz()).strftime("%Y-%m-%d %H:%M")
-        line = f"{when} {attempt.get_channel_display()}：{attempt.get_outcome_display()}"
-        lines.append(f"{line}（{attempt.note}）" if attempt.note else line)
-    return "\n".join(lines)
-
-
-def retry_unreached(*, now: datetime | None = None) -> dict:
-    """SPEC §3 fallback ladder. A phone visit with failed attempts on PHONE_ATTEMPTS different
-    working days (and no pending call-back) moves to SMS; an SMS that failed, or got no answer
-    within SMS_REPLY_DAYS, moves to the online questionnaire; a questionnaire that expired
-    unanswered makes the visit unreachable, with the reason of each failure. A visit moves
-    at most one step per run: the failures that move it must predate the run."""
-    from supervision.audit import audit
-
-    now = now or timezone.now()
-    calendar = BusinessCalendar()
-    counts = {"to_sms": 0, "to_online": 0, "unreachable": 0}
-    needed = settings.CALLBACK["PHONE_ATTEMPTS"]
-
-    # 1. phone -> SMS
-    phone_visits = (
-        Visit.objects.open()
-        .filter(channel=Channel.PHONE, phone_attempts__gte=needed)
-        .filter(Q(callback_at__isnull=True) | Q(callback_at__lte=now))
-        .exclude(
-            Exists(
-                ContactAttempt.objects.filter(visit=OuterRef("pk"), outcome=AttemptOutcome.REACHED)
-            )
-        )
-        .order_by("pk")
-    )
-    sms_queue = _optional("visits.channels.sms", "sms_queue_for_visit")
-    for chunk in _chunks(phone_visits.values_list("pk", flat=True).iterator(), 500):
-        # Only the phone failures since the visit last came back to the phone (after an SMS
-        # or questionnaire step) count towards leaving it again.
-        back_on_phone = dict(
-            ContactAttempt.objects.filter(visit_id__in=chunk)
-            .exclude(channel=Channel.PHONE)
-            .values_list("visit_id")
-            .annotate(at=Max("started_at"))
-        )
-        failures = defaultdict(list)
-        for visit_id, started_at in ContactAttempt.objects.filter(
-            visit_id__in=chunk, channel=Channel.PHONE, outcome__in=FAILED_PHONE_OUTCOMES
-        ).values_list("visit_id", "started_at"):
-            if visit_id not in back_on_phone or started_at > back_on_phone[visit_id]:
-                failures[visit_id].append(started_at)
-        ready = [pk for pk in chunk if len(_working_days(calendar, failures[pk])) >= needed]
-        for visit in Visit.objects.filter(pk__in=ready).select_related("account__customer"):
-            if _step(
-                visit,
-                to_channel=Channel.SMS,
-                function=sms_queue,
-                outcome_ok=AttemptOutcome.SMS_SENT,
-                outcome_failed=AttemptOutcome.SMS_FAILED,
-                missing_note=gettext("短信渠道未接入，未发送"),
-                now=now,
-            ):
-                counts["to_sms"] += 1
-
-    # 2. SMS -> online questionnaire
-    reply_cutoff = now - timedelta(days=settings.CALLBACK["SMS_REPLY_DAYS"])
-    sms_attempts = ContactAttempt.objects.filter(visit=OuterRef("pk"), channel=Channel.SMS)
-    sms_visits = (
-        Visit.objects.open()
-        .filter(channel=Channel.SMS)
-        .filter(
-            Exists(sms_attempts.filter(outcome=AttemptOutcome.SMS_FAILED, started_at__lt=now))
-            | Exists(
-                SmsMessage.objects.filter(
-                    visit=OuterRef("pk"), status__in=["failed", "skipped"], created_at__lt=now
-                )
-            )
-            | (Exists(sms_attempts) & ~Exists(sms_attempts.filter(started_at__gt=reply_cutoff)))
-        )
-        .select_related("account__customer")
-        .order_by("pk")
-    )
-    invite_create = _optional("visits.questionnaire", "invite_create")
-    for visit in sms_visits.iterator(chunk_size=500):
-        if _step(
-            visit,
-            to_channel=Channel.ONLINE,
-            function=invite_create,
-            outcome_ok=AttemptOutcome.ONLINE_SENT,
-            outcome_failed=AttemptOutcome.ONLINE_EXPIRED,
-            missing_note=gettext("线上问卷未接入，未发出邀请"),
-            now=now,
-        ):
-            counts["to_online"] += 1
-
-    # 3. online -> unreachable
-    link_cutoff = now - timedelta(days=settings.CALLBACK["QUESTIONNAIRE_LINK_DAYS"])
-    online_attempts = ContactAttempt.objects.filter(visit=OuterRef("pk"), channel=Channel.ONLINE)
-    online_visits = (
-        Visit.objects.open()
-        .filter(channel=Channel.ONLINE)
-        .filter(
-            Exists(
-                online_attempts.filter(outcome=AttemptOutcome.ONLINE_EXPIRED, started_at__lt=now)
-            )
-            | (
-                Exists(online_attempts)
-                & ~Exists(online_attempts.filter(started_at__gt=link_cutoff))
-            )
-        )
-        .order_by("pk")
-    )
-    for visit in online_visits.iterator(chunk_size=500):
-        with transaction.atomic():
-            reason = _unreachable_reason(visit)
-            done = Visit.objects.filter(
-                pk=visit.pk, channel=Channel.ONLINE, status__in=OPEN
-            ).update(
-                status=VisitStatus.UNREACHABLE,
-                unreachable_reason=reason,
-                callback_at=None,
-                updated_at=now,
-            )
-            if done:
-                audit(
-                    "visit.unreachable",
-                    obj=visit,
-                    before={"status": visit.status},
-                    after={"status": VisitStatus.UNREACHABLE},
-                )
-                counts["unreachable"] += 1
-    logger.info("retry_unreached done", extra=counts)
-    return counts
-
-
-def _chunks(iterable, size):
-    batch = []
-    for item in iterable:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

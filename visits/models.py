@@ -14,47 +14,9 @@ from accounts.models import (
     AccountType,
     Branch,
     Certification,
-    Customer,
-    Department,
     RiskLevel,
     TxnKind,
 )
-
-# --- Business calendar -------------------------------------------------------------------
-
-
-class CalendarYear(models.Model):
-    """A year whose official holiday plan is loaded. Business days are refused outside them."""
-
-    year = models.PositiveSmallIntegerField(_("年份"), primary_key=True)
-    source = models.CharField(_("来源"), max_length=100)
-    loaded_at = models.DateTimeField(_("载入时间"), default=timezone.now)
-
-    class Meta:
-        ordering = ["year"]
-        verbose_name = _("日历年度")
-        verbose_name_plural = _("日历年度")
-
-    def __str__(self):
-        return str(self.year)
-
-
-class CalendarDay(models.Model):
-    """An exception to the Monday-Friday week: a holiday on a weekday, or a weekend day that
-    is a working day (调休)."""
-
-    date = models.DateField(_("日期"), primary_key=True)
-    is_working_day = models.BooleanField(_("工作日"))
-    name = models.CharField(_("名称"), max_length=100, blank=True)
-
-    class Meta:
-        ordering = ["date"]
-        verbose_name = _("节假日/调休")
-        verbose_name_plural = _("节假日/调休")
-
-    def __str__(self):
-        return f"{self.date} {self.name}"
-
 
 # --- Policies, scripts and rules ---------------------------------------------------------
 
@@ -105,7 +67,9 @@ class VisitPolicy(models.Model):
     account_type = models.CharField(
         _("账户类型"), max_length=20, choices=AccountType.choices, blank=True
     )
-    risk_level = models.CharField(_("风险等级"), max_length=10, choices=RiskLevel.choices, blank=True)
+    risk_level = models.CharField(
+        _("风险等级"), max_length=10, choices=RiskLevel.choices, blank=True
+    )
     due_unit = models.CharField(_("时限单位"), max_length=20, choices=DueUnit.choices)
     due_amount = models.PositiveIntegerField(_("时限数量"))
     halve_for_high_risk = models.BooleanField(_("高风险或异常账户周期减半"), default=True)
@@ -460,7 +424,8 @@ class VisitRecord(models.Model):
         verbose_name_plural = _("回访记录")
         constraints = [
             models.CheckConstraint(
-                condition=Q(satisfaction__isnull=True) | Q(satisfaction__gte=1, satisfaction__lte=5),
+                condition=Q(satisfaction__isnull=True)
+                | Q(satisfaction__gte=1, satisfaction__lte=5),
                 name="satisfaction_1_to_5",
             ),
             models.CheckConstraint(
@@ -479,7 +444,9 @@ class VisitRecord(models.Model):
             pgtrigger.Protect(
                 name="record_immutable",
                 operation=pgtrigger.Update | pgtrigger.Delete,
-                condition=pgtrigger.Condition("current_setting('callback.retention', true) IS DISTINCT FROM 'on'"),
+                condition=pgtrigger.Condition(
+                    "current_setting('callback.retention', true) IS DISTINCT FROM 'on'"
+                ),
             )
         ]
 
@@ -517,217 +484,3 @@ class RecordAmendment(models.Model):
         ordering = ["amended_at"]
         verbose_name = _("记录更正")
         verbose_name_plural = _("记录更正")
-
-
-# --- Escalations ---------------------------------------------------------------------------
-
-
-class Urgency(models.TextChoices):
-    URGENT = "urgent", _("紧急")
-    HIGH = "high", _("高")
-    NORMAL = "normal", _("一般")
-
-
-class EscalationStatus(models.TextChoices):
-    OPENED = "opened", _("已转办")
-    ACCEPTED = "accepted", _("已受理")
-    RESOLVED = "resolved", _("已处理")
-    REPLIED = "replied", _("已回复客户")
-    CLOSED = "closed", _("已关闭")
-    REOPENED = "reopened", _("已重开")
-
-
-class Escalation(models.Model):
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="escalations")
-    record = models.ForeignKey(
-        VisitRecord, on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
-    )
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="escalations")
-    department = models.ForeignKey(
-        Department, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("部门")
-    )
-    urgency = models.CharField(_("紧急程度"), max_length=10, choices=Urgency.choices)
-    status = models.CharField(
-        _("状态"), max_length=10, choices=EscalationStatus.choices, default=EscalationStatus.OPENED
-    )
-    description = models.TextField(_("问题描述"))
-    deadline_at = models.DateTimeField(_("处理时限"))
-    handler = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="handled_escalations",
-        verbose_name=_("处理人"),
-    )
-    result = models.TextField(_("处理结果"), blank=True)
-    round = models.PositiveSmallIntegerField(_("轮次"), default=1)
-    follow_up_visit = models.ForeignKey(
-        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="followed_escalations"
-    )
-    overdue_count = models.PositiveSmallIntegerField(_("超时次数"), default=0)
-    overdue_notified_at = models.DateTimeField(null=True, blank=True)
-    opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("转办")
-        verbose_name_plural = _("转办")
-        indexes = [
-            models.Index(fields=["department", "status", "deadline_at"], name="esc_dept_queue"),
-            models.Index(fields=["status", "deadline_at"], name="esc_status_deadline"),
-        ]
-        # A closed escalation is final (PostgreSQL trigger; the retention procedure excepted).
-        triggers = [
-            pgtrigger.Protect(
-                name="closed_escalation_immutable",
-                operation=pgtrigger.Update | pgtrigger.Delete,
-                condition=pgtrigger.Condition(
-                    "OLD.status = 'closed' AND current_setting('callback.retention', true) IS DISTINCT FROM 'on'"
-                ),
-            )
-        ]
-
-    def __str__(self):
-        return f"#{self.pk} {self.department} {self.get_status_display()}"
-
-
-class EscalationStep(models.Model):
-    """One transition of an escalation: who, when, from what to what, and why."""
-
-    escalation = models.ForeignKey(Escalation, on_delete=models.PROTECT, related_name="steps")
-    action = models.CharField(_("操作"), max_length=20)
-    from_status = models.CharField(max_length=10, blank=True)
-    to_status = models.CharField(max_length=10)
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    at = models.DateTimeField(default=timezone.now)
-    note = models.TextField(_("说明"), blank=True)
-
-    class Meta:
-        ordering = ["at", "pk"]
-        verbose_name = _("转办步骤")
-        verbose_name_plural = _("转办步骤")
-
-
-class Notification(models.Model):
-    """In-app notification. ``dedup_key`` makes a doubled job notify once."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
-    )
-    message = models.CharField(max_length=300)
-    link = models.CharField(max_length=200, blank=True)
-    dedup_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
-
-
-# --- SMS and online questionnaire ---------------------------------------------------------
-
-
-class SmsTemplate(models.Model):
-    """Placeholders as in scripts. Replies: 1 = correct, 2 = wrong, TD = opt out."""
-
-    code = models.CharField(_("代码"), max_length=40, unique=True)
-    kind = models.CharField(_("回访类型"), max_length=20, choices=VisitKind.choices, blank=True)
-    body = models.TextField(_("内容"))
-    is_marketing = models.BooleanField(_("含营销内容"), default=False)
-    is_active = models.BooleanField(_("启用"), default=True)
-
-    class Meta:
-        verbose_name = _("短信模板")
-        verbose_name_plural = _("短信模板")
-
-    def __str__(self):
-        return self.code
-
-
-class SmsStatus(models.TextChoices):
-    QUEUED = "queued", _("待发送")
-    SENDING = "sending", _("发送中")
-    SENT = "sent", _("已发送")
-    DELIVERED = "delivered", _("已送达")
-    FAILED = "failed", _("失败")
-    SKIPPED = "skipped", _("未发送")
-
-
-class SmsMessage(models.Model):
-    """The SMS outbox. ``idempotency_key`` is unique, so a retried task sends nothing twice."""
-
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="sms_messages")
-    visit = models.ForeignKey(
-        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="sms_messages"
-    )
-    template = models.ForeignKey(SmsTemplate, on_delete=models.PROTECT, null=True, blank=True)
-    body = models.TextField()
-    status = models.CharField(max_length=10, choices=SmsStatus.choices, default=SmsStatus.QUEUED)
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    not_before = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    gateway_message_id = models.CharField(max_length=100, blank=True, db_index=True)
-    tries = models.PositiveSmallIntegerField(default=0)
-    error = models.CharField(max_length=300, blank=True)
-    reply_text = models.CharField(max_length=200, blank=True)
-    replied_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("短信")
-        verbose_name_plural = _("短信")
-        indexes = [
-            models.Index(fields=["status", "not_before"], name="sms_outbox_queue"),
-            models.Index(fields=["customer", "sent_at"], name="sms_customer_sent"),
-        ]
-
-
-class QuestionnaireQuestion(models.Model):
-    kind = models.CharField(_("回访类型"), max_length=20, choices=VisitKind.choices, blank=True)
-    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
-    code = models.CharField(_("代码"), max_length=40)
-    text = models.CharField(_("问题"), max_length=300)
-    answer_type = models.CharField(
-        _("答案类型"),
-        max_length=10,
-        choices=[("yes_no", _("是/否")), ("rating", _("评分1-5")), ("text", _("文字"))],
-    )
-    action_if = models.CharField(
-        _("需跟进的答案"), max_length=20, blank=True, help_text=_("例如 no，或评分 ≤2 写 low")
-    )
-    is_active = models.BooleanField(_("启用"), default=True)
-
-    class Meta:
-        ordering = ["kind", "order"]
-        verbose_name = _("问卷问题")
-        verbose_name_plural = _("问卷问题")
-
-    def __str__(self):
-        return self.text
-
-
-class QuestionnaireInvite(models.Model):
-    """A single-use, expiring link to the online questionnaire of one visit."""
-
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="invites")
-    nonce = models.CharField(max_length=40, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-
-    class Meta:
-        verbose_name = _("线上问卷邀请")
-        verbose_name_plural = _("线上问卷邀请")

@@ -24,9 +24,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import Account, AccountEvent, AccountStatus, EventType
-
-from .calendar import BusinessCalendar, CalendarNotCovered
-from .models import (
+from core.audit import audit
+from core.calendar import BusinessCalendar, CalendarNotCovered
+from visits.models import (
     DueUnit,
     EventRule,
     RuleType,
@@ -36,7 +36,7 @@ from .models import (
     VisitStatus,
     VisitTrigger,
 )
-from .services import visit_open_or_join
+from visits.opening import visit_open_or_join
 
 logger = logging.getLogger(__name__)
 
@@ -473,8 +473,6 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
 
 
 def _cancel_open_visits(closing: dict[int, AccountEvent]) -> int:
-    from supervision.audit import audit
-
     reason = gettext("账户已销户")
     cancelled = defaultdict(list)
     for visit_id, account_id in (

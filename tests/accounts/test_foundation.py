@@ -6,8 +6,8 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.models import Customer
-from accounts.permissions import visits_visible_to
 from tests.factories import VisitFactory
+from visits.access import visits_visible_to
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_it_serves_the_login_page_in_chinese_and_english(client):
 
 
 def test_it_sends_anonymous_users_to_login(client):
-    response = client.get(reverse("visits:worklist"))
+    response = client.get(reverse("workspace:worklist"))
     assert response.status_code == 302
     assert reverse("login") in response["Location"]
 
@@ -90,8 +90,11 @@ def test_it_expires_sessions_after_inactivity(settings):
 def test_it_refuses_to_start_in_production_with_debug_or_the_default_key(env):
     code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='callback_admin.settings'; django.setup()"
     result = subprocess.run(
-        [sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True, text=True, check=False,
+        [sys.executable, "-c", code],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr

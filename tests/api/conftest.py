@@ -5,7 +5,7 @@ import time_machine
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from accounts.api_auth import service_client_create
+from core.api.auth import service_client_create
 
 # A date inside the loaded official calendar (2026), a Saturday morning in Beijing.
 NOW = "2026-11-28T11:00:00+08:00"

@@ -7,9 +7,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts.api_auth import hash_key, service_client_revoke
-from accounts.models import ServiceClient
-from supervision.models import AuditLogEntry
+from core.api.auth import hash_key, service_client_revoke
+from core.models import AuditLogEntry, ServiceClient
 from tests.factories import VisitFactory
 
 from .conftest import customer_body
@@ -52,10 +51,17 @@ def test_it_records_the_last_use(core_banking, api, branch):
 
 def test_it_needs_the_ingest_scope_to_write(read_only, branch, account):
     assert read_only.put("/api/v1/customers/C1", customer_body(), format="json").status_code == 403
-    event = {"event_id": "E1", "type": "account_closed", "account_number": account.number,
-             "occurred_at": "2026-11-28T10:00:00+08:00"}
+    event = {
+        "event_id": "E1",
+        "type": "account_closed",
+        "account_number": account.number,
+        "occurred_at": "2026-11-28T10:00:00+08:00",
+    }
     assert read_only.post("/api/v1/events", event, format="json").status_code == 403
-    assert read_only.post("/api/v1/events/batch", {"events": [event]}, format="json").status_code == 403
+    assert (
+        read_only.post("/api/v1/events/batch", {"events": [event]}, format="json").status_code
+        == 403
+    )
     assert not ServiceClient.objects.get(name="read-only").events.exists()
 
 
@@ -97,7 +103,9 @@ def test_staff_sessions_cannot_write(agent, branch):
 
 def test_the_command_prints_the_key_alone_on_its_last_line(db, branch):
     out = io.StringIO()
-    call_command("create_service_client", "cbs", "--scopes", "ingest,read", stdout=out, stderr=io.StringIO())
+    call_command(
+        "create_service_client", "cbs", "--scopes", "ingest,read", stdout=out, stderr=io.StringIO()
+    )
     key = out.getvalue().strip().splitlines()[-1]
     client = ServiceClient.objects.get(name="cbs")
     assert client.scopes == ["ingest", "read"]
@@ -120,7 +128,7 @@ def test_the_command_refuses_unknown_scopes(db):
 
 def test_the_admin_shows_the_key_once_and_revokes(admin_client):
     response = admin_client.post(
-        reverse("admin:accounts_serviceclient_add"),
+        reverse("admin:core_serviceclient_add"),
         {"name": "cbs-admin", "scope_choices": ["read"]},
         follow=True,
     )
@@ -131,7 +139,7 @@ def test_the_admin_shows_the_key_once_and_revokes(admin_client):
     key = shown.rsplit("：", 1)[1]
     assert client.key_hash == hash_key(key) and client.scopes == ["read"]
     response = admin_client.post(
-        reverse("admin:accounts_serviceclient_changelist"),
+        reverse("admin:core_serviceclient_changelist"),
         {"action": "revoke_selected", "_selected_action": [client.pk]},
         follow=True,
     )

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Account, AccountEvent, Customer
-from supervision.models import AuditLogEntry
+from core.models import AuditLogEntry
 from visits.models import Visit
 
 from .conftest import customer_body
@@ -74,24 +74,36 @@ def test_it_rejects_bad_customers_naming_the_field(api, branch, overrides, field
 
 def test_an_older_source_version_changes_nothing(api, branch):
     api.put("/api/v1/customers/C0001", customer_body(source_version=5), format="json")
-    late = api.put("/api/v1/customers/C0001", customer_body(name="旧名", source_version=4), format="json")
+    late = api.put(
+        "/api/v1/customers/C0001", customer_body(name="旧名", source_version=4), format="json"
+    )
     assert late.status_code == 200
     assert late.json()["name"] == "张伟" and late.json()["source_version"] == 5
-    newer = api.put("/api/v1/customers/C0001", customer_body(name="新名", source_version=6), format="json")
+    newer = api.put(
+        "/api/v1/customers/C0001", customer_body(name="新名", source_version=6), format="json"
+    )
     assert newer.json()["name"] == "新名"
 
 
 def test_a_contact_change_is_an_info_changed_event(api, branch, frozen_now):
     api.put("/api/v1/customers/C0001", customer_body(), format="json")
-    api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "opened_on": "2024-01-02"}, format="json")
+    api.put(
+        "/api/v1/accounts/6222020000000001", {**ACCOUNT, "opened_on": "2024-01-02"}, format="json"
+    )
     api.put("/api/v1/customers/C0001", customer_body(mobile="13900139000"), format="json")
     event = AccountEvent.objects.get(event_type="info_changed")
     customer = Customer.objects.get()
     assert event.event_id == f"auto-info-{customer.pk}-1"
     assert event.data == {"fields": ["mobile"]}
-    assert Visit.objects.filter(kind="special_event", account__number="6222020000000001").count() == 1
+    assert (
+        Visit.objects.filter(kind="special_event", account__number="6222020000000001").count() == 1
+    )
     # A PUT that changes nothing contact-related raises no event.
-    api.put("/api/v1/customers/C0001", customer_body(mobile="13900139000", risk_level="high"), format="json")
+    api.put(
+        "/api/v1/customers/C0001",
+        customer_body(mobile="13900139000", risk_level="high"),
+        format="json",
+    )
     assert AccountEvent.objects.filter(event_type="info_changed").count() == 1
 
 
@@ -100,7 +112,9 @@ def test_it_creates_then_replaces_an_account(api, branch, frozen_now):
     created = api.put("/api/v1/accounts/6222020000000001", ACCOUNT, format="json")
     assert created.status_code == 201
     assert created.json()["customer_external_id"] == "C0001"
-    replaced = api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "frozen"}, format="json")
+    replaced = api.put(
+        "/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "frozen"}, format="json"
+    )
     assert replaced.status_code == 200
     assert Account.objects.get().status == "frozen"
 
@@ -114,9 +128,16 @@ def test_a_new_account_schedules_its_visit_once(api, branch, frozen_now):
     assert event.event_id == "auto-opened-6222020000000001"
     assert Visit.objects.filter(kind="new_account").count() == 1
     # core banking's own account_opened event joins the same visit
-    api.post("/api/v1/events", {"event_id": "CB-OPEN", "type": "account_opened",
-                                "account_number": "6222020000000001",
-                                "occurred_at": "2026-11-20T09:00:00+08:00"}, format="json")
+    api.post(
+        "/api/v1/events",
+        {
+            "event_id": "CB-OPEN",
+            "type": "account_opened",
+            "account_number": "6222020000000001",
+            "occurred_at": "2026-11-20T09:00:00+08:00",
+        },
+        format="json",
+    )
     assert Visit.objects.filter(kind="new_account").count() == 1
 
 
@@ -125,7 +146,9 @@ def test_closing_an_account_by_put_cancels_its_open_visits(api, branch, frozen_n
     api.put("/api/v1/customers/C0001", customer_body(), format="json")
     api.put("/api/v1/accounts/6222020000000001", ACCOUNT, format="json")
     assert Visit.objects.get(kind="new_account").status == "pending"
-    closed = api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "closed"}, format="json")
+    closed = api.put(
+        "/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "closed"}, format="json"
+    )
     assert closed.status_code == 200
     visit = Visit.objects.get(kind="new_account")
     assert visit.status == "cancelled"
@@ -138,7 +161,8 @@ def test_closing_an_account_by_put_cancels_its_open_visits(api, branch, frozen_n
     api.put("/api/v1/accounts/6222020000000001", ACCOUNT, format="json")
     api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "closed"}, format="json")
     assert list(
-        AccountEvent.objects.filter(event_type="account_closed").values_list("event_id", flat=True)
+        AccountEvent.objects.filter(event_type="account_closed")
+        .values_list("event_id", flat=True)
         .order_by("pk")
     ) == ["auto-closed-6222020000000001-1", "auto-closed-6222020000000001-2"]
 
@@ -146,7 +170,9 @@ def test_closing_an_account_by_put_cancels_its_open_visits(api, branch, frozen_n
 @pytest.mark.spec("4.new-account")
 def test_an_old_account_gets_no_new_account_visit(api, branch, frozen_now):
     api.put("/api/v1/customers/C0001", customer_body(), format="json")
-    api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "opened_on": "2025-03-03"}, format="json")
+    api.put(
+        "/api/v1/accounts/6222020000000001", {**ACCOUNT, "opened_on": "2025-03-03"}, format="json"
+    )
     assert not AccountEvent.objects.exists()
     assert not Visit.objects.exists()
 

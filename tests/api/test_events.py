@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from accounts.models import AccountEvent
-from supervision.models import AuditLogEntry
+from core.models import AuditLogEntry
 from tests.factories import AccountFactory
 from visits.models import Visit
 
@@ -22,7 +22,9 @@ def test_it_records_an_event_and_schedules_its_visit(api, account, frozen_now):
     visit = Visit.objects.get(account=account, kind="special_event")
     assert body == {
         "event_id": "CB-1",
-        "visits": [{"id": visit.pk, "kind": "special_event", "due_at": body["visits"][0]["due_at"]}],
+        "visits": [
+            {"id": visit.pk, "kind": "special_event", "due_at": body["visits"][0]["due_at"]}
+        ],
     }
     assert body["visits"][0]["due_at"].endswith("+08:00")
     event = AccountEvent.objects.get(event_id="CB-1")
@@ -31,7 +33,9 @@ def test_it_records_an_event_and_schedules_its_visit(api, account, frozen_now):
 
 
 def test_a_small_transaction_answers_201_with_no_visit(api, account, frozen_now):
-    response = api.post("/api/v1/events", txn_event("CB-2", account.number, "120.50"), format="json")
+    response = api.post(
+        "/api/v1/events", txn_event("CB-2", account.number, "120.50"), format="json"
+    )
     assert response.status_code == 201
     assert response.json() == {"event_id": "CB-2", "visits": []}
     assert not Visit.objects.exists()
@@ -48,14 +52,19 @@ def test_a_repeat_answers_200_with_the_first_answer_and_does_nothing(api, accoun
 
 def test_the_same_id_with_another_body_is_409(api, account, frozen_now):
     api.post("/api/v1/events", txn_event("CB-4", account.number), format="json")
-    response = api.post("/api/v1/events", txn_event("CB-4", account.number, "90000.00"), format="json")
+    response = api.post(
+        "/api/v1/events", txn_event("CB-4", account.number, "90000.00"), format="json"
+    )
     assert response.status_code == 409
     assert "event_id" in response.json()
     assert AccountEvent.objects.get(event_id="CB-4").amount == 80000
 
 
 def test_event_ids_are_per_client(api, ingest_only, account, frozen_now):
-    assert api.post("/api/v1/events", txn_event("CB-5", account.number), format="json").status_code == 201
+    assert (
+        api.post("/api/v1/events", txn_event("CB-5", account.number), format="json").status_code
+        == 201
+    )
     other = ingest_only.post("/api/v1/events", txn_event("CB-5", account.number), format="json")
     assert other.status_code == 201
     assert AccountEvent.objects.filter(event_id="CB-5").count() == 2
@@ -114,8 +123,12 @@ def test_it_names_the_data_field_at_fault(api, account, frozen_now):
     ],
 )
 def test_it_checks_the_data_of_each_type(api, account, event_type, data, status, frozen_now):
-    event = {"event_id": "CB-8", "type": event_type, "account_number": account.number,
-             "occurred_at": "2026-11-28T10:00:00+08:00"}
+    event = {
+        "event_id": "CB-8",
+        "type": event_type,
+        "account_number": account.number,
+        "occurred_at": "2026-11-28T10:00:00+08:00",
+    }
     if data is not None:
         event["data"] = data
     response = api.post("/api/v1/events", event, format="json")
@@ -123,16 +136,25 @@ def test_it_checks_the_data_of_each_type(api, account, event_type, data, status,
 
 
 def test_a_complaint_schedules_a_special_event_visit(api, account, frozen_now):
-    event = {"event_id": "CB-9", "type": "complaint", "account_number": account.number,
-             "occurred_at": "2026-11-28T10:00:00+08:00", "data": {"text": "投诉"}}
+    event = {
+        "event_id": "CB-9",
+        "type": "complaint",
+        "account_number": account.number,
+        "occurred_at": "2026-11-28T10:00:00+08:00",
+        "data": {"text": "投诉"},
+    }
     response = api.post("/api/v1/events", event, format="json")
     assert [v["kind"] for v in response.json()["visits"]] == ["special_event"]
 
 
 def test_account_closed_cancels_open_visits(api, account, frozen_now):
     api.post("/api/v1/events", txn_event("CB-10", account.number), format="json")
-    event = {"event_id": "CB-11", "type": "account_closed", "account_number": account.number,
-             "occurred_at": "2026-11-28T10:30:00+08:00"}
+    event = {
+        "event_id": "CB-11",
+        "type": "account_closed",
+        "account_number": account.number,
+        "occurred_at": "2026-11-28T10:30:00+08:00",
+    }
     assert api.post("/api/v1/events", event, format="json").status_code == 201
     assert Visit.objects.get(account=account).status == "cancelled"
 
@@ -260,7 +282,7 @@ def test_a_batch_chosen_as_deadlock_victim_is_tried_again_from_scratch(
 ):
     from django.db import OperationalError
 
-    from accounts import services
+    from visits import ingest as services
 
     real = services._events_ingest_once
     calls = []
@@ -288,7 +310,7 @@ def test_a_batch_chosen_as_deadlock_victim_is_tried_again_from_scratch(
 def test_another_database_error_is_not_retried(api, account, frozen_now, monkeypatch):
     from django.db import OperationalError
 
-    from accounts import services
+    from visits import ingest as services
 
     calls = []
 

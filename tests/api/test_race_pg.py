@@ -7,8 +7,8 @@ import time_machine
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts.api_auth import service_client_create
 from accounts.models import AccountEvent
+from core.api.auth import service_client_create
 from tests.factories import AccountFactory, BranchFactory, CustomerFactory
 from visits.models import Visit, VisitTrigger
 

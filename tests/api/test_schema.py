@@ -10,7 +10,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.api_auth import service_client_create
+from core.api.auth import service_client_create
 from tests.factories import AccountFactory, CustomerFactory
 
 pytestmark = [pytest.mark.spec("6.api-schema")]

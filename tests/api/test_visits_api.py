@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from escalations.models import Escalation
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
-from visits.models import ContactAttempt, Escalation, VisitRecord
+from visits.models import ContactAttempt, VisitRecord
 
 pytestmark = [pytest.mark.spec("6.api-visits"), pytest.mark.django_db]
 
@@ -18,7 +19,9 @@ def test_it_filters_visits(api, account, customer, branch):
     VisitFactory(account=other, kind="periodic", status="cancelled")
     ids = lambda r: [v["id"] for v in r.json()["results"]]  # noqa: E731
     assert ids(api.get("/api/v1/visits", {"account_number": account.number})) == [mine.pk]
-    assert ids(api.get("/api/v1/visits", {"customer_external_id": customer.external_id})) == [mine.pk]
+    assert ids(api.get("/api/v1/visits", {"customer_external_id": customer.external_id})) == [
+        mine.pk
+    ]
     assert ids(api.get("/api/v1/visits", {"kind": "new_account"})) == [mine.pk]
     assert ids(api.get("/api/v1/visits", {"status": "pending"})) == [mine.pk]
     future = (timezone.now() + dt.timedelta(hours=1)).isoformat()
@@ -29,8 +32,13 @@ def test_it_filters_visits(api, account, customer, branch):
 
 
 @pytest.mark.parametrize(
-    "params", [{"kind": "x"}, {"status": "done"}, {"updated_since": "soon"},
-               {"updated_since": "2026-01-01T00:00:00"}]
+    "params",
+    [
+        {"kind": "x"},
+        {"status": "done"},
+        {"updated_since": "soon"},
+        {"updated_since": "2026-01-01T00:00:00"},
+    ],
 )
 def test_bad_filters_are_400_naming_them(api, params, db):
     response = api.get("/api/v1/visits", params)
@@ -62,22 +70,37 @@ def test_page_size_is_capped_at_500(api, account):
 
 
 def test_the_detail_shows_attempts_and_record_summary(api, account, agent, security_dept):
-    visit = VisitFactory(account=account, status="completed", assigned_to=agent,
-                         completed_at=timezone.now())
+    visit = VisitFactory(
+        account=account, status="completed", assigned_to=agent, completed_at=timezone.now()
+    )
     ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="no_answer")
     ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
     record = VisitRecord.objects.create(
-        visit=visit, channel="phone", submitted_by=agent, reminder_anti_fraud=True,
-        reminder_safe_operation=True, satisfaction=4, handling="escalated", problem="网银登录失败",
+        visit=visit,
+        channel="phone",
+        submitted_by=agent,
+        reminder_anti_fraud=True,
+        reminder_safe_operation=True,
+        satisfaction=4,
+        handling="escalated",
+        problem="网银登录失败",
     )
-    Escalation.objects.create(visit=visit, record=record, account=account, department=security_dept,
-                              urgency="high", description="网银登录失败",
-                              deadline_at=timezone.now() + dt.timedelta(days=1))
+    Escalation.objects.create(
+        visit=visit,
+        record=record,
+        account=account,
+        department=security_dept,
+        urgency="high",
+        description="网银登录失败",
+        deadline_at=timezone.now() + dt.timedelta(days=1),
+    )
     body = api.get(f"/api/v1/visits/{visit.pk}").json()
     assert [a["outcome"] for a in body["attempts"]] == ["no_answer", "reached"]
     assert body["record"]["outcome"] == "escalated"
     assert body["record"]["satisfaction"] == 4
-    assert [(p["department"], p["status"]) for p in body["record"]["problems"]] == [("security", "opened")]
+    assert [(p["department"], p["status"]) for p in body["record"]["problems"]] == [
+        ("security", "opened")
+    ]
 
 
 def test_an_open_visit_has_no_record_summary(api, account):

@@ -9,8 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from escalations.models import Escalation, EscalationStatus
 from tests.factories import VisitFactory
-from visits.models import Escalation, EscalationStatus, Visit, VisitKind
+from visits.models import Visit, VisitKind
 
 pytestmark = [pytest.mark.spec("7.escalation"), pytest.mark.browser]
 
@@ -29,7 +30,7 @@ def beijing_morning(settings):
 
 @pytest.fixture
 def calendar_2025(transactional_db):
-    from visits.calendar import calendar_load
+    from core.calendar import calendar_load
 
     calendar_load(year=2025, force=True)  # a live-server test starts from a flushed database
 

@@ -6,7 +6,7 @@ import pytest
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
 from tests.visits.workspace_helpers import ensure_seed_data
 from visits.models import VisitRecord
-from visits.questionnaire import invite_create
+from workspace.channels.questionnaire import invite_create
 
 pytestmark = [
     pytest.mark.browser,

@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import staff_create
+from escalations.models import Escalation, EscalationStatus
+from escalations.services import escalation_open
 from tests.factories import VisitFactory
 from tests.fixtures import PASSWORD
-from visits.escalations import escalation_open
-from visits.models import Escalation, EscalationStatus, VisitKind
+from visits.models import VisitKind
 
 
 @pytest.fixture

@@ -6,12 +6,8 @@ import threading
 import pytest
 from django.db import connection
 
-from visits.escalations import (
-    EscalationError,
-    escalation_accept,
-    escalation_resolve,
-)
-from visits.models import Escalation, EscalationStatus, EscalationStep
+from escalations.models import Escalation, EscalationStatus, EscalationStep
+from escalations.services import EscalationError, escalation_accept, escalation_resolve
 
 pytestmark = [
     pytest.mark.spec("7.escalation"),
@@ -23,8 +19,8 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def calendar_2025(transactional_db):
     """A transactional test starts from an empty database (data migrations flushed)."""
-    from visits.calendar import calendar_load
-    from visits.models import CalendarYear
+    from core.calendar import calendar_load
+    from core.models import CalendarYear
 
     if not CalendarYear.objects.filter(year=2025).exists():
         calendar_load(year=2025)

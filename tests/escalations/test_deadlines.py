@@ -5,7 +5,8 @@ import datetime as dt
 
 import pytest
 
-from visits.escalations import (
+from escalations.models import EscalationStatus, Urgency
+from escalations.services import (
     EscalationError,
     escalation_accept,
     escalation_deadline,
@@ -14,7 +15,6 @@ from visits.escalations import (
     escalation_transfer,
     near_deadline_threshold,
 )
-from visits.models import EscalationStatus, Urgency
 
 from .conftest import at
 

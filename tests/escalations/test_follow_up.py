@@ -2,14 +2,15 @@
 
 import pytest
 
-from visits.escalations import (
+from escalations.models import Escalation, EscalationStatus
+from escalations.services import (
     EscalationError,
     escalation_accept,
     escalation_follow_up_outcome,
     escalation_reply,
     escalation_resolve,
 )
-from visits.models import Escalation, EscalationStatus, Visit, VisitKind, VisitStatus
+from visits.models import Visit, VisitKind, VisitStatus
 
 from .conftest import at
 

@@ -6,14 +6,15 @@ import datetime as dt
 import pytest
 from django.core import mail
 
-from visits.escalations import (
+from core.models import Notification
+from escalations.models import Escalation, EscalationStatus
+from escalations.services import (
     escalation_accept,
     escalation_extend,
     escalation_mark_overdue,
     escalations_raised,
 )
-from visits.models import Escalation, EscalationStatus, Notification
-from visits.tasks import escalation_overdue_task
+from escalations.tasks import escalation_overdue_task
 
 from .conftest import at
 
@@ -139,6 +140,6 @@ def test_it_raises_one_overdue_long_past_the_threshold(overdue, wednesday_mornin
 def test_it_is_scheduled_every_ten_minutes():
     from django_celery_beat.models import PeriodicTask
 
-    task = PeriodicTask.objects.get(task="visits.tasks.escalation_overdue_task")
+    task = PeriodicTask.objects.get(task="escalations.tasks.escalation_overdue_task")
     assert (task.interval.every, task.interval.period) == (10, "minutes")
     assert task.enabled

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from accounts.permissions import escalations_visible_to
-from visits.escalations import escalation_stats
-from visits.models import EscalationStatus
+from escalations.access import escalations_visible_to
+from escalations.models import EscalationStatus
+from escalations.services import escalation_stats
 
 from .conftest import at
 

@@ -5,8 +5,9 @@ import datetime as dt
 
 import pytest
 
-from supervision.models import AuditLogEntry
-from visits.escalations import (
+from core.models import AuditLogEntry
+from escalations.models import Escalation, EscalationStatus, EscalationStep
+from escalations.services import (
     TRANSITIONS,
     Action,
     EscalationError,
@@ -18,7 +19,6 @@ from visits.escalations import (
     escalation_resolve,
     escalation_transfer,
 )
-from visits.models import Escalation, EscalationStatus, EscalationStep
 
 pytestmark = [pytest.mark.spec("7.escalation"), pytest.mark.django_db]
 

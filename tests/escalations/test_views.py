@@ -5,8 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from visits.escalations import escalation_accept
-from visits.models import Escalation, EscalationStatus, Notification
+from core.models import Notification
+from escalations.models import Escalation, EscalationStatus
+from escalations.services import escalation_accept
 
 from .conftest import at
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from callback_admin.cache import ResilientRedisCache
+from core.cache import ResilientRedisCache
 
 pytestmark = pytest.mark.spec("9.redis-outage")
 

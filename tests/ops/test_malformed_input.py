@@ -2,7 +2,7 @@
 
 import pytest
 
-from accounts.api_auth import service_client_create
+from core.api.auth import service_client_create
 
 pytestmark = pytest.mark.django_db
 

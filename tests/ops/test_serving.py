@@ -12,8 +12,8 @@ import pytest
 from django.db import OperationalError, connections, transaction
 from django.test import RequestFactory
 
-from callback_admin import db_router
-from callback_admin.middleware import DatabaseUnavailableMiddleware
+from core import db_router
+from core.middleware import DatabaseUnavailableMiddleware
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,7 +115,7 @@ def test_it_writes_the_access_log_as_json_with_the_request_id(caplog):
 
 @pytest.mark.spec("9.static")
 def test_it_collects_vendored_files_with_missing_source_maps():
-    from callback_admin.storage import StaticFilesStorage
+    from core.storage import StaticFilesStorage
 
     rules = [
         rule if isinstance(rule, str) else rule[0]
@@ -157,5 +157,5 @@ def test_it_routes_the_dashboard_and_exports_to_the_replica(with_replica, settin
 
     call("GET", "supervision:dashboard")
     call("POST", "supervision:export")
-    call("GET", "visits:worklist")
+    call("GET", "workspace:worklist")
     assert seen == ["replica", "default", "default", "default", "default", "default"]

@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
-from visits.generation import assign_visits, generate_due_visits
+from visits.assignment import assign_visits
+from visits.generation import generate_due_visits
 from visits.models import Visit
 
 pytestmark = [

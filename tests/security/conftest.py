@@ -5,9 +5,10 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import staff_create
+from escalations.models import Escalation, EscalationStatus, Urgency
 from tests.factories import VisitFactory
 from tests.fixtures import PASSWORD
-from visits.models import Escalation, EscalationStatus, Urgency, VisitRecord, VisitStatus
+from visits.models import VisitRecord, VisitStatus
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.urls import reverse
 
-from supervision.audit import audit, verify_chain
-from supervision.models import AuditLogEntry
+from core.audit import audit
+from core.models import AuditLogEntry
+from supervision.audit_chain import verify_chain
 from tests.fixtures import PASSWORD
 
 
@@ -19,7 +20,7 @@ def _tamper(entry_id: int, action: str) -> None:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL callback.retention = 'on'")
         cursor.execute(
-            "UPDATE supervision_auditlogentry SET action = %s WHERE id = %s", [action, entry_id]
+            "UPDATE core_auditlogentry SET action = %s WHERE id = %s", [action, entry_id]
         )
 
 
@@ -48,7 +49,7 @@ def test_it_detects_a_rewritten_hash_at_the_next_link(supervisor):
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL callback.retention = 'on'")
         cursor.execute(
-            "UPDATE supervision_auditlogentry SET hash = %s WHERE id = %s",
+            "UPDATE core_auditlogentry SET hash = %s WHERE id = %s",
             ["f" * 64, entries[1].pk],
         )
     ok, broken_id, _ = verify_chain()
@@ -113,11 +114,11 @@ def test_it_gives_the_audit_administrator_read_only_permissions(audit_admin, adm
     )
     assert "view_auditlogentry" in codenames
     assert all(code.startswith("view_") for code in codenames)
-    assert not administrator.has_perm("supervision.view_auditlogentry")
+    assert not administrator.has_perm("core.view_auditlogentry")
     assert not administrator.has_perm("auth.change_user")  # users are the security admin's
     for user in (audit_admin, administrator):
-        assert not user.has_perm("supervision.change_auditlogentry")
-        assert not user.has_perm("supervision.delete_auditlogentry")
+        assert not user.has_perm("core.change_auditlogentry")
+        assert not user.has_perm("core.delete_auditlogentry")
 
 
 @pytest.mark.spec("6.audit-log")

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from supervision.audit import audit
+from core.audit import audit
 from supervision.backup import backup_create, backup_verify, backups
 from tests.factories import CustomerFactory
 
@@ -38,7 +38,7 @@ def test_it_backs_up_and_verifies_the_copy_on_sqlite(backup_folder, branch, supe
     assert Path(f"{path}.sha256").read_text().split()[0] == manifest["sha256"]
     result = backup_verify(path)
     assert result.ok, result.problems
-    assert result.audit_entries == manifest["tables"]["supervision_auditlogentry"]
+    assert result.audit_entries == manifest["tables"]["core_auditlogentry"]
 
 
 @pytest.mark.spec("6.backup")
@@ -75,7 +75,7 @@ def test_it_restores_a_postgres_dump_into_a_scratch_database(
     out = capsys.readouterr().out
     assert "backup OK" in out and "chain intact" in out
     result = backup_verify(path)
-    assert result.ok and result.audit_entries == manifest["tables"]["supervision_auditlogentry"]
+    assert result.ok and result.audit_entries == manifest["tables"]["core_auditlogentry"]
 
 
 @pytest.mark.postgres
@@ -94,9 +94,9 @@ def test_it_reports_a_manifest_that_does_not_match_the_dump(backup_folder, branc
 def test_it_schedules_the_daily_backup(db):
     from django_celery_beat.models import PeriodicTask
 
-    from supervision.tasks_security import ensure_security_schedules
+    from core.schedules import schedules_sync
 
-    ensure_security_schedules()
-    task = PeriodicTask.objects.get(task="supervision.backup_daily")
+    schedules_sync()
+    task = PeriodicTask.objects.get(task="supervision.tasks.backup_daily_task")
     assert (task.crontab.hour, task.crontab.minute, task.crontab.day_of_month) == ("2", "30", "*")
-    assert PeriodicTask.objects.filter(task="supervision.destruction_list_monthly").exists()
+    assert PeriodicTask.objects.filter(task="supervision.tasks.destruction_list_monthly_task").exists()

@@ -5,10 +5,12 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from core.models import AuditLogEntry
+from escalations.models import Escalation
 from supervision.immutability import RecordImmutable, retention_procedure
-from supervision.models import AuditLogEntry, AuditReview, AuditSample, AuditSampleItem
+from supervision.models import AuditReview, AuditSample, AuditSampleItem
 from supervision.records import effective_value, record_amend
-from visits.models import Escalation, VisitRecord
+from visits.models import VisitRecord
 
 REFUSED = (RecordImmutable, DatabaseError)
 
@@ -61,7 +63,7 @@ def test_it_refuses_changing_a_finished_review(record, supervisor):
 
 @pytest.mark.spec("6.immutable")
 def test_it_refuses_changing_or_deleting_audit_log_entries(supervisor):
-    from supervision.audit import audit
+    from core.audit import audit
 
     entry = audit("test.event", actor=supervisor)
     entry.action = "forged"
@@ -139,17 +141,17 @@ def test_it_refuses_every_path_to_change_a_record_on_postgres(record, path):
 def test_it_refuses_raw_sql_on_reviews_escalations_and_the_audit_log(
     record, supervisor, closed_escalation
 ):
-    from supervision.audit import audit
+    from core.audit import audit
 
     review = _finished_review(record, supervisor)
     entry = audit("test.event", actor=supervisor)
     statements = [
         ("UPDATE supervision_auditreview SET score = 1 WHERE id = %s", review.pk),
         ("DELETE FROM supervision_auditreview WHERE id = %s", review.pk),
-        ("UPDATE visits_escalation SET result = 'x' WHERE id = %s", closed_escalation.pk),
-        ("DELETE FROM visits_escalation WHERE id = %s", closed_escalation.pk),
-        ("UPDATE supervision_auditlogentry SET action = 'x' WHERE id = %s", entry.pk),
-        ("DELETE FROM supervision_auditlogentry WHERE id = %s", entry.pk),
+        ("UPDATE escalations_escalation SET result = 'x' WHERE id = %s", closed_escalation.pk),
+        ("DELETE FROM escalations_escalation WHERE id = %s", closed_escalation.pk),
+        ("UPDATE core_auditlogentry SET action = 'x' WHERE id = %s", entry.pk),
+        ("DELETE FROM core_auditlogentry WHERE id = %s", entry.pk),
     ]
     for sql, pk in statements:
         with pytest.raises(DatabaseError, match="Cannot update or delete"):

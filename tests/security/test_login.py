@@ -15,7 +15,7 @@ from django_otp.oath import totp
 
 from accounts.models import StaffProfile
 from accounts.otp import confirmed_device, demo_device
-from supervision.models import AuditLogEntry
+from core.models import AuditLogEntry
 from tests.fixtures import PASSWORD
 
 REQUIRE_2FA = {**settings.CALLBACK, "REQUIRE_2FA": True}
@@ -82,7 +82,7 @@ def test_it_asks_a_user_with_a_device_for_the_code_and_not_agents(client, superv
     client.post(reverse("security:otp_verify"), {"token": _token(device)})
     assert client.get(reverse("supervision:audit_log")).status_code == 200
     client.force_login(agent)
-    assert client.get(reverse("visits:worklist")).status_code == 200
+    assert client.get(reverse("workspace:worklist")).status_code == 200
 
 
 @pytest.mark.spec("6.login")
@@ -92,7 +92,7 @@ def test_it_sends_a_user_with_an_old_password_to_change_it(client, agent, settin
         password_changed_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
     )
     client.force_login(agent)
-    response = client.get(reverse("visits:worklist"))
+    response = client.get(reverse("workspace:worklist"))
     assert response["Location"].startswith(reverse("security:password_change"))
     weak = client.post(
         reverse("security:password_change"),
@@ -110,17 +110,17 @@ def test_it_sends_a_user_with_an_old_password_to_change_it(client, agent, settin
     )
     agent.profile.refresh_from_db()
     assert agent.profile.password_changed_at.year >= 2026
-    assert client.get(reverse("visits:worklist")).status_code == 200
+    assert client.get(reverse("workspace:worklist")).status_code == 200
 
 
 @pytest.mark.spec("6.login")
 def test_it_separates_the_three_administrators(administrator, security_admin, audit_admin):
     assert security_admin.has_perm("auth.change_user")
-    assert not security_admin.has_perm("supervision.view_auditlogentry")
+    assert not security_admin.has_perm("core.view_auditlogentry")
     assert not security_admin.has_perm("visits.change_visitpolicy")
     assert administrator.has_perm("visits.change_visitpolicy")
     assert not administrator.has_perm("auth.add_user")
-    assert audit_admin.has_perm("supervision.view_auditlogentry")
+    assert audit_admin.has_perm("core.view_auditlogentry")
     assert not audit_admin.has_perm("auth.change_user")
     assert not audit_admin.has_perm("visits.change_visitpolicy")
 

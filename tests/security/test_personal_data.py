@@ -13,11 +13,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.views.debug import get_exception_reporter_class
 
-from accounts.api_auth import service_client_create
-from accounts.crypto import decrypt
 from accounts.models import Customer
 from accounts.pii import reveal
-from supervision.models import AuditLogEntry
+from core.api.auth import service_client_create
+from core.crypto import decrypt
+from core.models import AuditLogEntry
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
 
 
@@ -168,7 +168,7 @@ def test_it_never_logs_a_canary_in_full(client, caplog, capfd, branch, agent, te
     # Teller page: an account number typed in.
     client.force_login(teller)
     client.post(
-        reverse("accounts:teller"),
+        reverse("workspace:teller"),
         {"account_number": CANARY_ACCOUNT, "event_type": "info_changed", "text": CANARY_MOBILE},
     )
     # Call screen and reveal.
@@ -178,9 +178,9 @@ def test_it_never_logs_a_canary_in_full(client, caplog, capfd, branch, agent, te
     account = customer.accounts.first() or AccountFactory(customer=customer, number=CANARY_ACCOUNT)
     visit = VisitFactory(account=account, assigned_to=agent, status="assigned")
     client.force_login(agent)
-    client.get(reverse("visits:call_screen", args=[visit.pk]))
-    client.post(reverse("visits:reveal", args=[visit.pk]))
-    client.get(reverse("visits:reveal", args=[visit.pk]))
+    client.get(reverse("workspace:call_screen", args=[visit.pk]))
+    client.post(reverse("workspace:reveal", args=[visit.pk]))
+    client.get(reverse("workspace:reveal", args=[visit.pk]))
     # Export.
     client.force_login(supervisor)
     client.get(reverse("supervision:export", args=["visits", "csv"]))

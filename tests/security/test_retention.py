@@ -11,13 +11,10 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.models import Account, Customer
-from supervision.audit import audit, verify_chain
-from supervision.models import (
-    AuditLogEntry,
-    DestructionCertificate,
-    DestructionList,
-    DestructionStatus,
-)
+from core.audit import audit
+from core.models import AuditLogEntry
+from supervision.audit_chain import verify_chain
+from supervision.models import DestructionCertificate, DestructionList, DestructionStatus
 from supervision.retention import (
     RETENTION_RULES,
     destruction_list_approve,
@@ -29,10 +26,10 @@ from visits.models import VisitRecord
 
 
 @pytest.mark.spec("6.retention")
-def test_it_has_a_retention_rule_for_every_model_of_the_three_apps():
+def test_it_has_a_retention_rule_for_every_model_of_the_project():
     labels = {
         model._meta.label_lower
-        for app in ("accounts", "visits", "supervision")
+        for app in ("core", "accounts", "visits", "escalations", "workspace", "supervision")
         for model in apps.get_app_config(app).get_models()
     }
     assert labels - set(RETENTION_RULES) == set()
@@ -90,7 +87,7 @@ def test_it_anonymises_irreversibly_and_writes_a_certificate(
     expected = hashlib.sha256(f"accounts.customer:{customer.pk}\n".encode())
     assert certificate.approved_by == other_supervisor
     assert certificate.summary["visits.visitrecord"] == 1
-    if not certificate.summary.get("supervision.auditlogentry"):
+    if not certificate.summary.get("core.auditlogentry"):
         assert certificate.ids_sha256 == expected.hexdigest()
     assert DestructionList.objects.get(pk=drafted.pk).status == DestructionStatus.EXECUTED
     assert AuditLogEntry.objects.filter(action="destruction.execute").exists()
@@ -127,7 +124,7 @@ def test_it_deletes_old_audit_entries_and_the_chain_still_verifies(
     time_machine.move_to(dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC))
     recent = audit("test.recent", actor=supervisor)
     drafted = destruction_list_draft(by=supervisor)
-    item = drafted.items.get(object_type="supervision.auditlogentry")
+    item = drafted.items.get(object_type="core.auditlogentry")
     assert int(item.object_id) >= old[-1].pk and int(item.object_id) < recent.pk
     destruction_list_approve(destruction_list=drafted, by=other_supervisor)
     certificate = destruction_list_execute(destruction_list=drafted, by=other_supervisor)

@@ -11,7 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from supervision.models import AuditLogEntry, MonthlyAssessment
+from core.models import AuditLogEntry
+from supervision.models import MonthlyAssessment
 from supervision.selectors import dashboard_data
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
 

@@ -7,13 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from supervision.models import (
-    AuditLogEntry,
-    AuditReview,
-    AuditSample,
-    CorrectiveAction,
-    SampleStatus,
-)
+from core.models import AuditLogEntry
+from supervision.models import AuditReview, AuditSample, CorrectiveAction, SampleStatus
 from supervision.services import corrective_action_acknowledge, review_submit, sample_draw
 
 from .conftest import at, make_record

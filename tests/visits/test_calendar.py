@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 
-from visits.calendar import (
+from core.calendar import (
     CalendarNotCovered,
     add_business_days,
     add_working_hours,
@@ -15,7 +15,7 @@ from visits.calendar import (
     due_after_business_days,
     is_working_day,
 )
-from visits.models import CalendarDay, CalendarYear
+from core.models import CalendarDay, CalendarYear
 
 pytestmark = [pytest.mark.django_db, pytest.mark.spec("4.business-calendar")]
 

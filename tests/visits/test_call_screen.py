@@ -8,10 +8,10 @@ import time_machine
 from django.urls import reverse
 
 from accounts.models import ConsentEntry
-from supervision.models import AuditLogEntry
+from core.models import AuditLogEntry
 from tests.factories import AccountEventFactory
 from visits.models import ContactAttempt, Script, VisitRecord, VisitTrigger
-from visits.services import WorkspaceError, attempt_log
+from workspace.services import WorkspaceError, attempt_log
 
 from .workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
 
@@ -24,7 +24,7 @@ def _seed_data(db):
 
 
 def _screen(client, visit):
-    return client.get(reverse("visits:call_screen", args=[visit.pk]))
+    return client.get(reverse("workspace:call_screen", args=[visit.pk]))
 
 
 @pytest.mark.spec("6.pii")
@@ -45,7 +45,7 @@ def test_it_reveals_personal_data_to_allowed_roles_and_logs_each_reveal(
 ):
     visit = open_visit(account.branch, agent=agent, account=account)
     client.force_login(agent)
-    response = client.post(reverse("visits:reveal", args=[visit.pk]), HTTP_HX_REQUEST="true")
+    response = client.post(reverse("workspace:reveal", args=[visit.pk]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
     assert "13800138000" in html and "110101199003074514" in html
@@ -53,7 +53,7 @@ def test_it_reveals_personal_data_to_allowed_roles_and_logs_each_reveal(
     assert entry.actor == agent and entry.object_id == str(account.customer.pk)
     assert "13800138000" not in str(entry.after) and "110101199003074514" not in str(entry.after)
     client.force_login(handler)  # a handler may not reveal, and does not see the visit at all
-    assert client.post(reverse("visits:reveal", args=[visit.pk])).status_code in (403, 404)
+    assert client.post(reverse("workspace:reveal", args=[visit.pk])).status_code in (403, 404)
     assert AuditLogEntry.objects.filter(action="pii.reveal").count() == 1
 
 
@@ -62,8 +62,8 @@ def test_it_hides_other_branches_visits(client, other_agent, account):
     visit = open_visit(account.branch, account=account)
     client.force_login(other_agent)
     assert _screen(client, visit).status_code == 404
-    assert client.post(reverse("visits:reveal", args=[visit.pk])).status_code == 404
-    assert client.post(reverse("visits:attempt", args=[visit.pk])).status_code == 404
+    assert client.post(reverse("workspace:reveal", args=[visit.pk])).status_code == 404
+    assert client.post(reverse("workspace:attempt", args=[visit.pk])).status_code == 404
 
 
 @pytest.mark.spec("2.script")
@@ -129,7 +129,7 @@ def test_it_lists_the_flagged_transactions_and_previous_visits(client, agent, ac
 def test_it_logs_attempts_and_moves_the_visit_in_progress(client, agent, account):
     visit = open_visit(account.branch, agent=agent, account=account)
     client.force_login(agent)
-    url = reverse("visits:attempt", args=[visit.pk])
+    url = reverse("workspace:attempt", args=[visit.pk])
     response = client.post(url, {"a-outcome": "no_answer"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert 'data-outcome="no_answer"' in response.content.decode()
@@ -182,7 +182,7 @@ def test_it_refuses_attempts_on_another_agents_visit(client, agent, account):
     visit = open_visit(account.branch, agent=colleague, account=account)
     client.force_login(agent)
     response = client.post(
-        reverse("visits:attempt", args=[visit.pk]), {"a-outcome": "busy"}, HTTP_HX_REQUEST="true"
+        reverse("workspace:attempt", args=[visit.pk]), {"a-outcome": "busy"}, HTTP_HX_REQUEST="true"
     )
     assert "已分配给其他回访人员" in response.content.decode()
     assert not ContactAttempt.objects.filter(visit=visit).exists()

@@ -13,7 +13,8 @@ from accounts.models import Account, Role
 from accounts.services import staff_create
 from tests.factories import CustomerFactory
 from tests.fixtures import PASSWORD
-from visits.generation import assign_visits, generate_due_visits
+from visits.assignment import assign_visits
+from visits.generation import generate_due_visits
 from visits.models import Visit
 
 # The seeded calendar, policies and rules are put back after flushes by tests/fixtures.py.

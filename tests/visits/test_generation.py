@@ -10,12 +10,16 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Certification, Role, StaffCertification
 from accounts.services import staff_create
+from core.models import CalendarYear
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
 from tests.fixtures import PASSWORD
-from visits import generation
-from visits.generation import assign_visits, generate_due_visits, retry_unreached
-from visits.models import CalendarYear, ContactAttempt, Visit, VisitPolicy
-from visits.tasks import assign_visits_task, generate_due_visits_task, retry_unreached_task
+from visits.assignment import assign_visits
+from visits.generation import generate_due_visits
+from visits.models import ContactAttempt, Visit, VisitPolicy
+from visits.tasks import assign_visits_task, generate_due_visits_task
+from workspace import ladder
+from workspace.ladder import retry_unreached
+from workspace.tasks import retry_unreached_task
 
 pytestmark = [pytest.mark.django_db]
 
@@ -352,10 +356,12 @@ def test_a_pending_call_back_appointment_holds_the_ladder(branch, agent):
 
 
 @pytest.mark.spec("3.fallback")
-def test_without_the_channel_modules_it_moves_the_channel_and_records_the_failure(
-    branch, agent, monkeypatch
-):
-    monkeypatch.setattr(generation, "_optional", lambda module, name: None)
+def test_when_a_channel_fails_it_moves_on_and_records_the_failure(branch, agent, monkeypatch):
+    def gateway_down(visit):
+        raise RuntimeError("gateway down")
+
+    monkeypatch.setattr(ladder, "sms_queue_for_visit", gateway_down)
+    monkeypatch.setattr(ladder, "invite_create", gateway_down)
     (visit,) = pending(branch, 1)
     failed_calls(
         visit,

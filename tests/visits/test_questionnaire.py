@@ -7,8 +7,10 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from visits.models import Notification, QuestionnaireInvite, QuestionnaireQuestion, VisitRecord
-from visits.questionnaire import InviteError, invite_create, questionnaire_submit
+from core.models import Notification
+from visits.models import VisitRecord
+from workspace.channels.questionnaire import InviteError, invite_create, questionnaire_submit
+from workspace.models import QuestionnaireInvite, QuestionnaireQuestion
 
 from .workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
 
@@ -113,7 +115,7 @@ def test_an_answer_that_needs_action_is_assigned_to_the_agent(client, agent, acc
     record = VisitRecord.objects.get(visit=visit)
     assert record.answers["_needs_action"] == ["txn_recognised", "satisfaction"]
     note = Notification.objects.get(user=agent)
-    assert note.link == reverse("visits:call_screen", args=[visit.pk])
+    assert note.link == reverse("workspace:call_screen", args=[visit.pk])
 
 
 def test_without_an_agent_the_branch_supervisor_gets_it(client, supervisor, account, other_branch):

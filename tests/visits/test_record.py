@@ -7,17 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AccountEvent
-from supervision.models import AuditLogEntry
+from core.models import AuditLogEntry
+from escalations.models import Escalation, EscalationStatus
 from tests.factories import AccountEventFactory
-from visits.models import (
-    Escalation,
-    EscalationStatus,
-    TransactionCheck,
-    Visit,
-    VisitRecord,
-    VisitTrigger,
-)
-from visits.services import WorkspaceError, attempt_log, record_submit
+from visits.models import TransactionCheck, Visit, VisitRecord, VisitTrigger
+from workspace.services import WorkspaceError, attempt_log, record_submit
 
 from .workspace_helpers import CALL_TIME, RECORD_OK, ensure_seed_data, open_visit
 
@@ -45,7 +39,7 @@ def reached(agent, account):
 def _submit(client, visit, **changes):
     data = {**RECORD_OK, **changes}
     data = {k: v for k, v in data.items() if v is not None}
-    return client.post(reverse("visits:record", args=[visit.pk]), data)
+    return client.post(reverse("workspace:record", args=[visit.pk]), data)
 
 
 @pytest.mark.spec("2.security-reminders")
@@ -85,7 +79,7 @@ def test_it_needs_a_reached_attempt_first(client, agent, account):
 def test_it_completes_the_visit_and_the_record_is_read_only(client, agent, reached):
     client.force_login(agent)
     response = _submit(client, reached)
-    assert response.status_code == 302 and response["Location"] == reverse("visits:worklist")
+    assert response.status_code == 302 and response["Location"] == reverse("workspace:worklist")
     reached.refresh_from_db()
     assert reached.status == "completed" and reached.completed_at == timezone.now()
     record = reached.record
@@ -97,7 +91,7 @@ def test_it_completes_the_visit_and_the_record_is_read_only(client, agent, reach
     assert response.status_code == 302
     record.refresh_from_db()
     assert (record.feedback, record.satisfaction) == ("一切正常", 5)
-    screen = client.get(reverse("visits:call_screen", args=[reached.pk]))
+    screen = client.get(reverse("workspace:call_screen", args=[reached.pk]))
     html = screen.content.decode()
     assert "已提交，只读" in html and 'id="record-form"' not in html
     with pytest.raises(WorkspaceError):
@@ -167,7 +161,7 @@ def test_needs_are_leads_only_with_marketing_consent(client, agent, account):
     visit = open_visit(account.branch, agent=agent, account=account)
     attempt_log(visit=visit, agent=agent, outcome="reached")
     client.force_login(agent)
-    screen = client.get(reverse("visits:call_screen", args=[visit.pk]))
+    screen = client.get(reverse("workspace:call_screen", args=[visit.pk]))
     assert "needs" not in screen.context["record_form"].fields
     _submit(client, visit, **{"r-needs": "loan"})
     assert VisitRecord.objects.get(visit=visit).needs == []

@@ -11,8 +11,9 @@ from django.urls import reverse
 
 from accounts.models import AccountEvent, ConsentEntry
 from tests.factories import AccountFactory, CustomerFactory
-from visits.channels import sms
-from visits.models import SmsMessage, SmsTemplate, Visit, VisitRecord
+from visits.models import Visit, VisitRecord
+from workspace.channels import sms
+from workspace.models import SmsMessage, SmsTemplate
 
 from .workspace_helpers import CALL_TIME, SHANGHAI, ensure_seed_data, open_visit
 

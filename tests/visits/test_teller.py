@@ -5,7 +5,7 @@ import time_machine
 from django.urls import reverse
 
 from accounts.models import AccountEvent
-from supervision.models import AuditLogEntry
+from core.models import AuditLogEntry
 from visits.models import Visit
 
 from .workspace_helpers import CALL_TIME, ensure_seed_data
@@ -27,7 +27,7 @@ def _at_call_time():
 def test_an_info_change_at_the_counter_opens_a_special_event_visit(client, teller, account):
     client.force_login(teller)
     response = client.post(
-        reverse("accounts:teller"),
+        reverse("workspace:teller"),
         {"account_number": account.number, "event_type": "info_changed",
          "changed_fields": ["mobile", "address"]},
     )  # fmt: skip
@@ -44,7 +44,7 @@ def test_an_info_change_at_the_counter_opens_a_special_event_visit(client, telle
 
 def test_a_complaint_joins_the_open_special_event_visit(client, teller, account):
     client.force_login(teller)
-    url = reverse("accounts:teller")
+    url = reverse("workspace:teller")
     client.post(url, {"account_number": account.number, "event_type": "complaint",
                       "text": "柜台排队太久"})  # fmt: skip
     client.post(url, {"account_number": account.number, "event_type": "info_changed",
@@ -56,11 +56,11 @@ def test_a_complaint_joins_the_open_special_event_visit(client, teller, account)
 
 def test_it_shows_errors_next_to_the_fields(client, teller, account):
     client.force_login(teller)
-    response = client.post(reverse("accounts:teller"), {"account_number": account.number,
+    response = client.post(reverse("workspace:teller"), {"account_number": account.number,
                                                          "event_type": "complaint", "text": " "})  # fmt: skip
     assert response.status_code == 400
     assert response.context["form"].errors["text"] == ["请填写投诉内容。"]
-    response = client.post(reverse("accounts:teller"), {"account_number": account.number,
+    response = client.post(reverse("workspace:teller"), {"account_number": account.number,
                                                          "event_type": "info_changed"})  # fmt: skip
     assert response.context["form"].errors["changed_fields"]
     assert not AccountEvent.objects.exists()
@@ -69,7 +69,7 @@ def test_it_shows_errors_next_to_the_fields(client, teller, account):
 def test_accounts_of_other_branches_are_not_found(client, teller, other_account):
     client.force_login(teller)
     response = client.post(
-        reverse("accounts:teller"),
+        reverse("workspace:teller"),
         {"account_number": other_account.number, "event_type": "complaint", "text": "x"},
     )
     assert response.status_code == 400
@@ -79,4 +79,4 @@ def test_accounts_of_other_branches_are_not_found(client, teller, other_account)
 
 def test_only_tellers_use_the_page(client, agent):
     client.force_login(agent)
-    assert client.get(reverse("accounts:teller")).status_code == 403
+    assert client.get(reverse("workspace:teller")).status_code == 403

@@ -16,7 +16,7 @@ from accounts.services import staff_create
 from tests.factories import BranchFactory
 from tests.fixtures import PASSWORD
 from visits.models import Visit
-from visits.services import visit_claim_next
+from workspace.services import visit_claim_next
 
 from .workspace_helpers import CALL_TIME, open_visit
 
@@ -36,7 +36,7 @@ def test_it_lists_overdue_first_then_priority_and_due_time(client, agent, branch
     overdue_low = open_visit(branch, agent=agent, due_at=now - dt.timedelta(days=1), priority=10)
     overdue_high = open_visit(branch, agent=agent, due_at=now - dt.timedelta(hours=1), priority=80)
     client.force_login(agent)
-    response = client.get(reverse("visits:worklist"))
+    response = client.get(reverse("workspace:worklist"))
     assert response.status_code == 200
     assert _listed(response) == [
         overdue_high.pk,
@@ -54,9 +54,9 @@ def test_it_shows_only_the_agents_own_open_visits(client, agent, other_agent, br
     open_visit(branch, agent=agent, status="completed")
     open_visit(other_branch, agent=other_agent)
     client.force_login(agent)
-    assert _listed(client.get(reverse("visits:worklist"))) == [mine.pk]
+    assert _listed(client.get(reverse("workspace:worklist"))) == [mine.pk]
     client.force_login(other_agent)
-    response = client.get(reverse("visits:worklist"))
+    response = client.get(reverse("workspace:worklist"))
     assert mine.pk not in _listed(response)
     assert mine.account.masked_number not in response.content.decode()
 
@@ -69,7 +69,7 @@ def test_it_filters_by_kind_status_and_branch(client, agent, branch):
     special = open_visit(branch, agent=agent, kind="special_event", status="in_progress")
     elsewhere = open_visit(branch2, agent=agent, kind="periodic")
     client.force_login(agent)
-    url = reverse("visits:worklist")
+    url = reverse("workspace:worklist")
     assert _listed(client.get(url, {"kind": "special_event"})) == [special.pk]
     assert _listed(client.get(url, {"status": "in_progress"})) == [special.pk]
     assert sorted(_listed(client.get(url, {"branch": branch2.pk}))) == [elsewhere.pk]
@@ -85,7 +85,7 @@ def test_it_counts_overdue_due_today_and_open(client, agent, branch):
     open_visit(branch, agent=agent, due_at=CALL_TIME + dt.timedelta(hours=4))
     open_visit(branch, agent=agent, due_at=CALL_TIME + dt.timedelta(days=3))
     client.force_login(agent)
-    counts = client.get(reverse("visits:worklist")).context["counts"]
+    counts = client.get(reverse("workspace:worklist")).context["counts"]
     assert (counts["overdue"], counts["due_today"], counts["open"]) == (1, 2, 4)
 
 
@@ -97,13 +97,13 @@ def test_it_shows_call_back_appointments_at_their_time(client, agent, branch):
             callback_at=CALL_TIME + dt.timedelta(hours=3),
         )  # fmt: skip
         client.force_login(agent)
-        response = client.get(reverse("visits:worklist"))
+        response = client.get(reverse("workspace:worklist"))
         assert _listed(response) == [normal.pk]
         assert [v.pk for v in response.context["appointments"]] == [appointment.pk]
     # 10 minutes before the appointment it joins the list, ahead of everything else.
     with time_machine.travel(CALL_TIME + dt.timedelta(hours=2, minutes=50), tick=False):
         client.force_login(agent)
-        response = client.get(reverse("visits:worklist"))
+        response = client.get(reverse("workspace:worklist"))
         assert _listed(response) == [appointment.pk, normal.pk]
         assert response.context["appointments"] == []
 
@@ -119,7 +119,7 @@ def test_it_keeps_a_constant_number_of_queries(client, agent, branch, django_ass
 
     def measure() -> int:
         with CaptureQueriesContext(connection) as ctx:
-            assert client.get(reverse("visits:worklist")).status_code == 200
+            assert client.get(reverse("workspace:worklist")).status_code == 200
         return len(ctx.captured_queries)
 
     measure()  # warm the content-type cache that guardian reads once per process
@@ -131,7 +131,7 @@ def test_it_keeps_a_constant_number_of_queries(client, agent, branch, django_ass
         open_visit(branch, agent=agent)
     assert Visit.objects.filter(assigned_to=agent).count() == 95
     with django_assert_num_queries(small):
-        response = client.get(reverse("visits:worklist"))
+        response = client.get(reverse("workspace:worklist"))
     assert len(response.context["page"].object_list) == 50
     assert len(response.context["appointments"]) == 20
     assert small == WORKLIST_QUERIES
@@ -149,9 +149,9 @@ def test_it_claims_the_top_unassigned_visit_of_the_agents_branches(
     overdue_high = open_visit(branch, due_at=CALL_TIME - dt.timedelta(minutes=5), priority=70)
     open_visit(other_branch, due_at=CALL_TIME - dt.timedelta(days=9), priority=99)
     client.force_login(agent)
-    response = client.post(reverse("visits:claim_next"))
+    response = client.post(reverse("workspace:claim_next"))
     assert response.status_code == 302
-    assert response["Location"] == reverse("visits:call_screen", args=[overdue_high.pk])
+    assert response["Location"] == reverse("workspace:call_screen", args=[overdue_high.pk])
     overdue_high.refresh_from_db()
     assert (overdue_high.status, overdue_high.assigned_to) == ("assigned", agent)
     assert visit_claim_next(agent=agent) == overdue_low
@@ -162,9 +162,9 @@ def test_it_claims_the_top_unassigned_visit_of_the_agents_branches(
 def test_it_refuses_next_visit_by_get_and_to_other_roles(client, agent, teller, branch):
     open_visit(branch)
     client.force_login(agent)
-    assert client.get(reverse("visits:claim_next")).status_code == 405
+    assert client.get(reverse("workspace:claim_next")).status_code == 405
     client.force_login(teller)
-    assert client.post(reverse("visits:claim_next")).status_code == 403
+    assert client.post(reverse("workspace:claim_next")).status_code == 403
     assert not Visit.objects.filter(assigned_to__isnull=False).exists()
 
 

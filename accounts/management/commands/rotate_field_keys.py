@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from accounts.crypto import rotate
 from accounts.models import Customer
+from core.crypto import rotate
 
 FIELDS = ("id_number", "mobile", "landline", "address")
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from supervision.audit import verify_chain
+from supervision.audit_chain import verify_chain
 
 
 class Command(BaseCommand):

@@ -1,0 +1,219 @@
+"""REST endpoints for branches, customers, accounts and events (shared/API.md).
+
+Writes go through accounts/services.py (customer_upsert, account_upsert, events_ingest); these
+views parse, check scope, call the service and render. Events are validated by a hand-written
+validator (``event_parse``) rather than a serializer per event, so that a batch of 1,000 costs
+milliseconds; the serializers below document the same shapes in the OpenAPI schema."""
+
+import json
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    inline_serializer,
+)
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from core.models import ServiceClient
+
+MAX_BATCH = 1000
+UNKNOWN_FIELD = _("未知字段。")
+REQUIRED = _("该字段是必填项。")
+BIGINT_MAX = 2**63 - 1
+
+# --- Request parsing, authentication scope, throttling ----------------------------------------
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("请求体过大。")
+    default_code = "too_large"
+
+
+class StrictJSONParser(JSONParser):
+    """JSON with a size limit (413 beyond DATA_UPLOAD_MAX_MEMORY_SIZE: DRF's own parser reads the
+    stream and bypasses Django's check), no NaN/Infinity, and no lone surrogates (which could
+    neither be stored nor rendered)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if limit is not None and len(raw) > limit:
+            raise RequestTooLarge()
+        try:
+            text = raw.decode("utf-8")
+            data = json.loads(text, parse_constant=_reject_constant)
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (ValueError, UnicodeError, RecursionError) as exc:
+            raise exceptions.ParseError(_("JSON 格式错误。")) from exc
+        return data
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def service_client_of(request) -> ServiceClient | None:
+    user = getattr(request, "user", None)
+    return user if isinstance(user, ServiceClient) else None
+
+
+def _scope_permission(*scopes: str, staff: bool):
+    class ScopePermission(BasePermission):
+        """A service client needs one of ``scopes``; a staff session may read (``staff``), and
+        its querysets are scoped by accounts.permissions."""
+
+        message = _("该密钥没有所需的权限范围：{scopes}。").format(scopes=", ".join(scopes))
+
+        def has_permission(self, request, view):
+            client = service_client_of(request)
+            if client is not None:
+                return any(client.has_scope(scope) for scope in scopes)
+            return bool(staff and request.user and request.user.is_authenticated)
+
+    return ScopePermission
+
+
+IngestScope = _scope_permission("ingest", staff=False)
+ReadScope = _scope_permission("read", staff=True)
+ReadOrIngestScope = _scope_permission("read", "ingest", staff=True)
+
+
+class _RateThrottle(SimpleRateThrottle):
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class ServiceClientThrottle(_RateThrottle):
+    """Per client, on the shared cache (429 with Retry-After)."""
+
+    scope = "service_client"
+
+    def get_cache_key(self, request, view):
+        client = service_client_of(request)
+        return (
+            None
+            if client is None
+            else self.cache_format % {"scope": self.scope, "ident": client.pk}
+        )
+
+
+class StaffThrottle(_RateThrottle):
+    scope = "staff"
+
+    def get_cache_key(self, request, view):
+        if service_client_of(request) is not None or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class ApiView(APIView):
+    parser_classes = [StrictJSONParser]
+    throttle_classes = [ServiceClientThrottle, StaffThrottle]
+
+
+class ApiCursorPagination(CursorPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": [_("无效的游标。")]}) from None
+
+
+def paginated(name: str, item_serializer):
+    """The schema of a page: links to the next and previous pages, and the items."""
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.CharField(allow_null=True),
+            "previous": serializers.CharField(allow_null=True),
+            "results": item_serializer(many=True),
+        },
+    )
+
+
+# --- Serializers (validation of customers/accounts; documentation of every shape) -------------
+
+
+class StrictMixin:
+    """Rejects fields the serializer does not know (400 naming them)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDateField(serializers.DateField):
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
+
+
+def django_validator(func):
+    def run(value):
+        try:
+            func(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+    return run
+
+
+def path_key(value: str, max_length: int, name: str) -> str:
+    if len(value) > max_length or not value.isprintable():
+        raise exceptions.ValidationError({name: [_("格式无效。")]})
+    return value
+
+
+# --- Schema: the answers every endpoint may give -------------------------------------------
+
+FIELD_ERRORS = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description=_('字段错误：{"字段": ["说明"]}；整体错误在 non_field_errors。'),
+)
+DETAIL = inline_serializer("Detail", {"detail": serializers.CharField()})
+R401 = OpenApiResponse(DETAIL, description=_("缺少或无效的密钥"))
+R403 = OpenApiResponse(DETAIL, description=_("密钥没有所需的权限范围"))
+R404 = OpenApiResponse(DETAIL, description=_("不存在或调用方无权查看"))
+R413 = OpenApiResponse(DETAIL, description=_("请求体或批量过大"))
+R429 = OpenApiResponse(DETAIL, description=_("请求过于频繁，见 Retry-After"))
+COMMON_ERRORS = {401: R401, 403: R403, 413: R413, 429: R429}

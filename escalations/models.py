@@ -1,0 +1,104 @@
+"""Escalations: a problem found on a visit, sent to a department and followed up."""
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account, Department
+from visits.models import Visit, VisitRecord
+
+
+class Urgency(models.TextChoices):
+    URGENT = "urgent", _("紧急")
+    HIGH = "high", _("高")
+    NORMAL = "normal", _("一般")
+
+
+class EscalationStatus(models.TextChoices):
+    OPENED = "opened", _("已转办")
+    ACCEPTED = "accepted", _("已受理")
+    RESOLVED = "resolved", _("已处理")
+    REPLIED = "replied", _("已回复客户")
+    CLOSED = "closed", _("已关闭")
+    REOPENED = "reopened", _("已重开")
+
+
+class Escalation(models.Model):
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="escalations")
+    record = models.ForeignKey(
+        VisitRecord, on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="escalations")
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("部门")
+    )
+    urgency = models.CharField(_("紧急程度"), max_length=10, choices=Urgency.choices)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=EscalationStatus.choices, default=EscalationStatus.OPENED
+    )
+    description = models.TextField(_("问题描述"))
+    deadline_at = models.DateTimeField(_("处理时限"))
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handled_escalations",
+        verbose_name=_("处理人"),
+    )
+    result = models.TextField(_("处理结果"), blank=True)
+    round = models.PositiveSmallIntegerField(_("轮次"), default=1)
+    follow_up_visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="followed_escalations"
+    )
+    overdue_count = models.PositiveSmallIntegerField(_("超时次数"), default=0)
+    overdue_notified_at = models.DateTimeField(null=True, blank=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("转办")
+        verbose_name_plural = _("转办")
+        indexes = [
+            models.Index(fields=["department", "status", "deadline_at"], name="esc_dept_queue"),
+            models.Index(fields=["status", "deadline_at"], name="esc_status_deadline"),
+        ]
+        # A closed escalation is final (PostgreSQL trigger; the retention procedure excepted).
+        triggers = [
+            pgtrigger.Protect(
+                name="closed_escalation_immutable",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                condition=pgtrigger.Condition(
+                    "OLD.status = 'closed' AND current_setting('callback.retention', true) IS DISTINCT FROM 'on'"
+                ),
+            )
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.department} {self.get_status_display()}"
+
+
+class EscalationStep(models.Model):
+    """One transition of an escalation: who, when, from what to what, and why."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.PROTECT, related_name="steps")
+    action = models.CharField(_("操作"), max_length=20)
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    note = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("转办步骤")
+        verbose_name_plural = _("转办步骤")

@@ -1,0 +1,352 @@
+"""REST endpoints for branches, customers, accounts and events (shared/API.md).
+
+Writes go through accounts/services.py (customer_upsert, account_upsert, events_ingest); these
+views parse, check scope, call the service and render. Events are validated by a hand-written
+validator (``event_parse``) rather than a serializer per event, so that a batch of 1,000 costs
+milliseconds; the serializers below document the same shapes in the OpenAPI schema."""
+
+import datetime as dt
+import re
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+
+from accounts import validators
+from accounts.models import Account, EventType, TxnKind
+from core.api.base import (
+    COMMON_ERRORS,
+    FIELD_ERRORS,
+    MAX_BATCH,
+    REQUIRED,
+    UNKNOWN_FIELD,
+    ApiView,
+    IngestScope,
+    RequestTooLarge,
+    service_client_of,
+)
+from visits.ingest import CONTACT_FIELDS, EventInput, canonical_hash, events_ingest
+
+EVENT_EXAMPLE = {
+    "event_id": "CB-2026-000001",
+    "type": "transaction",
+    "account_number": "6222020000000001",
+    "occurred_at": "2026-11-28T10:15:00+08:00",
+    "data": {
+        "amount": "80000.00",
+        "currency": "CNY",
+        "direction": "out",
+        "channel": "counter",
+        "kind": "cash",
+    },
+}
+
+
+class TransactionDataSerializer(serializers.Serializer):
+    amount = serializers.RegexField(validators.AMOUNT_RE.pattern, help_text='如 "80000.00"')
+    currency = serializers.RegexField(validators.CURRENCY_RE.pattern, required=False, default="CNY")
+    direction = serializers.ChoiceField(choices=["in", "out"])
+    channel = serializers.ChoiceField(choices=["counter", "atm", "online", "mobile", "pos"])
+    kind = serializers.ChoiceField(choices=TxnKind.choices)
+
+
+class EventInSerializer(serializers.Serializer):
+    """Documentation of one event (validated by ``event_parse``). ``data`` depends on ``type``:
+    transaction: amount, currency, direction, channel, kind; info_changed: fields;
+    complaint: text, optional channel; account_opened and account_closed: none."""
+
+    event_id = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+    type = serializers.ChoiceField(choices=EventType.choices)
+    account_number = serializers.RegexField(r"^[A-Za-z0-9-]{1,32}$")
+    occurred_at = serializers.DateTimeField(help_text=_("ISO 8601，带时区偏移"))
+    data = serializers.JSONField(required=False, allow_null=True)
+
+
+class VisitBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    due_at = serializers.DateTimeField()
+
+
+class EventOutSerializer(serializers.Serializer):
+    event_id = serializers.CharField()
+    visits = VisitBriefSerializer(many=True)
+
+
+class EventBatchInSerializer(serializers.Serializer):
+    events = EventInSerializer(many=True, max_length=MAX_BATCH)
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    event_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=[201, 200, 400, 409])
+    visits = VisitBriefSerializer(many=True, required=False)
+    errors = serializers.JSONField(required=False)
+
+
+class EventBatchOutSerializer(serializers.Serializer):
+    results = EventBatchResultSerializer(many=True)
+
+
+# Error shapes, for the schema.
+EVENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+ACCOUNT_NUMBER_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+EVENT_FIELDS = {"event_id", "type", "account_number", "occurred_at", "data"}
+TXN_FIELDS = {"amount", "currency", "direction", "channel", "kind"}
+TXN_CHANNELS = {"counter", "atm", "online", "mobile", "pos"}
+INFO_FIELDS = {*CONTACT_FIELDS, "name", "id_type", "id_number", "id_expiry"}
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _invalid_choice(value) -> str:
+    return str(_("“{value}” 不是有效的选项。")).format(value=str(value)[:50])
+
+
+def _data_errors(event_type: str, data) -> tuple[dict, dict]:
+    """(AccountEvent fields, errors) for the ``data`` of an event of ``event_type``."""
+    if event_type in (EventType.ACCOUNT_OPENED, EventType.ACCOUNT_CLOSED):
+        if data in (None, {}):
+            return {"data": {}}, {}
+        if not isinstance(data, dict):
+            return {}, {"non_field_errors": [str(_("该类型事件不带数据。"))]}
+        return {}, {name: [str(UNKNOWN_FIELD)] for name in data}
+    if not isinstance(data, dict):
+        return {}, {"non_field_errors": [str(_("data 应为对象。"))]}
+    errors: dict[str, list[str]] = {}
+    if event_type == EventType.TRANSACTION:
+        for name in set(data) - TXN_FIELDS:
+            errors[name] = [str(UNKNOWN_FIELD)]
+        for name in ("amount", "direction", "channel", "kind"):
+            if name not in data:
+                errors[name] = [str(REQUIRED)]
+        fields = {}
+        if "amount" in data:
+            try:
+                fields["amount"] = validators.parse_amount(data["amount"])
+            except DjangoValidationError as exc:
+                errors["amount"] = exc.messages
+        currency = data.get("currency", "CNY")
+        if not isinstance(currency, str) or not validators.CURRENCY_RE.match(currency):
+            errors["currency"] = [str(_("币种应为3位大写字母代码，例如 CNY。"))]
+        checks = (
+            ("direction", {"in", "out"}),
+            ("channel", TXN_CHANNELS),
+            ("kind", set(TxnKind.values)),
+        )
+        for name, allowed in checks:
+            if name in data and (not isinstance(data[name], str) or data[name] not in allowed):
+                errors[name] = [_invalid_choice(data[name])]
+        if errors:
+            return {}, errors
+        return {
+            **fields,
+            "currency": currency,
+            "direction": data["direction"],
+            "channel": data["channel"],
+            "txn_kind": data["kind"],
+            "data": {**data, "currency": currency},
+        }, {}
+    if event_type == EventType.INFO_CHANGED:
+        for name in set(data) - {"fields"}:
+            errors[name] = [str(UNKNOWN_FIELD)]
+        changed = data.get("fields")
+        if (
+            not isinstance(changed, list)
+            or not changed
+            or not all(isinstance(f, str) and f in INFO_FIELDS for f in changed)
+            or len(set(changed)) != len(changed)
+        ):
+            errors["fields"] = [
+                str(_("fields 应为不重复的已变更字段名列表：{names}。")).format(
+                    names=", ".join(sorted(INFO_FIELDS))
+                )
+            ]
+        return ({}, errors) if errors else ({"data": {"fields": changed}}, {})
+    # complaint
+    for name in set(data) - {"text", "channel"}:
+        errors[name] = [str(UNKNOWN_FIELD)]
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > 2000 or "\x00" in text:
+        errors["text"] = [str(_("投诉内容应为1至2000字的文本。"))]
+    channel = data.get("channel", "")
+    if not isinstance(channel, str) or not re.match(r"^[a-z_]{0,10}$", channel):
+        errors["channel"] = [str(_("渠道应为最多10个小写字母。"))]
+    if errors:
+        return {}, errors
+    return {"channel": channel, "data": {"text": text, "channel": channel}}, {}
+
+
+def event_parse(raw) -> tuple[dict | None, dict]:
+    """First pass over one event: shapes, enums, amounts and times, no database. Returns
+    (parsed, errors); ``parsed`` holds event_id, account_number, body_hash and AccountEvent
+    fields except ``account``."""
+    if not isinstance(raw, dict):
+        return None, {"non_field_errors": [str(_("事件应为对象。"))]}
+    errors: dict = {name: [str(UNKNOWN_FIELD)] for name in set(raw) - EVENT_FIELDS}
+    for name in ("event_id", "type", "account_number", "occurred_at"):
+        if name not in raw:
+            errors[name] = [str(REQUIRED)]
+    event_id = raw.get("event_id")
+    if "event_id" in raw and (not isinstance(event_id, str) or not EVENT_ID_RE.match(event_id)):
+        errors["event_id"] = [str(_("event_id 应为1至64位字母、数字或 ._:/- 。"))]
+    number = raw.get("account_number")
+    if "account_number" in raw and (
+        not isinstance(number, str) or not ACCOUNT_NUMBER_RE.match(number)
+    ):
+        errors["account_number"] = [str(_("账号格式无效。"))]
+    event_type = raw.get("type")
+    if "type" in raw and (not isinstance(event_type, str) or event_type not in EventType.values):
+        errors["type"] = [_invalid_choice(event_type)]
+        event_type = None
+    occurred_at = None
+    if "occurred_at" in raw:
+        value = raw["occurred_at"]
+        try:
+            occurred_at = parse_datetime(value) if isinstance(value, str) else None
+        except (ValueError, OverflowError):
+            occurred_at = None
+        if occurred_at is None or occurred_at.tzinfo is None:
+            errors["occurred_at"] = [str(_("应为带时区偏移的 ISO 8601 时间。"))]
+        else:
+            try:
+                in_range = EARLIEST <= occurred_at <= timezone.now() + dt.timedelta(days=1)
+            except OverflowError:
+                in_range = False
+            if not in_range:
+                errors["occurred_at"] = [str(_("时间超出范围。"))]
+    fields = {}
+    if event_type:
+        fields, data_errors = _data_errors(event_type, raw.get("data"))
+        if data_errors:
+            errors["data"] = data_errors
+    if errors:
+        return None, errors
+    return {
+        "event_id": event_id,
+        "account_number": number,
+        "body_hash": canonical_hash(raw),
+        "fields": {"event_type": event_type, "occurred_at": occurred_at, **fields},
+    }, {}
+
+
+def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
+    """Validates every event (one query for all their accounts); (input, errors) per event."""
+    parsed = [event_parse(raw) for raw in raws]
+    numbers = {p["account_number"] for p, _e in parsed if p is not None}
+    accounts = (
+        dict(Account.objects.filter(number__in=numbers).values_list("number", "pk"))
+        if numbers
+        else {}
+    )
+    out = []
+    for p, errors in parsed:
+        if p is None:
+            out.append((None, errors))
+            continue
+        account_id = accounts.get(p["account_number"])
+        if account_id is None:
+            out.append((None, {"account_number": [str(_("未知账号。"))]}))
+            continue
+        out.append(
+            (
+                EventInput(
+                    event_id=p["event_id"],
+                    body_hash=p["body_hash"],
+                    fields={**p["fields"], "account_id": account_id},
+                ),
+                {},
+            )
+        )
+    return out
+
+
+class EventCreate(ApiView):
+    permission_classes = [IngestScope]
+
+    @extend_schema(
+        request=EventInSerializer,
+        responses={
+            201: EventOutSerializer,
+            200: OpenApiResponse(EventOutSerializer, description=_("重复请求：首次的应答")),
+            400: FIELD_ERRORS,
+            409: OpenApiResponse(OpenApiTypes.OBJECT, description=_("同一 event_id，内容不同")),
+            **COMMON_ERRORS,
+        },
+        examples=[OpenApiExample("大额取现", value=EVENT_EXAMPLE, request_only=True)],
+        summary=_("记录一个账户事件（幂等）"),
+        operation_id="event_create",
+    )
+    def post(self, request):
+        [(event, errors)] = events_from_payload([request.data])
+        if event is None:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        [result] = events_ingest(client=service_client_of(request), events=[event], request=request)
+        if result.status == 409:
+            return Response(result.body["errors"], status=status.HTTP_409_CONFLICT)
+        return Response(result.body, status=result.status)
+
+
+class EventBatch(ApiView):
+    permission_classes = [IngestScope]
+
+    @extend_schema(
+        request=EventBatchInSerializer,
+        responses={200: EventBatchOutSerializer, 400: FIELD_ERRORS, **COMMON_ERRORS},
+        examples=[OpenApiExample("批量", value={"events": [EVENT_EXAMPLE]}, request_only=True)],
+        summary=_("批量记录账户事件（最多1000个，每个事件一个结果）"),
+        operation_id="event_batch",
+    )
+    def post(self, request):
+        payload = request.data
+        if not isinstance(payload, dict):
+            raise exceptions.ValidationError({"non_field_errors": [_("请求体应为对象。")]})
+        unknown = sorted(set(payload) - {"events"})
+        if unknown:
+            raise exceptions.ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
+        raws = payload.get("events")
+        if not isinstance(raws, list):
+            raise exceptions.ValidationError({"events": [_("应为事件列表。")]})
+        if len(raws) > MAX_BATCH:
+            raise RequestTooLarge(_("每批最多 {n} 个事件。").format(n=MAX_BATCH))
+        checked = events_from_payload(raws)
+        valid = [event for event, _errors in checked if event is not None]
+        ingested = iter(
+            events_ingest(client=service_client_of(request), events=valid, request=request)
+            if valid
+            else []
+        )
+        results = []
+        for raw, (event, errors) in zip(raws, checked):
+            if event is None:
+                event_id = raw.get("event_id") if isinstance(raw, dict) else None
+                results.append(
+                    {
+                        "event_id": event_id if isinstance(event_id, str) else None,
+                        "status": 400,
+                        "errors": errors,
+                    }
+                )
+                continue
+            result = next(ingested)
+            if result.status == 409:
+                results.append(
+                    {"event_id": result.event_id, "status": 409, "errors": result.body["errors"]}
+                )
+            else:
+                results.append(
+                    {
+                        "event_id": result.event_id,
+                        "status": result.status,
+                        "visits": result.body.get("visits", []),
+                    }
+                )
+        return Response({"results": results})

@@ -1,0 +1,540 @@
+"""Writes on staff, customers and accounts."""
+
+import datetime
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account, AccountEvent, AccountStatus, Customer, EventType
+from core.audit import audit
+from core.calendar import CalendarNotCovered, add_business_days, business_day_end
+from core.masking import mask_address, mask_id_number, mask_phone
+from core.models import CalendarDay
+from visits.rules import apply_events
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_CONFLICT = _("该 event_id 已用于内容不同的事件。")
+
+
+# --- Core-banking ingestion: customers, accounts and account events (API.md) ------------------
+# Used by the REST API (accounts/api.py); the teller page may call the same functions.
+
+CONTACT_FIELDS = ("mobile", "email", "landline", "address")
+_CUSTOMER_FIELDS = (
+    "customer_type",
+    "name",
+    "id_type",
+    "id_number",
+    "id_expiry",
+    "mobile",
+    "email",
+    "landline",
+    "address",
+    "risk_level",
+    "marketing_consent",
+    "do_not_contact",
+    "branch",
+    "source_version",
+)
+_ACCOUNT_FIELDS = ("customer", "account_type", "status", "opened_on", "branch", "source_version")
+
+
+@dataclass
+class EventInput:
+    """One validated event, ready to store. ``fields`` are AccountEvent attributes
+    (event_type, account or account_id, occurred_at, data, amount, currency, txn_kind,
+    direction, channel)."""
+
+    event_id: str
+    body_hash: str
+    fields: dict
+
+
+@dataclass
+class EventResult:
+    event_id: str
+    status: int  # 201 new, 200 repeat (first answer), 409 same id with a different body
+    body: dict
+
+
+def canonical_hash(body) -> str:
+    """SHA-256 of the canonical JSON of a request body (sorted keys, no spaces)."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _is_stale(obj, source_version) -> bool:
+    """An older message arriving late never overwrites a newer one."""
+    return (
+        source_version is not None
+        and obj.source_version is not None
+        and source_version < obj.source_version
+    )
+
+
+def _audit_fields(obj, names) -> dict:
+    """Values for the audit log: personal data masked, foreign keys as ids."""
+    masks = {
+        "id_number": mask_id_number,
+        "mobile": mask_phone,
+        "landline": mask_phone,
+        "address": mask_address,
+    }
+    out = {}
+    for name in names:
+        if name in ("branch", "customer"):
+            out[name] = getattr(obj, f"{name}_id")
+        elif name in masks:
+            out[name] = masks[name](getattr(obj, name))
+        else:
+            out[name] = getattr(obj, name)
+    return out
+
+
+def _locked_get_or_create(model, *, lookup: dict, values: dict):
+    """The row locked for update, or a new one. When a concurrent request creates it first,
+    its row is locked and returned instead (the caller then replaces it). Returns (row, created)."""
+    row = model.objects.select_for_update().filter(**lookup).first()
+    if row is not None:
+        return row, False
+    try:
+        with transaction.atomic():
+            return model.objects.create(**lookup, **values), True
+    except IntegrityError:
+        return model.objects.select_for_update().get(**lookup), False
+
+
+def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
+    """Create or replace the customer with core banking's ``external_id``.
+
+    ``data`` holds validated values (``branch`` is a Branch). Returns
+    (customer, created, changed_contact_fields). A lower ``source_version`` than the stored one
+    changes nothing. A change of mobile, e-mail, landline or address raises one ``info_changed``
+    event on the customer's first open account (lowest id, not closed): the visit is about the
+    customer's reserved information, so one visit is enough, not one per account."""
+
+    with transaction.atomic():
+        customer, created = _locked_get_or_create(
+            Customer,
+            lookup={"external_id": external_id},
+            values={k: data[k] for k in _CUSTOMER_FIELDS if k in data},
+        )
+        if created:
+            audit(
+                "customer.create",
+                obj=customer,
+                after=_audit_fields(customer, ("branch", "customer_type", "risk_level")),
+                client=client,
+                request=request,
+            )
+            return customer, True, []
+        if _is_stale(customer, data.get("source_version")):
+            return customer, False, []
+        changed = [
+            name
+            for name in _CUSTOMER_FIELDS
+            if name in data and getattr(customer, name) != data[name]
+        ]
+        if not changed:
+            return customer, False, []
+        before = _audit_fields(customer, changed)
+        for name in changed:
+            setattr(customer, name, data[name])
+        customer.save(update_fields=[*changed, "updated_at"])
+        audit(
+            "customer.update",
+            obj=customer,
+            before=before,
+            after=_audit_fields(customer, changed),
+            client=client,
+            request=request,
+        )
+        contact_changed = [name for name in CONTACT_FIELDS if name in changed]
+        if contact_changed:
+            _info_changed_event(
+                customer=customer, fields=contact_changed, client=client, request=request
+            )
+        return customer, False, contact_changed
+
+
+def _info_changed_event(*, customer, fields, client, request) -> None:
+    account = (
+        Account.objects.filter(customer=customer)
+        .exclude(status=AccountStatus.CLOSED)
+        .order_by("pk")
+        .first()
+    )
+    if account is None:
+        return  # nothing to visit yet; the next account opened gets a new-account visit anyway
+    _numbered_auto_event(
+        prefix=f"auto-info-{customer.pk}-",
+        client=client,
+        account=account,
+        event_type=EventType.INFO_CHANGED,
+        data={"fields": fields},
+        request=request,
+        audit_action="events.auto_info_changed",
+    )
+
+
+def _numbered_auto_event(*, prefix, client, account, event_type, data, request, audit_action):
+    """An event the system raises each time something happens again (a contact change, an
+    account closed): ids ``<prefix>1``, ``<prefix>2``... The caller holds the lock of the row
+    that changed, so two requests cannot take the same number."""
+    n = AccountEvent.objects.filter(client=client, event_id__startswith=prefix).count() + 1
+    event_id = f"{prefix}{n}"
+    _auto_event(
+        client=client,
+        account=account,
+        event_id=event_id,
+        event_type=event_type,
+        data=data,
+        body={"event_id": event_id, "type": event_type, **data},
+        request=request,
+        audit_action=audit_action,
+    )
+
+
+def _auto_event(*, client, account, event_id, event_type, data, body, request, audit_action):
+    """An event the system raises itself (a contact change seen in a PUT, an account opened
+    within the new-account window), through the same idempotent path as the API's events."""
+    events_ingest(
+        client=client,
+        events=[
+            EventInput(
+                event_id=event_id,
+                body_hash=canonical_hash(body),
+                fields={
+                    "event_type": event_type,
+                    "account": account,
+                    "occurred_at": timezone.now(),
+                    "data": data,
+                },
+            )
+        ],
+        request=request,
+        audit_action=audit_action,
+    )
+
+
+def new_account_window_open(opened_on: datetime.date, now: datetime.datetime | None = None) -> bool:
+    """True while a new account's visit is not yet past due: until the end of working time of
+    the N-th business day after opening (SPEC §4). Business days are Monday to Friday, with the
+    exceptions of the CalendarDay table (holidays, 调休 working weekends)."""
+
+    now = timezone.localtime(now or timezone.now())
+    today = now.date()
+    if opened_on >= today:
+        return True
+    days = settings.CALLBACK["NEW_ACCOUNT_BUSINESS_DAYS"]
+    try:
+        return now <= business_day_end(add_business_days(opened_on, days))
+    except CalendarNotCovered:
+        pass  # a year without its official plan: Monday-Friday plus the known exceptions
+    horizon = opened_on + datetime.timedelta(days=days * 3 + 40)
+    if today > horizon:
+        return False
+    exceptions = dict(
+        CalendarDay.objects.filter(date__gt=opened_on, date__lte=horizon).values_list(
+            "date", "is_working_day"
+        )
+    )
+    day, counted = opened_on, 0
+    while counted < days and day < horizon:
+        day += datetime.timedelta(days=1)
+        if exceptions.get(day, day.weekday() < 5):
+            counted += 1
+    if today != day:
+        return today < day
+    return now.time() <= settings.CALLBACK["WORKDAY_END"]
+
+
+def account_upsert(*, number: str, data: dict, client=None, request=None):
+    """Create or replace the account ``number``. ``data`` holds validated values (``customer``
+    and ``branch`` are objects). Returns (account, created). Creating an account inside the
+    new-account window records an ``account_opened`` event with the deterministic id
+    ``auto-opened-<number>`` through the idempotent event path, so its visit is never
+    scheduled twice."""
+
+    with transaction.atomic():
+        account, created = _locked_get_or_create(
+            Account,
+            lookup={"number": number},
+            values={k: data[k] for k in _ACCOUNT_FIELDS if k in data},
+        )
+        if created:
+            if account.status == AccountStatus.CLOSED and account.closed_on is None:
+                account.closed_on = timezone.localdate()
+                account.save(update_fields=["closed_on"])
+            audit(
+                "account.create",
+                obj=account,
+                after=_audit_fields(account, ("customer", "branch", "account_type", "status")),
+                client=client,
+                request=request,
+            )
+            if account.status != AccountStatus.CLOSED and new_account_window_open(
+                account.opened_on
+            ):
+                event_id = f"auto-opened-{account.number}"
+                _auto_event(
+                    client=client,
+                    account=account,
+                    event_id=event_id,
+                    event_type=EventType.ACCOUNT_OPENED,
+                    data={},
+                    body={"event_id": event_id, "type": EventType.ACCOUNT_OPENED},
+                    request=request,
+                    audit_action="events.auto_account_opened",
+                )
+            return account, True
+        if _is_stale(account, data.get("source_version")):
+            return account, False
+        changed = [
+            name
+            for name in _ACCOUNT_FIELDS
+            if name in data and getattr(account, name) != data[name]
+        ]
+        if not changed:
+            return account, False
+        before = _audit_fields(account, changed)
+        for name in changed:
+            setattr(account, name, data[name])
+        if "status" in changed and account.status == AccountStatus.CLOSED and not account.closed_on:
+            account.closed_on = timezone.localdate()
+            changed.append("closed_on")
+        account.save(update_fields=[*changed, "updated_at"])
+        audit(
+            "account.update",
+            obj=account,
+            before=before,
+            after=_audit_fields(account, changed),
+            client=client,
+            request=request,
+        )
+        if "status" in changed and account.status == AccountStatus.CLOSED:
+            _account_closed_event(account=account, client=client, request=request)
+        return account, False
+
+
+def _account_closed_event(*, account, client, request) -> None:
+    """A PUT that closes the account is itself an ``account_closed`` event: its open visits are
+    cancelled as when core banking sends the event."""
+    _numbered_auto_event(
+        prefix=f"auto-closed-{account.number}-",
+        client=client,
+        account=account,
+        event_type=EventType.ACCOUNT_CLOSED,
+        data={},
+        request=request,
+        audit_action="events.auto_account_closed",
+    )
+
+
+def _visit_summary(visit) -> dict:
+    return {
+        "id": visit.pk,
+        "kind": visit.kind,
+        "due_at": timezone.localtime(visit.due_at).isoformat(),
+    }
+
+
+def _insert_new_events(rows: list[AccountEvent]) -> dict[str, int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement for the whole batch; returns
+    event_id -> pk of the rows this call inserted (a conflicting row, e.g. the winner of a race,
+    is not returned). Works on PostgreSQL and SQLite >= 3.35."""
+    if not rows:
+        return {}
+    fields = [f for f in AccountEvent._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    table = connection.ops.quote_name(AccountEvent._meta.db_table)
+    inserted: dict[str, int] = {}
+    # In event-id order, so that two overlapping batches wait for each other's rows in the same
+    # order instead of deadlocking on the unique index.
+    rows = sorted(rows, key=lambda row: row.event_id)
+    # SQLite allows 32766 parameters per statement; 1,000 rows of 16 columns fit.
+    per_statement = 1000
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            params = []
+            for row in chunk:
+                for field in fields:
+                    params.append(field.get_db_prep_save(getattr(row, field.attname), connection))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(chunk))} "
+                f"ON CONFLICT DO NOTHING RETURNING id, event_id",
+                params,
+            )
+            inserted.update({event_id: pk for pk, event_id in cursor.fetchall()})
+    return inserted
+
+
+DEADLOCK_RETRIES = 3
+_RETRYABLE_PGCODES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "pgcode", None) in _RETRYABLE_PGCODES
+
+
+def events_ingest(*, client, events: list[EventInput], **kwargs) -> list[EventResult]:
+    """``_events_ingest_once`` in one transaction (the events, their visits and the audit entry
+    are stored together or not at all), tried again when PostgreSQL chose it as the victim of
+    a deadlock (a batch that overlaps another one sent at the same moment): nothing of the
+    failed try remains. Inside a caller's transaction there is nothing to retry, and the
+    error goes up."""
+    if connection.in_atomic_block:
+        return _events_ingest_once(client=client, events=events, **kwargs)
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return _events_ingest_once(client=client, events=events, **kwargs)
+        except OperationalError as exc:
+            if not _is_retryable(exc) or attempt == DEADLOCK_RETRIES:
+                raise
+            logger.warning(
+                "event ingestion retried after a deadlock",
+                extra={"attempt": attempt, "events": len(events)},
+            )
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _events_ingest_once(
+    *,
+    client,
+    events: list[EventInput],
+    created_by=None,
+    request=None,
+    audit_action: str = "events.ingest",
+) -> list[EventResult]:
+    """Store new events idempotently and run the event rules on them, set-based.
+
+    ``event_id`` is unique per client (constraint ``event_id_unique_per_client``): a known id
+    with the same body hash answers 200 with the first answer, with another body 409. New
+    events are inserted in one statement and passed to ``visits.rules.apply_events`` once;
+    the loser of a race on the insert reads the winner's row and answers like a repeat.
+    One audit entry summarises the whole call. Returns one result per input, in order."""
+
+    results: list[EventResult | None] = [None] * len(events)
+    known: dict[str, tuple[str, dict]] = {}
+    if client is not None and events:
+        known = {
+            event_id: (body_hash, response)
+            for event_id, body_hash, response in AccountEvent.objects.filter(
+                client=client, event_id__in={e.event_id for e in events}
+            ).values_list("event_id", "body_hash", "response")
+        }
+
+    to_insert: dict[str, tuple[int, EventInput]] = {}
+    pending_repeats: list[int] = []  # a later duplicate of an id first seen in this batch
+    for i, event in enumerate(events):
+        if event.event_id in known:
+            results[i] = _repeat_result(event, *known[event.event_id])
+        elif client is not None and event.event_id in to_insert:
+            pending_repeats.append(i)
+        else:
+            key = event.event_id if client is not None else f"{i}:{event.event_id}"
+            to_insert[key] = (i, event)
+
+    now = timezone.now()
+    new_events: list[AccountEvent] = []
+    race_losers: list[int] = []
+    with transaction.atomic():
+        rows = []
+        for _key, (_i, event) in to_insert.items():
+            fields = dict(event.fields)
+            if "account" in fields:  # an id is cheaper than a related object for 1,000 rows
+                fields["account_id"] = fields.pop("account").pk
+            rows.append(
+                AccountEvent(
+                    client=client,
+                    created_by=created_by,
+                    event_id=event.event_id,
+                    received_at=now,
+                    body_hash=event.body_hash,
+                    response={"event_id": event.event_id, "visits": []},
+                    **fields,
+                )
+            )
+        if client is not None:
+            inserted = _insert_new_events(rows)
+            for row in rows:
+                row.pk = inserted.get(row.event_id)
+        else:  # no idempotency key to enforce: plain inserts (teller page, tests)
+            for row in rows:
+                row.save(force_insert=True)
+        new_positions = []
+        for row, (i, _event) in zip(rows, to_insert.values()):
+            if row.pk is None:
+                race_losers.append(i)  # the winner's row is read after this transaction
+                continue
+            row._state.adding = False
+            row._state.db = connection.alias
+            new_events.append(row)
+            new_positions.append(i)
+        visits_by_event = apply_events(new_events) if new_events else {}
+        changed = []
+        for row, i in zip(new_events, new_positions):
+            visits = visits_by_event.get(row.pk) or []
+            if visits:
+                row.response = {
+                    "event_id": row.event_id,
+                    "visits": [_visit_summary(v) for v in visits],
+                }
+                changed.append(row)
+            results[i] = EventResult(row.event_id, 201, row.response)
+        if changed:
+            AccountEvent.objects.bulk_update(changed, ["response"], batch_size=500)
+
+    if race_losers:
+        winners = {
+            event_id: (body_hash, response)
+            for event_id, body_hash, response in AccountEvent.objects.filter(
+                client=client, event_id__in={events[i].event_id for i in race_losers}
+            ).values_list("event_id", "body_hash", "response")
+        }
+        for i in race_losers:
+            results[i] = _repeat_result(events[i], *winners[events[i].event_id])
+    for i in pending_repeats:
+        first = next(r for r in results if r is not None and r.event_id == events[i].event_id)
+        first_input = next(e for e in events if e.event_id == events[i].event_id)
+        if first.status == 409 and first_input.body_hash == events[i].body_hash:
+            results[i] = EventResult(first.event_id, 409, first.body)
+        else:
+            results[i] = _repeat_result(events[i], first_input.body_hash, first.body)
+
+    counts = {"received": len(events)}
+    for result in results:
+        counts[str(result.status)] = counts.get(str(result.status), 0) + 1
+    if events:
+        ids = sorted(e.event_id for e in events)
+        audit(
+            audit_action,
+            object_type="accounts.accountevent",
+            after={**counts, "first_event_id": ids[0], "last_event_id": ids[-1]},
+            actor=created_by,
+            client=client,
+            request=request,
+        )
+    return results
+
+
+def _repeat_result(event: EventInput, body_hash: str, response: dict | None) -> EventResult:
+    if body_hash != event.body_hash:
+        return EventResult(
+            event.event_id,
+            409,
+            {"event_id": event.event_id, "errors": {"event_id": [str(IDEMPOTENCY_CONFLICT)]}},
+        )
+    return EventResult(event.event_id, 200, response or {"event_id": event.event_id, "visits": []})

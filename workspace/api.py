@@ -1,0 +1,184 @@
+"""Visits for core banking and staff sessions (shared/API.md, "Visits").
+
+A service client with the ``read`` scope sees every visit; a staff session sees what
+``visits_visible_to`` lets it see, with account numbers masked. Out of scope is 404."""
+
+from django.db.models import F, Prefetch
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+
+from core.api.base import ApiCursorPagination, ApiView, ReadScope, paginated, service_client_of
+from core.masking import mask_account_number
+from escalations.models import Escalation
+from visits.access import visits_visible_to
+from visits.api.customers import COMMON_ERRORS, FIELD_ERRORS, R404
+from visits.models import ContactAttempt, Visit, VisitKind, VisitStatus
+
+BIGINT_MAX = 2**63 - 1
+
+
+def visits_for(request):
+    """The caller's visits, with the account number, customer id and branch code annotated
+    (no join of encrypted customer columns)."""
+    if service_client_of(request) is not None:
+        visits = Visit.objects.all()
+    else:
+        visits = visits_visible_to(request.user)
+    return visits.annotate(
+        account_number=F("account__number"),
+        customer_external_id=F("account__customer__external_id"),
+        branch_code=F("branch__code"),
+    )
+
+
+class VisitSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    account_number = serializers.SerializerMethodField()
+    customer_external_id = serializers.CharField()
+    branch_code = serializers.CharField()
+    kind = serializers.ChoiceField(choices=VisitKind.choices)
+    status = serializers.ChoiceField(choices=VisitStatus.choices)
+    priority = serializers.IntegerField()
+    suspected_fraud = serializers.BooleanField()
+    channel = serializers.CharField()
+    reason = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_account_number(self, visit) -> str:
+        if self.context.get("mask_account", True):
+            return mask_account_number(visit.account_number)
+        return visit.account_number
+
+
+class AttemptSerializer(serializers.Serializer):
+    channel = serializers.CharField()
+    outcome = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    callback_at = serializers.DateTimeField(allow_null=True)
+
+
+class ProblemSerializer(serializers.Serializer):
+    escalation_id = serializers.IntegerField(source="pk")
+    department = serializers.CharField(source="department.code")
+    urgency = serializers.CharField()
+    status = serializers.CharField()
+    deadline_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
+class RecordSummarySerializer(serializers.Serializer):
+    submitted_at = serializers.DateTimeField()
+    channel = serializers.CharField()
+    outcome = serializers.CharField(source="handling")
+    satisfaction = serializers.IntegerField(allow_null=True)
+    resolution_satisfied = serializers.BooleanField(allow_null=True)
+    problems = ProblemSerializer(many=True, source="visit.escalations.all")
+
+
+class VisitDetailSerializer(VisitSerializer):
+    attempts = AttemptSerializer(many=True, source="attempts.all")
+    record = serializers.SerializerMethodField()
+
+    @extend_schema_field(RecordSummarySerializer(allow_null=True))
+    def get_record(self, visit):
+        if visit.status != VisitStatus.COMPLETED:
+            return None
+        record = getattr(visit, "record", None)
+        return RecordSummarySerializer(record).data if record is not None else None
+
+
+def _choice(request, name, choices):
+    value = request.query_params.get(name)
+    if value is not None and value not in choices:
+        raise exceptions.ValidationError({name: [_("无效的选项。")]})
+    return value
+
+
+class VisitList(ApiView):
+    permission_classes = [ReadScope]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("account_number", str),
+            OpenApiParameter("customer_external_id", str),
+            OpenApiParameter("kind", str, enum=VisitKind.values),
+            OpenApiParameter("status", str, enum=VisitStatus.values),
+            OpenApiParameter("updated_since", OpenApiTypes.DATETIME),
+            OpenApiParameter("page_size", int, description=_("最大 500")),
+            OpenApiParameter("cursor", str),
+        ],
+        responses={
+            200: paginated("VisitPage", VisitSerializer),
+            400: FIELD_ERRORS,
+            **COMMON_ERRORS,
+        },
+        summary=_("回访列表"),
+        operation_id="visits_list",
+    )
+    def get(self, request):
+        visits = visits_for(request)
+        if number := request.query_params.get("account_number"):
+            visits = visits.filter(account__number=number)
+        if external_id := request.query_params.get("customer_external_id"):
+            visits = visits.filter(account__customer__external_id=external_id)
+        if kind := _choice(request, "kind", VisitKind.values):
+            visits = visits.filter(kind=kind)
+        if state := _choice(request, "status", VisitStatus.values):
+            visits = visits.filter(status=state)
+        if (since := request.query_params.get("updated_since")) is not None:
+            try:
+                moment = parse_datetime(since)
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                raise exceptions.ValidationError(
+                    {"updated_since": [_("应为带时区偏移的 ISO 8601 时间。")]}
+                )
+            visits = visits.filter(updated_at__gte=moment)
+        paginator = ApiCursorPagination()
+        paginator.ordering = ("updated_at", "id")
+        page = paginator.paginate_queryset(visits, request, view=self)
+        context = {"mask_account": service_client_of(request) is None}
+        return paginator.get_paginated_response(
+            VisitSerializer(page, many=True, context=context).data
+        )
+
+
+class VisitDetail(ApiView):
+    permission_classes = [ReadScope]
+
+    @extend_schema(
+        responses={200: VisitDetailSerializer, 404: R404, **COMMON_ERRORS},
+        summary=_("回访详情（联系记录与完成后的记录摘要）"),
+        operation_id="visit_get",
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+    )
+    def get(self, request, id: str):  # noqa: A002 - the contract's name for the path parameter
+        if not id.isascii() or not id.isdigit() or int(id) > BIGINT_MAX:
+            raise exceptions.NotFound()
+        pk = int(id)
+        visit = (
+            visits_for(request)
+            .select_related("record")
+            .prefetch_related(
+                Prefetch("attempts", queryset=ContactAttempt.objects.order_by("started_at")),
+                Prefetch(
+                    "escalations",
+                    queryset=Escalation.objects.select_related("department").order_by("pk"),
+                ),
+            )
+            .filter(pk=pk)
+            .first()
+        )
+        if visit is None:
+            raise exceptions.NotFound()
+        context = {"mask_account": service_client_of(request) is None}
+        return Response(VisitDetailSerializer(visit, context=context).data)

@@ -1,0 +1,263 @@
+"""The scheduled jobs that make the right visits exist and reach an agent (SPEC §3, §4).
+
+- ``generate_due_visits``: set-based ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, one
+  statement per chunk of account ids (keyset pagination). No account is ever loaded into
+  Python. The partial unique index ``one_open_visit_per_account_kind`` is what makes two
+  concurrent runs, or a retried task, create each visit once.
+- ``assign_visits``: pending visits taken with ``SELECT ... FOR UPDATE SKIP LOCKED`` in small
+  batches and given to the eligible agent with the fewest open visits.
+- ``retry_unreached``: the fallback ladder phone -> SMS -> online questionnaire -> unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from accounts.models import (
+    ABNORMAL_STATUSES,
+)
+from core.audit import audit
+from core.calendar import BusinessCalendar, CalendarNotCovered, business_tz
+from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitStatus
+from workspace.channels.questionnaire import invite_create
+from workspace.channels.sms import sms_queue_for_visit
+from workspace.models import SmsMessage
+
+logger = logging.getLogger(__name__)
+
+OPEN = ("pending", "assigned", "in_progress")
+_OPEN_SQL = "('pending', 'assigned', 'in_progress')"
+_ABNORMAL_SQL = "(" + ", ".join(f"'{s}'" for s in ABNORMAL_STATUSES) + ")"
+# The conflict target names the partial unique index one_open_visit_per_account_kind.
+_ON_CONFLICT = f"ON CONFLICT (account_id, kind) WHERE status IN {_OPEN_SQL} DO NOTHING"
+
+_VISIT_COLUMNS = (
+    "account_id, branch_id, kind, status, priority, suspected_fraud, due_at, channel, "
+    "phone_attempts, policy_id, policy_version, reason, unreachable_reason, cancelled_reason, "
+    "created_at, updated_at"
+)
+
+
+# --- Fallback ladder ---------------------------------------------------------------------------
+
+FAILED_PHONE_OUTCOMES = (
+    AttemptOutcome.NO_ANSWER,
+    AttemptOutcome.BUSY,
+    AttemptOutcome.WRONG_NUMBER,
+    AttemptOutcome.REFUSED,
+)
+
+
+def _working_days(calendar: BusinessCalendar, moments) -> set[date]:
+    days = set()
+    for moment in moments:
+        day = timezone.localtime(moment, business_tz()).date()
+        try:
+            working = calendar.is_working_day(day)
+        except CalendarNotCovered:
+            working = day.weekday() < 5
+        if working:
+            days.add(day)
+    return days
+
+
+def _step(
+    visit: Visit,
+    *,
+    to_channel: str,
+    function,
+    outcome_ok: str,
+    outcome_failed: str,
+    now: datetime,
+) -> bool:
+    """Move ``visit`` to the next channel (a conditional UPDATE decides who does it) and start
+    that channel through ``function``; record a ContactAttempt unless the channel did."""
+
+    with transaction.atomic():
+        moved = Visit.objects.filter(pk=visit.pk, channel=visit.channel, status__in=OPEN).update(
+            channel=to_channel, callback_at=None, updated_at=now
+        )
+        if not moved:
+            return False
+        before = visit.channel
+        visit.channel = to_channel
+        last_attempt = ContactAttempt.objects.aggregate(m=Max("pk"))["m"] or 0
+        outcome, note = outcome_ok, ""
+        try:
+            with transaction.atomic():
+                if function(visit) is None:
+                    outcome, note = outcome_failed, gettext("渠道未能发出（无可用模板）")
+        except Exception as exc:  # a channel failure must not stop the ladder
+            logger.exception(
+                "fallback channel failed", extra={"visit": visit.pk, "channel": to_channel}
+            )
+            outcome, note = outcome_failed, str(exc)[:500]
+        recorded = ContactAttempt.objects.filter(
+            visit=visit, channel=to_channel, pk__gt=last_attempt
+        ).exists()
+        if outcome == outcome_failed or not recorded:
+            ContactAttempt.objects.create(
+                visit=visit,
+                channel=to_channel,
+                started_at=now,
+                ended_at=now,
+                outcome=outcome,
+                note=note,
+            )
+        audit(
+            "visit.fallback",
+            obj=visit,
+            before={"channel": before},
+            after={"channel": to_channel, "outcome": outcome},
+        )
+    return True
+
+
+def _unreachable_reason(visit: Visit) -> str:
+    lines = []
+    for attempt in visit.attempts.all():
+        if attempt.outcome in (AttemptOutcome.REACHED, AttemptOutcome.CALLBACK):
+            continue
+        when = timezone.localtime(attempt.started_at, business_tz()).strftime("%Y-%m-%d %H:%M")
+        line = f"{when} {attempt.get_channel_display()}：{attempt.get_outcome_display()}"
+        lines.append(f"{line}（{attempt.note}）" if attempt.note else line)
+    return "\n".join(lines)
+
+
+def retry_unreached(*, now: datetime | None = None) -> dict:
+    """SPEC §3 fallback ladder. A phone visit with failed attempts on PHONE_ATTEMPTS different
+    working days (and no pending call-back) moves to SMS; an SMS that failed, or got no answer
+    within SMS_REPLY_DAYS, moves to the online questionnaire; a questionnaire that expired
+    unanswered makes the visit unreachable, with the reason of each failure. A visit moves
+    at most one step per run: the failures that move it must predate the run."""
+
+    now = now or timezone.now()
+    calendar = BusinessCalendar()
+    counts = {"to_sms": 0, "to_online": 0, "unreachable": 0}
+    needed = settings.CALLBACK["PHONE_ATTEMPTS"]
+
+    # 1. phone -> SMS
+    phone_visits = (
+        Visit.objects.open()
+        .filter(channel=Channel.PHONE, phone_attempts__gte=needed)
+        .filter(Q(callback_at__isnull=True) | Q(callback_at__lte=now))
+        .exclude(
+            Exists(
+                ContactAttempt.objects.filter(visit=OuterRef("pk"), outcome=AttemptOutcome.REACHED)
+            )
+        )
+        .order_by("pk")
+    )
+    for chunk in _chunks(phone_visits.values_list("pk", flat=True).iterator(), 500):
+        # Only the phone failures since the visit last came back to the phone (after an SMS
+        # or questionnaire step) count towards leaving it again.
+        back_on_phone = dict(
+            ContactAttempt.objects.filter(visit_id__in=chunk)
+            .exclude(channel=Channel.PHONE)
+            .values_list("visit_id")
+            .annotate(at=Max("started_at"))
+        )
+        failures = defaultdict(list)
+        for visit_id, started_at in ContactAttempt.objects.filter(
+            visit_id__in=chunk, channel=Channel.PHONE, outcome__in=FAILED_PHONE_OUTCOMES
+        ).values_list("visit_id", "started_at"):
+            if visit_id not in back_on_phone or started_at > back_on_phone[visit_id]:
+                failures[visit_id].append(started_at)
+        ready = [pk for pk in chunk if len(_working_days(calendar, failures[pk])) >= needed]
+        for visit in Visit.objects.filter(pk__in=ready).select_related("account__customer"):
+            if _step(
+                visit,
+                to_channel=Channel.SMS,
+                function=sms_queue_for_visit,
+                outcome_ok=AttemptOutcome.SMS_SENT,
+                outcome_failed=AttemptOutcome.SMS_FAILED,
+                now=now,
+            ):
+                counts["to_sms"] += 1
+
+    # 2. SMS -> online questionnaire
+    reply_cutoff = now - timedelta(days=settings.CALLBACK["SMS_REPLY_DAYS"])
+    sms_attempts = ContactAttempt.objects.filter(visit=OuterRef("pk"), channel=Channel.SMS)
+    sms_visits = (
+        Visit.objects.open()
+        .filter(channel=Channel.SMS)
+        .filter(
+            Exists(sms_attempts.filter(outcome=AttemptOutcome.SMS_FAILED, started_at__lt=now))
+            | Exists(
+                SmsMessage.objects.filter(
+                    visit=OuterRef("pk"), status__in=["failed", "skipped"], created_at__lt=now
+                )
+            )
+            | (Exists(sms_attempts) & ~Exists(sms_attempts.filter(started_at__gt=reply_cutoff)))
+        )
+        .select_related("account__customer")
+        .order_by("pk")
+    )
+    for visit in sms_visits.iterator(chunk_size=500):
+        if _step(
+            visit,
+            to_channel=Channel.ONLINE,
+            function=invite_create,
+            outcome_ok=AttemptOutcome.ONLINE_SENT,
+            outcome_failed=AttemptOutcome.ONLINE_EXPIRED,
+            now=now,
+        ):
+            counts["to_online"] += 1
+
+    # 3. online -> unreachable
+    link_cutoff = now - timedelta(days=settings.CALLBACK["QUESTIONNAIRE_LINK_DAYS"])
+    online_attempts = ContactAttempt.objects.filter(visit=OuterRef("pk"), channel=Channel.ONLINE)
+    online_visits = (
+        Visit.objects.open()
+        .filter(channel=Channel.ONLINE)
+        .filter(
+            Exists(
+                online_attempts.filter(outcome=AttemptOutcome.ONLINE_EXPIRED, started_at__lt=now)
+            )
+            | (
+                Exists(online_attempts)
+                & ~Exists(online_attempts.filter(started_at__gt=link_cutoff))
+            )
+        )
+        .order_by("pk")
+    )
+    for visit in online_visits.iterator(chunk_size=500):
+        with transaction.atomic():
+            reason = _unreachable_reason(visit)
+            done = Visit.objects.filter(
+                pk=visit.pk, channel=Channel.ONLINE, status__in=OPEN
+            ).update(
+                status=VisitStatus.UNREACHABLE,
+                unreachable_reason=reason,
+                callback_at=None,
+                updated_at=now,
+            )
+            if done:
+                audit(
+                    "visit.unreachable",
+                    obj=visit,
+                    before={"status": visit.status},
+                    after={"status": VisitStatus.UNREACHABLE},
+                )
+                counts["unreachable"] += 1
+    logger.info("retry_unreached done", extra=counts)
+    return counts
+
+
+def _chunks(iterable, size):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

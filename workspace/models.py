@@ -1,0 +1,106 @@
+"""The fallback channels of the workspace: SMS messages and the online questionnaire."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Customer
+from visits.models import Visit, VisitKind
+
+
+class SmsTemplate(models.Model):
+    """Placeholders as in scripts. Replies: 1 = correct, 2 = wrong, TD = opt out."""
+
+    code = models.CharField(_("代码"), max_length=40, unique=True)
+    kind = models.CharField(_("回访类型"), max_length=20, choices=VisitKind.choices, blank=True)
+    body = models.TextField(_("内容"))
+    is_marketing = models.BooleanField(_("含营销内容"), default=False)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("短信模板")
+        verbose_name_plural = _("短信模板")
+
+    def __str__(self):
+        return self.code
+
+
+class SmsStatus(models.TextChoices):
+    QUEUED = "queued", _("待发送")
+    SENDING = "sending", _("发送中")
+    SENT = "sent", _("已发送")
+    DELIVERED = "delivered", _("已送达")
+    FAILED = "failed", _("失败")
+    SKIPPED = "skipped", _("未发送")
+
+
+class SmsMessage(models.Model):
+    """The SMS outbox. ``idempotency_key`` is unique, so a retried task sends nothing twice."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="sms_messages")
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="sms_messages"
+    )
+    template = models.ForeignKey(SmsTemplate, on_delete=models.PROTECT, null=True, blank=True)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=SmsStatus.choices, default=SmsStatus.QUEUED)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    not_before = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    gateway_message_id = models.CharField(max_length=100, blank=True, db_index=True)
+    tries = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    reply_text = models.CharField(max_length=200, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("短信")
+        verbose_name_plural = _("短信")
+        indexes = [
+            models.Index(fields=["status", "not_before"], name="sms_outbox_queue"),
+            models.Index(fields=["customer", "sent_at"], name="sms_customer_sent"),
+        ]
+
+
+class QuestionnaireQuestion(models.Model):
+    kind = models.CharField(_("回访类型"), max_length=20, choices=VisitKind.choices, blank=True)
+    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    code = models.CharField(_("代码"), max_length=40)
+    text = models.CharField(_("问题"), max_length=300)
+    answer_type = models.CharField(
+        _("答案类型"),
+        max_length=10,
+        choices=[("yes_no", _("是/否")), ("rating", _("评分1-5")), ("text", _("文字"))],
+    )
+    action_if = models.CharField(
+        _("需跟进的答案"), max_length=20, blank=True, help_text=_("例如 no，或评分 ≤2 写 low")
+    )
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        ordering = ["kind", "order"]
+        verbose_name = _("问卷问题")
+        verbose_name_plural = _("问卷问题")
+
+    def __str__(self):
+        return self.text
+
+
+class QuestionnaireInvite(models.Model):
+    """A single-use, expiring link to the online questionnaire of one visit."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="invites")
+    nonce = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("线上问卷邀请")
+        verbose_name_plural = _("线上问卷邀请")

@@ -1,0 +1,411 @@
+"""Writes that touch visits. Views, the API, admin actions and tasks all call these."""
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from accounts.models import Account, AccountEvent, Department, EventType
+from accounts.permissions import branches_visible_to
+from core.audit import audit
+from core.masking import mask_address, mask_phone
+from escalations.models import Urgency
+from escalations.services import escalation_follow_up_outcome, escalation_open
+from visits.models import (
+    AttemptOutcome,
+    Channel,
+    ContactAttempt,
+    Handling,
+    ItemStatus,
+    TransactionCheck,
+    UsageStatus,
+    Visit,
+    VisitKind,
+    VisitPolicy,
+    VisitRecord,
+    VisitStatus,
+)
+from visits.rules import apply_events
+
+
+class WorkspaceError(Exception):
+    """A state change the rules refuse; ``field`` names the form field to show it next to."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def calling_hours_now(now: datetime | None = None) -> bool:
+    """SPEC §3: calls only inside calling hours (default 09:00-20:00, Beijing time, any day)."""
+    local = timezone.localtime(now or timezone.now())
+    start = settings.CALLBACK["CALLING_HOURS_START"]
+    end = settings.CALLBACK["CALLING_HOURS_END"]
+    return start <= local.time() < end
+
+
+def visit_is_security_critical(visit: Visit) -> bool:
+    """Do-not-contact yields only to visits about account security (suspected fraud)."""
+    return visit.suspected_fraud
+
+
+def contact_blocked_reason(visit: Visit, *, now: datetime | None = None) -> str:
+    """Why a phone call may not be made now, or "" when it may."""
+    if not calling_hours_now(now):
+        return gettext("当前不在允许的呼叫时段内。")
+    if visit.account.customer.do_not_contact and not visit_is_security_critical(visit):
+        return gettext("客户已设置勿扰，仅安全类回访可以联系。")
+    return ""
+
+
+def _claimable(agent) -> "models.QuerySet[Visit]":
+    # A list of ids (not a subquery) lets the planner walk the
+    # (branch, status, -priority, due_at) index in order for each branch.
+    branch_ids = list(branches_visible_to(agent).values_list("pk", flat=True))
+    held = agent.profile.certifications.values("pk") if hasattr(agent, "profile") else []
+    # Visits whose policy needs a certification the agent lacks are not theirs (SPEC §5).
+    barred = VisitPolicy.objects.filter(required_certification__isnull=False).exclude(
+        required_certification__in=held
+    )
+    return (
+        Visit.objects.filter(
+            branch_id__in=branch_ids,
+            status=VisitStatus.PENDING,
+            assigned_to__isnull=True,
+        )
+        .exclude(policy_id__in=barred.values("pk"))
+        .order_by("-priority", "due_at", "pk")
+    )
+
+
+def visit_claim_next(*, agent) -> Visit | None:
+    """Give ``agent`` the top unassigned open visit of their branches: overdue first, then
+    priority (high first) and due time. Two agents pressing "next" at once get two different
+    visits: rows locked by the other transaction are skipped (PostgreSQL SKIP LOCKED)."""
+    now = timezone.now()
+    skip = connection.features.has_select_for_update_skip_locked
+    with transaction.atomic():
+        # Two probes, each an ordered walk of the (branch, status, -priority, due_at) index,
+        # rather than one sort of every open visit by an "is overdue" expression.
+        for window in (Q(due_at__lt=now), Q(due_at__gte=now)):
+            visit = (
+                _claimable(agent)
+                .filter(window)
+                .select_for_update(skip_locked=skip, of=("self",))
+                .first()
+            )
+            if visit is not None:
+                break
+        else:
+            return None
+        visit.status = VisitStatus.ASSIGNED
+        visit.assigned_to = agent
+        visit.assigned_at = now
+        visit.save(update_fields=["status", "assigned_to", "assigned_at", "updated_at"])
+        audit("visit.claim", actor=agent, obj=visit, after={"status": visit.status})
+    return visit
+
+
+def attempt_log(
+    *,
+    visit: Visit,
+    agent,
+    outcome: str,
+    channel: str = Channel.PHONE,
+    callback_at: datetime | None = None,
+    note: str = "",
+) -> ContactAttempt:
+    """Log one contact attempt. The first attempt moves the visit to in progress; a "call back
+    later" sets the appointment time that the worklist shows it at."""
+    now = timezone.now()
+    with transaction.atomic():
+        visit = (
+            Visit.objects.select_for_update().select_related("account__customer").get(pk=visit.pk)
+        )
+        if not visit.is_open:
+            raise WorkspaceError(gettext("该回访已结束，不能再登记联系。"), field="outcome")
+        if visit.assigned_to_id not in (None, agent.pk):
+            raise WorkspaceError(gettext("该回访已分配给其他回访人员。"), field="outcome")
+        if outcome not in AttemptOutcome.values:
+            raise WorkspaceError(gettext("请选择联系结果。"), field="outcome")
+        if channel == Channel.PHONE:
+            if reason := contact_blocked_reason(visit, now=now):
+                raise WorkspaceError(reason, field="outcome")
+        if outcome == AttemptOutcome.CALLBACK:
+            if callback_at is None:
+                raise WorkspaceError(gettext("预约回拨需要填写时间。"), field="callback_at")
+            if callback_at <= now:
+                raise WorkspaceError(gettext("预约回拨时间必须晚于现在。"), field="callback_at")
+        else:
+            callback_at = None
+        attempt = ContactAttempt.objects.create(
+            visit=visit,
+            channel=channel,
+            agent=agent,
+            started_at=now,
+            ended_at=now,
+            outcome=outcome,
+            callback_at=callback_at,
+            note=note[:500],
+        )
+        before = {"status": visit.status}
+        visit.assigned_to = agent
+        visit.assigned_at = visit.assigned_at or now
+        visit.status = VisitStatus.IN_PROGRESS
+        visit.callback_at = callback_at
+        fields = ["assigned_to", "assigned_at", "status", "callback_at", "updated_at"]
+        if channel == Channel.PHONE:
+            visit.phone_attempts += 1
+            visit.last_attempt_on = timezone.localdate(now)
+            fields += ["phone_attempts", "last_attempt_on"]
+        visit.save(update_fields=fields)
+        audit(
+            "visit.attempt",
+            actor=agent,
+            obj=visit,
+            before=before,
+            after={"status": visit.status, "outcome": outcome, "channel": channel},
+        )
+    return attempt
+
+
+def _mask_reported(field: str, value: str) -> str:
+    # A change reported on a call is a claim, not master data; it is kept masked (C2 data).
+    if field in ("mobile", "landline"):
+        return mask_phone(value)
+    if field == "address":
+        return mask_address(value)
+    if field == "email" and "@" in value:
+        name, _, domain = value.partition("@")
+        return f"{name[:1]}***@{domain}"
+    return value[:1] + "***" if value else ""
+
+
+def info_change_follow_up(
+    *, account, fields: list[str], by, source: str, extra: dict | None = None
+):
+    """An ``info_changed`` event through the same rules as core banking's, giving the
+    information-change follow-up visit. The customer's master data is not touched."""
+
+    event = AccountEvent.objects.create(
+        created_by=by,
+        event_id=f"{source}-{uuid.uuid4()}",
+        event_type=EventType.INFO_CHANGED,
+        account=account,
+        occurred_at=timezone.now(),
+        data={"fields": fields, "source": source, **(extra or {})},
+    )
+    apply_events([event])
+    return event
+
+
+def record_submit(
+    *, visit: Visit, agent, data: dict, transaction_checks: dict[int, bool]
+) -> VisitRecord:
+    """Complete a reached visit with its structured record (SPEC §2), in one transaction.
+
+    ``data`` holds VisitRecord fields plus: ``reported_values`` {field: new value},
+    ``escalate_department`` / ``escalate_urgency`` when handling is "escalated",
+    ``resolution_words`` for a follow-up visit. ``transaction_checks`` maps each flagged
+    event id to True (confirmed) or False (denied: escalated urgently to security)."""
+
+    now = timezone.now()
+    with transaction.atomic():
+        visit = (
+            Visit.objects.select_for_update().select_related("account__customer").get(pk=visit.pk)
+        )
+        if VisitRecord.objects.filter(visit=visit).exists():
+            raise WorkspaceError(gettext("该回访已提交记录，记录不可修改。"))
+        if not visit.is_open:
+            raise WorkspaceError(gettext("该回访已结束。"))
+        if visit.assigned_to_id not in (None, agent.pk):
+            raise WorkspaceError(gettext("该回访已分配给其他回访人员。"))
+        if not visit_reached(visit):
+            raise WorkspaceError(gettext("请先登记“已接通”的联系结果，再填写回访记录。"))
+        if not (data.get("reminder_anti_fraud") and data.get("reminder_safe_operation")):
+            raise WorkspaceError(
+                gettext("必须完成安全提示后才能提交。"), field="reminder_anti_fraud"
+            )
+        customer = visit.account.customer
+        flagged = {e.pk: e for e in flagged_events_of(visit)}
+        if set(transaction_checks) != set(flagged):
+            raise WorkspaceError(gettext("请逐笔确认或否认列出的交易。"), field="transactions")
+        is_follow_up = visit.kind == VisitKind.FOLLOW_UP
+        if is_follow_up and data.get("resolution_satisfied") is None:
+            raise WorkspaceError(
+                gettext("跟踪回访需要记录客户对处理结果是否满意。"), field="resolution_satisfied"
+            )
+        handling = data.get("handling") or Handling.NO_PROBLEM
+        if handling == Handling.ESCALATED and not data.get("escalate_department"):
+            raise WorkspaceError(gettext("转办需要选择处理部门。"), field="escalate_department")
+
+        reported = {
+            f: _mask_reported(f, str(v))
+            for f, v in (data.get("reported_values") or {}).items()
+            if data.get(f"{f}_status") == ItemStatus.CHANGED
+        }
+        changed_fields = [
+            f
+            for f in ("mobile", "email", "landline", "address")
+            if data.get(f"{f}_status") == ItemStatus.CHANGED
+        ]
+        for f in changed_fields:
+            reported.setdefault(f, "")
+        needs = list(data.get("needs") or []) if customer.marketing_consent else []
+        answers = {}
+        if is_follow_up:
+            answers["resolution_words"] = data.get("resolution_words", "")
+        record = VisitRecord.objects.create(
+            visit=visit,
+            channel=Channel.PHONE,
+            submitted_at=now,
+            submitted_by=agent,
+            mobile_status=data.get("mobile_status") or ItemStatus.NOT_ASKED,
+            email_status=data.get("email_status") or ItemStatus.NOT_ASKED,
+            landline_status=data.get("landline_status") or ItemStatus.NOT_ASKED,
+            address_status=data.get("address_status") or ItemStatus.NOT_ASKED,
+            reported_changes=reported,
+            id_expiry_checked=bool(data.get("id_expiry_checked")),
+            id_expiry_reported=data.get("id_expiry_reported"),
+            transactions_reviewed=bool(flagged) or bool(data.get("transactions_reviewed")),
+            usage_frequency=data.get("usage_frequency", ""),
+            amount_range=data.get("amount_range", ""),
+            usage_channels=list(data.get("usage_channels") or []),
+            online_banking=data.get("online_banking") or UsageStatus.UNKNOWN,
+            mobile_banking=data.get("mobile_banking") or UsageStatus.UNKNOWN,
+            sms_alerts=data.get("sms_alerts") or UsageStatus.UNKNOWN,
+            channel_feedback=data.get("channel_feedback", ""),
+            needs=needs,
+            needs_note=data.get("needs_note", "")[:300] if needs else "",
+            reminder_anti_fraud=True,
+            reminder_safe_operation=True,
+            feedback=data.get("feedback", ""),
+            satisfaction=data.get("satisfaction"),
+            handling=handling,
+            problem=data.get("problem", ""),
+            answers=answers,
+            resolution_satisfied=data.get("resolution_satisfied") if is_follow_up else None,
+        )
+        TransactionCheck.objects.bulk_create(
+            [
+                TransactionCheck(record=record, event_id=pk, confirmed=ok)
+                for pk, ok in transaction_checks.items()
+            ]
+        )
+        denied = [flagged[pk] for pk, ok in transaction_checks.items() if not ok]
+        if denied:
+            security = Department.objects.get(code="security")
+            lines = "; ".join(
+                f"{e.occurred_at:%Y-%m-%d %H:%M} {e.amount or ''} {e.currency} {e.channel}".strip()
+                for e in denied
+            )
+            escalation_open(
+                visit=visit,
+                department=security,
+                urgency=Urgency.URGENT,
+                description=gettext("客户否认交易，疑似欺诈：%(lines)s") % {"lines": lines},
+                by=agent,
+                record=record,
+            )
+        if handling == Handling.ESCALATED:
+            escalation_open(
+                visit=visit,
+                department=data["escalate_department"],
+                urgency=data.get("escalate_urgency") or Urgency.NORMAL,
+                description=data.get("problem") or data.get("feedback") or "-",
+                by=agent,
+                record=record,
+            )
+        if changed_fields:
+            info_change_follow_up(
+                account=visit.account,
+                fields=changed_fields,
+                by=agent,
+                source="visit",
+                extra={"visit": visit.pk},
+            )
+        if is_follow_up:
+            escalation_follow_up_outcome(
+                visit=visit,
+                satisfied=bool(data["resolution_satisfied"]),
+                words=data.get("resolution_words", ""),
+                by=agent,
+            )
+        before = {"status": visit.status}
+        visit.status = VisitStatus.COMPLETED
+        visit.completed_at = now
+        visit.callback_at = None
+        visit.assigned_to = visit.assigned_to or agent
+        visit.save(
+            update_fields=["status", "completed_at", "callback_at", "assigned_to", "updated_at"]
+        )
+        audit(
+            "visit.record_submit",
+            actor=agent,
+            obj=visit,
+            before=before,
+            after={
+                "status": visit.status,
+                "record": record.pk,
+                "handling": handling,
+                "denied_transactions": [e.pk for e in denied],
+                "reported_changes": changed_fields,
+            },
+        )
+    return record
+
+
+def visit_reached(visit: Visit) -> bool:
+    """The latest phone attempt reached the customer (the record may be filled)."""
+    last = visit.attempts.filter(channel=Channel.PHONE).order_by("-started_at", "-pk").first()
+    return last is not None and last.outcome == AttemptOutcome.REACHED
+
+
+def flagged_events_of(visit: Visit) -> list[AccountEvent]:
+    """The large or unusual transactions that triggered the visit: the customer confirms or
+    denies each on the call."""
+    return list(
+        AccountEvent.objects.filter(triggers__visit=visit)
+        .filter(Q(flagged=True) | Q(event_type=EventType.TRANSACTION))
+        .distinct()
+        .order_by("occurred_at", "pk")
+    )
+
+
+def teller_event_register(
+    *, teller, account: Account, event_type: str, fields: list[str] = (), text: str = ""
+) -> tuple[AccountEvent, list[Visit]]:
+    """A special event seen at the counter, through the same rules as core banking's events."""
+
+    if event_type == EventType.INFO_CHANGED:
+        data = {"fields": list(fields), "source": "counter"}
+    elif event_type == EventType.COMPLAINT:
+        data = {"text": text, "channel": "counter"}
+    else:
+        raise WorkspaceError(gettext("柜面只能登记信息变更或投诉。"), field="event_type")
+    with transaction.atomic():
+        event = AccountEvent.objects.create(
+            created_by=teller,
+            event_id=f"counter-{uuid.uuid4()}",
+            event_type=event_type,
+            account=account,
+            occurred_at=timezone.now(),
+            data=data,
+        )
+        visits = apply_events([event]).get(event.pk, [])
+        audit(
+            "event.counter",
+            actor=teller,
+            obj=event,
+            after={
+                "type": event_type,
+                "account": account.masked_number,
+                "visits": [v.pk for v in visits],
+            },
+        )
+    return event, list(visits)

@@ -1,0 +1,437 @@
+"""The agent workspace: worklist, call screen, attempts, the record; the SMS gateway callback
+and the public questionnaire."""
+
+import hmac
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts.models import Role
+from accounts.permissions import (
+    branches_visible_to,
+    has_role,
+    may_reveal_personal_data,
+    role_required,
+)
+from accounts.pii import reveal_fields
+from core.masking import mask_account_number, mask_address, mask_name
+from escalations.models import EscalationStep
+from escalations.services import EscalationError
+from visits.access import visit_for_user, visits_visible_to
+from visits.models import OPEN_VISIT_STATUSES, Script, Visit, VisitRecord
+from workspace.channels import questionnaire as q
+from workspace.channels import sms
+from workspace.forms import AttemptForm, QuestionnaireForm, RecordForm, WorklistFilterForm
+from workspace.models import SmsMessage
+from workspace.services import (
+    WorkspaceError,
+    attempt_log,
+    calling_hours_now,
+    flagged_events_of,
+    record_submit,
+    visit_claim_next,
+    visit_is_security_critical,
+    visit_reached,
+)
+
+PAGE_SIZE = 50
+# A call-back appointment joins the worklist this long before its time; until then it waits
+# in the "appointments" block, sorted by time.
+APPOINTMENT_LEAD = timedelta(minutes=15)
+WORKLIST_FIELDS = (
+    "id", "kind", "status", "priority", "due_at", "callback_at", "suspected_fraud",
+    "phone_attempts", "channel", "account__number", "account__customer__name",
+    "branch__code", "branch__name",
+)  # fmt: skip
+
+
+@role_required(Role.AGENT, Role.SUPERVISOR)
+def worklist(request):
+    """The agent's open visits: call-backs whose time has come, then overdue, then by priority
+    and due time. The number of queries does not depend on the data (see the test)."""
+    now = timezone.now()
+    branches = list(branches_visible_to(request.user))
+    filters = WorklistFilterForm(request.GET or None, branches=branches)
+    mine = visits_visible_to(request.user).filter(
+        assigned_to=request.user, status__in=OPEN_VISIT_STATUSES
+    )
+    if filters.is_valid():
+        if kind := filters.cleaned_data["kind"]:
+            mine = mine.filter(kind=kind)
+        if status := filters.cleaned_data["status"]:
+            mine = mine.filter(status=status)
+        if branch := filters.cleaned_data["branch"]:
+            mine = mine.filter(branch_id=branch)
+    appointment_from = now + APPOINTMENT_LEAD
+    listed = Q(callback_at__isnull=True) | Q(callback_at__lte=appointment_from)
+    local_now = timezone.localtime(now)
+    end_of_day = local_now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    counts = mine.aggregate(
+        open=Count("pk"),
+        listed=Count("pk", filter=listed),
+        overdue=Count("pk", filter=Q(due_at__lt=now)),
+        due_today=Count("pk", filter=Q(due_at__gte=now, due_at__lt=end_of_day)),
+    )
+    rows = (
+        mine.filter(listed)
+        .select_related("account__customer", "branch")
+        .only(*WORKLIST_FIELDS)
+        .annotate(
+            rank=Case(
+                When(callback_at__isnull=False, then=Value(0)),
+                When(due_at__lt=now, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("rank", "-priority", "due_at", "pk")
+    )
+    paginator = Paginator(rows, PAGE_SIZE)
+    paginator.__dict__["count"] = counts["listed"]  # already counted above: one query fewer
+    page = paginator.get_page(request.GET.get("page"))
+    appointments = list(
+        mine.filter(callback_at__gt=appointment_from)
+        .select_related("account__customer", "branch")
+        .only(*WORKLIST_FIELDS)
+        .order_by("callback_at", "pk")[:20]
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "visits/worklist.html",
+        {
+            "page": page,
+            "appointments": appointments,
+            "counts": counts,
+            "filters": filters,
+            "now": now,
+            "near": now + timedelta(hours=2),
+            "query": query.urlencode(),
+        },
+    )
+
+
+@require_POST
+@role_required(Role.AGENT)
+def claim_next(request):
+    visit = visit_claim_next(agent=request.user)
+    if visit is None:
+        messages.info(request, _("暂无可领取的回访。"))
+        return redirect("workspace:worklist")
+    return redirect("workspace:call_screen", pk=visit.pk)
+
+
+class _Blank(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def script_for(visit: Visit) -> Script | None:
+    if visit.policy_id and visit.policy.script_id and visit.policy.script.is_active:
+        return visit.policy.script
+    scripts = Script.objects.filter(kind=visit.kind, is_active=True).order_by("-version")
+    language = get_language() or settings.LANGUAGE_CODE
+    return scripts.filter(language=language).first() or scripts.first()
+
+
+def script_text(script: Script | None, visit: Visit, agent) -> str:
+    if script is None:
+        return ""
+    customer = visit.account.customer
+    values = _Blank(
+        bank_name=settings.CALLBACK["BANK_NAME"],
+        agent_name=agent.get_full_name() or agent.get_username(),
+        customer_name=customer.name,
+        masked_mobile=customer.masked_mobile,
+        masked_account=mask_account_number(visit.account.number),
+        address=mask_address(customer.address),
+        branch_name=visit.branch.name,
+    )
+    return script.body.format_map(values)
+
+
+def _may_act(user, visit: Visit) -> bool:
+    return has_role(user, Role.AGENT) and visit.is_open and visit.assigned_to_id in (None, user.pk)
+
+
+def _record_form(visit, flagged, data=None):
+    return RecordForm(
+        data,
+        visit=visit,
+        flagged_events=flagged,
+        marketing_consent=visit.account.customer.marketing_consent,
+        prefix="r",
+    )
+
+
+def _call_screen_context(request, visit, *, attempt_form=None, record_form=None) -> dict:
+    customer = visit.account.customer
+    flagged = flagged_events_of(visit)
+    record = (
+        VisitRecord.objects.filter(visit=visit)
+        .select_related("submitted_by")
+        .prefetch_related("transaction_checks__event")
+        .first()
+    )
+    may_act = _may_act(request.user, visit)
+    if record_form is None and may_act and record is None:
+        record_form = _record_form(visit, flagged)
+    script = script_for(visit)
+    return {
+        "visit": visit,
+        "customer": customer,
+        "account": visit.account,
+        "masked": {
+            "name": customer.name,
+            "mobile": customer.masked_mobile,
+            "landline": customer.masked_landline,
+            "id_number": customer.masked_id_number,
+            "address": mask_address(customer.address),
+            "account": mask_account_number(visit.account.number),
+            "email": customer.email,
+        },
+        "may_reveal": may_reveal_personal_data(request.user),
+        "previous": Visit.objects.filter(account=visit.account)
+        .exclude(pk=visit.pk)
+        .select_related("record", "assigned_to")
+        .order_by("-created_at")[:10],
+        "flagged": flagged,
+        "script": script,
+        "script_text": script_text(script, visit, request.user),
+        "rules": {
+            "calling_hours": calling_hours_now(),
+            "hours": (
+                settings.CALLBACK["CALLING_HOURS_START"],
+                settings.CALLBACK["CALLING_HOURS_END"],
+            ),
+            "do_not_contact": customer.do_not_contact,
+            "security_critical": visit_is_security_critical(visit),
+            "marketing_consent": customer.marketing_consent,
+        },
+        "consents": customer.consents.select_related("recorded_by")[:20],
+        "steps": EscalationStep.objects.filter(
+            Q(escalation__visit=visit) | Q(escalation__follow_up_visit=visit)
+        )
+        .select_related("escalation__department", "by")
+        .order_by("at", "pk"),
+        "attempts": visit.attempts.select_related("agent").order_by("started_at", "pk"),
+        "sms_messages": SmsMessage.objects.filter(visit=visit).order_by("created_at"),
+        "record": record,
+        "may_act": may_act,
+        "reached": visit_reached(visit),
+        "attempt_form": attempt_form or (AttemptForm(prefix="a") if may_act else None),
+        "record_form": record_form,
+    }
+
+
+@role_required(Role.AGENT, Role.SUPERVISOR)
+def call_screen(request, pk):
+    visit = visit_for_user(request.user, pk)
+    visit = Visit.objects.select_related(
+        "account__customer", "branch", "assigned_to", "policy__script", "rule"
+    ).get(pk=visit.pk)
+    return render(request, "visits/call_screen.html", _call_screen_context(request, visit))
+
+
+@require_POST
+@role_required(Role.AGENT, Role.SUPERVISOR, Role.TELLER)
+def reveal(request, pk):
+    """Show one customer's personal data in full; every reveal is audit-logged."""
+    visit = visit_for_user(request.user, pk)
+    if not may_reveal_personal_data(request.user):
+        return HttpResponse(status=403)
+    customer = visit.account.customer
+    reveal_fields(
+        user=request.user, customer=customer, request=request, context={"visit": visit.pk}
+    )
+    return render(
+        request,
+        "visits/call_screen_pii.html",
+        {"customer": customer, "account": visit.account, "revealed": True},
+    )
+
+
+@require_POST
+@role_required(Role.AGENT)
+def attempt(request, pk):
+    visit = visit_for_user(request.user, pk)
+    form = AttemptForm(request.POST, prefix="a")
+    if form.is_valid():
+        try:
+            attempt_log(
+                visit=visit,
+                agent=request.user,
+                outcome=form.cleaned_data["outcome"],
+                callback_at=form.cleaned_data.get("callback_at"),
+                note=form.cleaned_data.get("note", ""),
+            )
+        except WorkspaceError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            target = reverse("workspace:call_screen", args=[visit.pk])
+            if form.cleaned_data["outcome"] == "reached" or not request.htmx:
+                # The record form opens once the customer is reached: reload the whole page
+                # (an HX-Redirect to the same path would only move to the fragment).
+                if not request.htmx:
+                    return redirect(target)
+                response = HttpResponse(status=204)
+                response["HX-Refresh"] = "true"
+                return response
+            form = AttemptForm(prefix="a")
+    visit.refresh_from_db()
+    context = {
+        "visit": visit,
+        "attempts": visit.attempts.select_related("agent").order_by("started_at", "pk"),
+        "attempt_form": form,
+        "may_act": _may_act(request.user, visit),
+    }
+    if request.htmx:
+        return render(request, "visits/call_screen_attempts.html", context)
+    return render(
+        request,
+        "visits/call_screen.html",
+        _call_screen_context(request, visit, attempt_form=form),
+        status=400,
+    )
+
+
+ERROR_FIELDS = {
+    "words": "resolution_words",
+    "department": "escalate_department",
+    "urgency": "escalate_urgency",
+    "description": "problem",
+    "transactions": None,
+}
+
+
+@require_POST
+@role_required(Role.AGENT)
+def record(request, pk):
+    visit = visit_for_user(request.user, pk)
+    visit = Visit.objects.select_related("account__customer", "branch", "policy__script").get(
+        pk=visit.pk
+    )
+    if hasattr(visit, "record") or VisitRecord.objects.filter(visit=visit).exists():
+        messages.error(request, _("该回访已提交记录，记录不可修改。"))
+        return redirect("workspace:call_screen", pk=visit.pk)
+    form = _record_form(visit, flagged_events_of(visit), request.POST)
+    if form.is_valid():
+        data, checks = form.service_data()
+        try:
+            record_submit(visit=visit, agent=request.user, data=data, transaction_checks=checks)
+        except (WorkspaceError, EscalationError) as exc:
+            field = ERROR_FIELDS.get(exc.field, exc.field)
+            form.add_error(field if field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("回访 #%(pk)s 已完成。") % {"pk": visit.pk})
+            return redirect("workspace:worklist")
+    return render(
+        request,
+        "visits/call_screen.html",
+        _call_screen_context(request, visit, record_form=form),
+        status=400,
+    )
+
+
+# --- SMS gateway callback -----------------------------------------------------------------------
+
+
+def _bad(field: str, message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({field: [message]}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def sms_callback(request):
+    """Delivery reports and replies from the SMS gateway. Authenticated by the shared secret in
+    the ``X-Callback-Token`` header (CALLBACK["SMS_CALLBACK_TOKEN"]; empty refuses everything).
+
+    Body: ``{"type": "delivery", "message_id": ..., "status": "delivered"|"failed"}`` or
+    ``{"type": "reply", "message_id": ..., "text": "1"}``."""
+    expected = settings.CALLBACK.get("SMS_CALLBACK_TOKEN", "")
+    given = request.headers.get("X-Callback-Token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return JsonResponse({"detail": "bad token"}, status=401)
+    try:
+        body = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return _bad("non_field_errors", "body must be JSON")
+    if not isinstance(body, dict):
+        return _bad("non_field_errors", "body must be a JSON object")
+    kind = body.get("type")
+    message_id = body.get("message_id")
+    if not isinstance(message_id, str) or not message_id:
+        return _bad("message_id", "required")
+    if kind == "delivery":
+        status = body.get("status")
+        if status not in ("delivered", "failed"):
+            return _bad("status", "must be delivered or failed")
+        known = sms.sms_delivery_report(
+            gateway_message_id=message_id,
+            delivered=status == "delivered",
+            error=str(body.get("error", ""))[:300],
+        )
+        if not known:
+            return _bad("message_id", "unknown", status=404)
+        return JsonResponse({"ok": True})
+    if kind == "reply":
+        text = body.get("text")
+        if not isinstance(text, str):
+            return _bad("text", "required")
+        message = (
+            SmsMessage.objects.select_related("customer", "visit")
+            .filter(gateway_message_id=message_id)
+            .first()
+        )
+        if message is None:
+            return _bad("message_id", "unknown", status=404)
+        meaning = sms.sms_reply_apply(message=message, text=text)
+        return JsonResponse({"ok": True, "meaning": meaning})
+    return _bad("type", "must be delivery or reply")
+
+
+# --- Public online questionnaire ----------------------------------------------------------------
+
+
+def questionnaire(request, token):
+    """The customer's page: no login, masked data only, mobile-friendly."""
+    try:
+        invite = q.invite_from_token(token)
+    except q.InviteError as exc:
+        return render(request, "public/questionnaire_invalid.html", {"reason": exc}, status=410)
+    visit = invite.visit
+    questions = q.questions_for(visit)
+    form = QuestionnaireForm(request.POST or None, questions=questions)
+    if request.method == "POST" and form.is_valid():
+        try:
+            q.questionnaire_submit(invite=invite, answers=form.cleaned_data)
+        except q.InviteError as exc:
+            return render(request, "public/questionnaire_invalid.html", {"reason": exc}, status=410)
+        return render(request, "public/questionnaire_done.html", {})
+    customer = visit.account.customer
+    return render(
+        request,
+        "public/questionnaire.html",
+        {
+            "form": form,
+            "bank_name": settings.CALLBACK["BANK_NAME"],
+            "masked_name": mask_name(customer.name),
+            "masked_mobile": customer.masked_mobile,
+            "masked_account": mask_account_number(visit.account.number),
+            "visit": visit,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
