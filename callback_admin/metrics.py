@@ -129,7 +129,6 @@ def visit_counts() -> dict[str, int]:
     if counts is None:
         from django.db.models import Count
 
-
         counts = dict.fromkeys(VisitStatus.values, 0)
         rows = (
             Visit.objects.using(reports_db())

@@ -12,183 +12,40 @@ saying why ("已被 张三 受理"). Every transition writes an ``EscalationStep
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.models import Department, Role
 from accounts.permissions import (
     departments_visible_to,
     has_role,
     role_of,
-    staff_of_branch,
     staff_of_department,
 )
-from core import calendar as business_calendar
 from core.audit import audit
-from core.models import Notification
+from core.notifications import notify, send_mails
 from escalations.access import escalations_visible_to
-from escalations.models import Escalation, EscalationStatus, EscalationStep, Urgency
+from escalations.actions import (
+    ACTION_LABELS,
+    ACTION_ROLES,
+    SYSTEM_ACTIONS,
+    TRANSITIONS,
+    Action,
+    EscalationError,
+    S,
+)
+from escalations.deadlines import escalation_deadline, follow_up_due
+from escalations.models import Escalation, EscalationStep, Urgency
 from visits.access import visits_visible_to
 from visits.models import Visit, VisitKind, VisitRecord, VisitStatus
 from visits.opening import visit_open_or_join
 
 logger = logging.getLogger(__name__)
-
-S = EscalationStatus
-
-
-class Action:
-    OPEN = "open"
-    ACCEPT = "accept"
-    RESOLVE = "resolve"
-    REPLY = "reply"
-    CLOSE = "close"
-    REOPEN = "reopen"
-    TRANSFER = "transfer"
-    EXTEND = "extend"
-    OVERDUE = "overdue"  # a system event on the timeline, not a transition
-
-
-ACTION_LABELS = {
-    Action.OPEN: gettext_lazy("转办"),
-    Action.ACCEPT: gettext_lazy("受理"),
-    Action.RESOLVE: gettext_lazy("处理完毕"),
-    Action.REPLY: gettext_lazy("回复客户"),
-    Action.CLOSE: gettext_lazy("客户满意，关闭"),
-    Action.REOPEN: gettext_lazy("客户不满意，重开"),
-    Action.TRANSFER: gettext_lazy("转交其他部门"),
-    Action.EXTEND: gettext_lazy("延长时限"),
-    Action.OVERDUE: gettext_lazy("超时"),
-}
-
-# The whole lifecycle. Anything not listed is refused.
-TRANSITIONS: dict[tuple[str, str], str] = {
-    (S.OPENED, Action.ACCEPT): S.ACCEPTED,
-    (S.REOPENED, Action.ACCEPT): S.ACCEPTED,
-    (S.ACCEPTED, Action.RESOLVE): S.RESOLVED,
-    (S.RESOLVED, Action.REPLY): S.REPLIED,
-    (S.REPLIED, Action.CLOSE): S.CLOSED,
-    (S.REPLIED, Action.REOPEN): S.REOPENED,
-    # Transfer: back to "waiting for acceptance" at the other department, deadline kept.
-    (S.OPENED, Action.TRANSFER): S.OPENED,
-    (S.ACCEPTED, Action.TRANSFER): S.OPENED,
-    (S.REOPENED, Action.TRANSFER): S.REOPENED,
-    # Extending the deadline keeps the status.
-    (S.OPENED, Action.EXTEND): S.OPENED,
-    (S.ACCEPTED, Action.EXTEND): S.ACCEPTED,
-    (S.REOPENED, Action.EXTEND): S.REOPENED,
-}
-
-# With the department, the deadline running.
-ACTIVE_STATUSES = (S.OPENED, S.ACCEPTED, S.REOPENED)
-
-# Who may take each action. ``None`` (the system, e.g. an online questionnaire) may open,
-# close and reopen only.
-ACTION_ROLES = {
-    Action.OPEN: (Role.AGENT, Role.SUPERVISOR),
-    Action.ACCEPT: (Role.HANDLER,),
-    Action.RESOLVE: (Role.HANDLER,),
-    Action.TRANSFER: (Role.HANDLER, Role.SUPERVISOR),
-    Action.REPLY: (Role.AGENT, Role.SUPERVISOR),
-    Action.CLOSE: (Role.AGENT, Role.SUPERVISOR),
-    Action.REOPEN: (Role.AGENT, Role.SUPERVISOR),
-    Action.EXTEND: (Role.SUPERVISOR,),
-}
-SYSTEM_ACTIONS = (Action.OPEN, Action.CLOSE, Action.REOPEN)
-
-DEFAULT_DEADLINES = {
-    Urgency.URGENT: ("working_hours", 4),
-    Urgency.HIGH: ("business_days", 1),
-    Urgency.NORMAL: ("business_days", 3),
-}
-
-
-class EscalationError(Exception):
-    """A refused escalation action; ``str(error)`` is a translated message for the user."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = str(message)
-        self.field = field
-
-
-# --- Deadlines ------------------------------------------------------------------------------
-
-
-def _callback(key, default):
-    return settings.CALLBACK.get(key, default)
-
-
-def escalation_deadline(*, urgency: str, start: datetime) -> datetime:
-    """The deadline of an escalation opened (or reopened) at ``start``, counted on the business
-    calendar: urgent 4 working hours, high 1 business day, normal 3 business days by default
-    (``CALLBACK["ESCALATION_DEADLINES"]``)."""
-
-    deadlines = _callback("ESCALATION_DEADLINES", DEFAULT_DEADLINES)
-    if urgency not in deadlines:
-        raise EscalationError(_("紧急程度无效：%(value)s") % {"value": urgency}, field="urgency")
-    unit, amount = deadlines[urgency]
-    try:
-        if unit == "working_hours":
-            return business_calendar.add_working_hours(start, amount)
-        if unit == "business_days":
-            return business_calendar.due_after_business_days(start, amount)
-    except business_calendar.CalendarNotCovered as exc:
-        raise EscalationError(
-            _(
-                "业务日历未覆盖该日期，无法计算处理时限；请系统管理员先导入节假日安排。（%(detail)s）"
-            )
-            % {"detail": exc}
-        ) from exc
-    raise EscalationError(_("处理时限单位无效：%(value)s") % {"value": unit})
-
-
-def _follow_up_due(start: datetime) -> datetime:
-    days = _callback("ESCALATION_FOLLOW_UP_BUSINESS_DAYS", 1)
-    try:
-        return business_calendar.due_after_business_days(start, days)
-    except business_calendar.CalendarNotCovered as exc:
-        raise EscalationError(
-            _(
-                "业务日历未覆盖该日期，无法安排跟踪回访；请系统管理员先导入节假日安排。（%(detail)s）"
-            )
-            % {"detail": exc}
-        ) from exc
-
-
-def near_deadline_threshold(now: datetime | None = None) -> datetime:
-    """An active escalation whose deadline falls before this moment is "near its deadline":
-    less than one working hour left (one calendar computation per page, not per row)."""
-
-    now = now or timezone.now()
-    try:
-        return business_calendar.add_working_hours(now, 1)
-    except business_calendar.CalendarNotCovered:
-        return now + timedelta(hours=1)
-
-
-def raise_after() -> timedelta:
-    return timedelta(hours=_callback("ESCALATION_RAISE_AFTER_HOURS", 24))
-
-
-def escalations_raised(queryset: QuerySet[Escalation], now: datetime | None = None):
-    """Active escalations raised to the supervisors: missed a deadline twice or more, or
-    overdue by more than ``ESCALATION_RAISE_AFTER_HOURS``."""
-    now = now or timezone.now()
-    return queryset.filter(status__in=ACTIVE_STATUSES).filter(
-        Q(overdue_count__gte=2) | Q(deadline_at__lt=now - raise_after())
-    )
-
 
 # --- Helpers --------------------------------------------------------------------------------
 
@@ -199,7 +56,7 @@ def person(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def _when(moment: datetime | None) -> str:
+def format_when(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return date_format(timezone.localtime(moment), "Y-m-d H:i")
@@ -219,7 +76,7 @@ def _state_phrase(escalation: Escalation) -> str:
         .first()
     )
     who = person(last.by) if last else ""
-    when = _when(last.at) if last else ""
+    when = format_when(last.at) if last else ""
     phrases = {
         S.OPENED: _("尚未受理"),
         S.REOPENED: _("已重开，尚未受理"),
@@ -307,64 +164,11 @@ def _required_text(value: str, field: str, message) -> str:
     return value
 
 
-def _detail_link(escalation: Escalation) -> str:
+def detail_link(escalation: Escalation) -> str:
     return reverse("escalations:detail", args=[escalation.pk])
 
 
-@dataclass
-class _Mail:
-    to: str
-    subject: str
-    body: str
-
-
-def _notify(users, *, message: str, link: str, key: str | None) -> list[_Mail]:
-    """In-app notifications, one per user; with a ``key`` a user is notified once for it even
-    if the caller runs twice. Returns the e-mails owed for the newly created ones."""
-    users = [u for u in {u.pk: u for u in users if u is not None}.values()]
-    if not users:
-        return []
-    rows = [
-        Notification(
-            user=user,
-            message=message[:300],
-            link=link,
-            dedup_key=f"{key}:u{user.pk}" if key else None,
-        )
-        for user in users
-    ]
-    if key:
-        existing = set(
-            Notification.objects.filter(dedup_key__in=[r.dedup_key for r in rows]).values_list(
-                "dedup_key", flat=True
-            )
-        )
-        rows = [r for r in rows if r.dedup_key not in existing]
-    # ignore_conflicts: a concurrent run that inserted the same key first wins, quietly.
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    return [
-        _Mail(to=r.user.email, subject=message[:120], body=f"{message}\n\n{link}")
-        for r in rows
-        if r.user.email
-    ]
-
-
-def _send_mails(mails: list[_Mail]) -> None:
-    """After the commit of the surrounding transaction (at once outside one): an e-mail is never
-    sent for a notification that was rolled back."""
-    if mails:
-        transaction.on_commit(lambda: _deliver(mails))
-
-
-def _deliver(mails: list[_Mail]) -> None:
-    messages = [EmailMessage(m.subject, m.body, None, [m.to]) for m in mails]
-    try:
-        get_connection().send_messages(messages)
-    except Exception:  # the in-app notification is kept; a failed e-mail must not undo it
-        logger.exception("escalation e-mail failed", extra={"count": len(messages)})
-
-
-def _department_handlers(department: Department):
+def department_handlers(department: Department):
     return list(staff_of_department(department, Role.HANDLER))
 
 
@@ -403,18 +207,18 @@ def escalation_open(
         )
         _record_step(escalation, Action.OPEN, "", S.OPENED, by, description, at=now)
         _audit(Action.OPEN, escalation, by, None, visit=visit.pk, urgency=urgency)
-        mails = _notify(
-            _department_handlers(department),
+        mails = notify(
+            department_handlers(department),
             message=_("新转办事项 #%(pk)s（%(urgency)s），处理时限 %(deadline)s")
             % {
                 "pk": escalation.pk,
                 "urgency": escalation.get_urgency_display(),
-                "deadline": _when(deadline),
+                "deadline": format_when(deadline),
             },
-            link=_detail_link(escalation),
+            link=detail_link(escalation),
             key=f"esc:{escalation.pk}:open",
         )
-    _send_mails(mails)
+    send_mails(mails)
     return escalation
 
 
@@ -447,13 +251,13 @@ def escalation_resolve(*, escalation: Escalation, by, result: str) -> Escalation
         _record_step(escalation, Action.RESOLVE, before["status"], new_status, by, result, at=now)
         _audit(Action.RESOLVE, escalation, by, before, in_time=now <= escalation.deadline_at)
         # Tell the agent who opened it that the result is ready for the customer.
-        mails = _notify(
+        mails = notify(
             [escalation.opened_by],
             message=_("转办 #%(pk)s 已处理完毕，请回复客户。") % {"pk": escalation.pk},
-            link=_detail_link(escalation),
+            link=detail_link(escalation),
             key=f"esc:{escalation.pk}:resolved:r{escalation.round}",
         )
-    _send_mails(mails)
+    send_mails(mails)
     return escalation
 
 
@@ -471,7 +275,7 @@ def escalation_reply(*, escalation: Escalation, by, note: str) -> Escalation:
         follow_up, created = visit_open_or_join(
             account=escalation.account,
             kind=VisitKind.FOLLOW_UP,
-            due_at=_follow_up_due(now),
+            due_at=follow_up_due(now),
             priority=60,
             reason=_("转办 #%(pk)s 跟踪回访：客户是否满意") % {"pk": escalation.pk},
         )
@@ -534,18 +338,18 @@ def escalation_reopen(*, escalation: Escalation, by, words: str) -> Escalation:
         )  # fmt: skip
         _record_step(escalation, Action.REOPEN, before["status"], new_status, by, words, at=now)
         _audit(Action.REOPEN, escalation, by, before)
-        mails = _notify(
-            _department_handlers(escalation.department),
+        mails = notify(
+            department_handlers(escalation.department),
             message=_("转办 #%(pk)s 客户不满意，已重开（第 %(round)s 轮），处理时限 %(deadline)s")
             % {
                 "pk": escalation.pk,
                 "round": escalation.round,
-                "deadline": _when(escalation.deadline_at),
+                "deadline": format_when(escalation.deadline_at),
             },
-            link=_detail_link(escalation),
+            link=detail_link(escalation),
             key=f"esc:{escalation.pk}:reopen:r{escalation.round}",
         )
-    _send_mails(mails)
+    send_mails(mails)
     return escalation
 
 
@@ -593,18 +397,18 @@ def escalation_transfer(
         }
         _record_step(escalation, Action.TRANSFER, before["status"], new_status, by, note)
         _audit(Action.TRANSFER, escalation, by, before, from_department=old_department.pk)
-        mails = _notify(
-            _department_handlers(department),
+        mails = notify(
+            department_handlers(department),
             message=_("转办 #%(pk)s 由 %(old)s 转交给本部门，处理时限 %(deadline)s")
             % {
                 "pk": escalation.pk,
                 "old": old_department.name,
-                "deadline": _when(escalation.deadline_at),
+                "deadline": format_when(escalation.deadline_at),
             },
-            link=_detail_link(escalation),
+            link=detail_link(escalation),
             key=f"esc:{escalation.pk}:transfer:{escalation.steps.count()}",
         )
-    _send_mails(mails)
+    send_mails(mails)
     return escalation
 
 
@@ -624,7 +428,7 @@ def escalation_extend(
         if new_deadline <= escalation.deadline_at:
             raise EscalationError(
                 _("新的处理时限必须晚于当前时限 %(current)s。")
-                % {"current": _when(escalation.deadline_at)},
+                % {"current": format_when(escalation.deadline_at)},
                 field="new_deadline",
             )
         if new_deadline <= timezone.now():
@@ -633,170 +437,10 @@ def escalation_extend(
         escalation.deadline_at = new_deadline
         escalation.save(update_fields=["deadline_at", "updated_at"])
         note = _("%(old)s → %(new)s：%(reason)s") % {
-            "old": _when(before["deadline_at"]),
-            "new": _when(new_deadline),
+            "old": format_when(before["deadline_at"]),
+            "new": format_when(new_deadline),
             "reason": reason,
         }
         _record_step(escalation, Action.EXTEND, before["status"], new_status, by, note)
         _audit(Action.EXTEND, escalation, by, before)
     return escalation
-
-
-# --- Monitoring -----------------------------------------------------------------------------
-
-
-def _overdue_filter(now: datetime) -> Q:
-    # Not yet flagged for *this* deadline: never flagged, or flagged before the deadline was
-    # moved (reopened with a new deadline, or extended).
-    return Q(status__in=ACTIVE_STATUSES, deadline_at__lt=now) & (
-        Q(overdue_notified_at__isnull=True) | Q(overdue_notified_at__lt=F("deadline_at"))
-    )
-
-
-def escalation_mark_overdue(*, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Flag the escalations past their deadline (``overdue_count`` + 1 once per missed
-    deadline), and notify the handler (or, if nobody accepted it, the department's handlers)
-    and the supervisors of the account's branch, in the app and by e-mail.
-
-    Safe to run twice or concurrently: rows are claimed with ``FOR UPDATE SKIP LOCKED`` and
-    the conditional update excludes rows already flagged for this deadline; the unique
-    ``dedup_key`` of each notification is the last line of defence. E-mails go out only for
-    notifications created by this run. Returns the number of escalations flagged."""
-    now = now or timezone.now()
-    flagged = 0
-    branch_supervisors: dict[int, list] = {}
-    department_handlers: dict[int, list] = {}
-    while True:
-        mails: list[_Mail] = []
-        with transaction.atomic():
-            ids = list(
-                Escalation.objects.select_for_update(skip_locked=True)
-                .filter(_overdue_filter(now))
-                .order_by("deadline_at", "pk")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if not ids:
-                break
-            Escalation.objects.filter(pk__in=ids).filter(_overdue_filter(now)).update(
-                overdue_count=F("overdue_count") + 1, overdue_notified_at=now
-            )
-            escalations = list(
-                Escalation.objects.filter(pk__in=ids).select_related(
-                    "handler", "department", "account"
-                )
-            )
-            EscalationStep.objects.bulk_create(
-                [
-                    EscalationStep(
-                        escalation=e,
-                        action=Action.OVERDUE,
-                        from_status=e.status,
-                        to_status=e.status,
-                        at=now,
-                        note=_("已超过处理时限 %(deadline)s（第 %(count)s 次超时）")
-                        % {"deadline": _when(e.deadline_at), "count": e.overdue_count},
-                    )
-                    for e in escalations
-                ]
-            )
-            for e in escalations:
-                if e.department_id not in department_handlers:
-                    department_handlers[e.department_id] = _department_handlers(e.department)
-                branch_id = e.account.branch_id
-                if branch_id not in branch_supervisors:
-                    branch_supervisors[branch_id] = list(
-                        staff_of_branch(e.account.branch, Role.SUPERVISOR)
-                    )
-                handlers = [e.handler] if e.handler else department_handlers[e.department_id]
-                raised = e.overdue_count >= 2
-                message = _("转办 #%(pk)s（%(department)s）已超过处理时限 %(deadline)s")
-                if raised:
-                    message = _(
-                        "转办 #%(pk)s（%(department)s）再次超时（第 %(count)s 次），已上报监督人员"
-                    )
-                mails += _notify(
-                    [*handlers, *branch_supervisors[branch_id]],
-                    message=message
-                    % {
-                        "pk": e.pk,
-                        "department": e.department.name,
-                        "deadline": _when(e.deadline_at),
-                        "count": e.overdue_count,
-                    },
-                    link=_detail_link(e),
-                    key=f"esc:{e.pk}:overdue:{e.overdue_count}",
-                )
-                audit(
-                    "escalation.overdue",
-                    obj=e,
-                    after={"deadline_at": e.deadline_at, "overdue_count": e.overdue_count},
-                )
-            flagged += len(escalations)
-        _send_mails(mails)
-    return flagged
-
-
-# --- Statistics -----------------------------------------------------------------------------
-
-
-def escalation_stats(
-    *, since: datetime, until: datetime, queryset: QuerySet[Escalation] | None = None
-) -> list[dict]:
-    """Per department, for escalations opened in [since, until): how many were opened,
-    resolved within their deadline, ever overdue (or overdue now), the average time from
-    opening to resolution, and the share reopened at least once. One aggregate query; pass a
-    scoped ``queryset`` (``escalations_visible_to(user)``) for a user's view."""
-    now = timezone.now()
-    base = queryset if queryset is not None else Escalation.objects.all()
-    rows = (
-        base.filter(created_at__gte=since, created_at__lt=until)
-        .order_by()
-        .values("department_id", "department__code", "department__name")
-        .annotate(
-            opened=Count("pk"),
-            resolved=Count("pk", filter=Q(resolved_at__isnull=False)),
-            resolved_in_time=Count(
-                "pk", filter=Q(resolved_at__isnull=False, resolved_at__lte=F("deadline_at"))
-            ),
-            overdue=Count(
-                "pk",
-                filter=Q(overdue_count__gt=0) | Q(status__in=ACTIVE_STATUSES, deadline_at__lt=now),
-            ),
-            reopened=Count("pk", filter=Q(round__gt=1)),
-            avg_resolve=Avg(
-                ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()),
-                filter=Q(resolved_at__isnull=False),
-            ),
-        )
-        .order_by("department__code")
-    )
-    stats = []
-    for row in rows:
-        avg = row["avg_resolve"]
-        if avg is not None and not isinstance(avg, timedelta):
-            avg = timedelta(microseconds=avg)  # SQLite returns microseconds
-        stats.append(
-            {
-                "department_id": row["department_id"],
-                "department_code": row["department__code"],
-                "department": row["department__name"],
-                "opened": row["opened"],
-                "resolved": row["resolved"],
-                "resolved_in_time": row["resolved_in_time"],
-                "overdue": row["overdue"],
-                "reopened": row["reopened"],
-                "avg_time_to_resolve": avg,
-                "reopen_rate": round(row["reopened"] / row["opened"], 4) if row["opened"] else 0.0,
-            }
-        )
-    return stats
-
-
-# --- Reading --------------------------------------------------------------------------------
-
-
-def escalations_with_timeline(queryset: QuerySet[Escalation]) -> QuerySet[Escalation]:
-    """What ``templates/escalations/_timeline.html`` needs, in a fixed number of queries."""
-    return queryset.select_related("department", "handler", "opened_by").prefetch_related(
-        "steps__by"
-    )

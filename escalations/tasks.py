@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from core.tasks import RETRY_POLICY
-from escalations.services import escalation_mark_overdue
+from escalations.overdue import escalation_mark_overdue
 
 logger = logging.getLogger(__name__)
 

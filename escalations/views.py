@@ -16,24 +16,24 @@ from accounts.models import Department, Role
 from accounts.permissions import has_role, role_of, role_required
 from core.models import Notification
 from escalations.access import escalation_for_user, escalations_visible_to
-from escalations.models import Escalation, EscalationStatus, Urgency
-from escalations.services import (
+from escalations.actions import (
     ACTION_LABELS,
     ACTION_ROLES,
     ACTIVE_STATUSES,
     TRANSITIONS,
     Action,
     EscalationError,
+)
+from escalations.deadlines import escalations_raised, near_deadline_threshold
+from escalations.models import Escalation, EscalationStatus, Urgency
+from escalations.selectors import escalation_stats, escalations_with_timeline
+from escalations.services import (
     escalation_accept,
     escalation_extend,
     escalation_open,
     escalation_reply,
     escalation_resolve,
-    escalation_stats,
     escalation_transfer,
-    escalations_raised,
-    escalations_with_timeline,
-    near_deadline_threshold,
 )
 from visits.access import visit_for_user
 

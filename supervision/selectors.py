@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.permissions import branches_visible_to
 from escalations.access import escalations_visible_to
-from escalations.services import escalation_stats
+from escalations.selectors import escalation_stats
 from supervision.models import Complaint, ComplaintStatus, MonthlyAssessment
 from supervision.services import day_bounds
 from visits.access import records_visible_to, visits_visible_to
@@ -127,7 +127,6 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     reach_by_day = {row["day"]: _rate(row["reached"], row["attempted"]) for row in attempts}
     rate_days = sorted(set(reach_by_day) | {row["day"] for row in record_days})
     on_time_by_day = {row["day"]: _rate(row["on_time"], row["completed"]) for row in record_days}
-
 
     escalations = escalation_stats(
         since=start, until=end, queryset=escalations_visible_to(user).order_by()

@@ -27,8 +27,8 @@ from accounts.permissions import (
 )
 from accounts.pii import reveal_fields
 from core.masking import mask_account_number, mask_address, mask_name
+from escalations.actions import EscalationError
 from escalations.models import EscalationStep
-from escalations.services import EscalationError
 from visits.access import visit_for_user, visits_visible_to
 from visits.models import OPEN_VISIT_STATUSES, Script, Visit, VisitRecord
 from workspace.channels import questionnaire as q

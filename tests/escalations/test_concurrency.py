@@ -6,8 +6,9 @@ import threading
 import pytest
 from django.db import connection
 
+from escalations.actions import EscalationError
 from escalations.models import Escalation, EscalationStatus, EscalationStep
-from escalations.services import EscalationError, escalation_accept, escalation_resolve
+from escalations.services import escalation_accept, escalation_resolve
 
 pytestmark = [
     pytest.mark.spec("7.escalation"),

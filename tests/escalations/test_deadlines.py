@@ -5,15 +5,14 @@ import datetime as dt
 
 import pytest
 
+from escalations.actions import EscalationError
+from escalations.deadlines import escalation_deadline, near_deadline_threshold
 from escalations.models import EscalationStatus, Urgency
 from escalations.services import (
-    EscalationError,
     escalation_accept,
-    escalation_deadline,
     escalation_extend,
     escalation_reopen,
     escalation_transfer,
-    near_deadline_threshold,
 )
 
 from .conftest import at

@@ -2,9 +2,9 @@
 
 import pytest
 
+from escalations.actions import EscalationError
 from escalations.models import Escalation, EscalationStatus
 from escalations.services import (
-    EscalationError,
     escalation_accept,
     escalation_follow_up_outcome,
     escalation_reply,

@@ -7,13 +7,10 @@ import pytest
 from django.core import mail
 
 from core.models import Notification
+from escalations.deadlines import escalations_raised
 from escalations.models import Escalation, EscalationStatus
-from escalations.services import (
-    escalation_accept,
-    escalation_extend,
-    escalation_mark_overdue,
-    escalations_raised,
-)
+from escalations.overdue import escalation_mark_overdue
+from escalations.services import escalation_accept, escalation_extend
 from escalations.tasks import escalation_overdue_task
 
 from .conftest import at

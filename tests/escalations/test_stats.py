@@ -6,7 +6,7 @@ import pytest
 
 from escalations.access import escalations_visible_to
 from escalations.models import EscalationStatus
-from escalations.services import escalation_stats
+from escalations.selectors import escalation_stats
 
 from .conftest import at
 

@@ -6,11 +6,9 @@ import datetime as dt
 import pytest
 
 from core.models import AuditLogEntry
+from escalations.actions import TRANSITIONS, Action, EscalationError
 from escalations.models import Escalation, EscalationStatus, EscalationStep
 from escalations.services import (
-    TRANSITIONS,
-    Action,
-    EscalationError,
     escalation_accept,
     escalation_close,
     escalation_extend,

@@ -99,4 +99,6 @@ def test_it_schedules_the_daily_backup(db):
     schedules_sync()
     task = PeriodicTask.objects.get(task="supervision.tasks.backup_daily_task")
     assert (task.crontab.hour, task.crontab.minute, task.crontab.day_of_month) == ("2", "30", "*")
-    assert PeriodicTask.objects.filter(task="supervision.tasks.destruction_list_monthly_task").exists()
+    assert PeriodicTask.objects.filter(
+        task="supervision.tasks.destruction_list_monthly_task"
+    ).exists()
