@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from core.masking import mask_account_number, mask_name
 from escalations.access import escalations_visible_to
 from supervision.models import AuditReview, MonthlyAssessment
-from supervision.services import day_bounds
+from supervision.periods import day_bounds
 from visits.access import records_visible_to, visits_visible_to
 
 CHUNK = 2000

@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Role
 from accounts.permissions import branches_visible_to
 from supervision.models import ComplaintSource, TrainingCourse
-from supervision.services import CHECKLIST, last_month
+from supervision.periods import last_month
+from supervision.reviews import CHECKLIST
 from visits.access import visits_visible_to
 from visits.models import Channel, VisitKind
 

@@ -151,7 +151,7 @@ class Complaint(models.Model):
     contact_phone = models.CharField(_("联系电话"), max_length=30, blank=True)
     text = models.TextField(_("投诉内容"))
     received_at = models.DateTimeField(_("收到时间"), default=timezone.now)
-    # The regulator's clock, kept by supervision.services (15 / 30 days + approved extension).
+    # The regulator's clock, kept by supervision.complaints (15 / 30 days + approved extension).
     decision_due_at = models.DateTimeField(_("答复期限"), null=True, blank=True, db_index=True)
     is_complex = models.BooleanField(_("复杂案件"), default=False)
     extension_days = models.PositiveSmallIntegerField(

@@ -13,7 +13,7 @@ from accounts.permissions import branches_visible_to
 from escalations.access import escalations_visible_to
 from escalations.selectors import escalation_stats
 from supervision.models import Complaint, ComplaintStatus, MonthlyAssessment
-from supervision.services import day_bounds
+from supervision.periods import day_bounds
 from visits.access import records_visible_to, visits_visible_to
 from visits.models import OPEN_VISIT_STATUSES, AttemptOutcome, ContactAttempt, VisitStatus
 

@@ -9,14 +9,11 @@ from celery import shared_task
 from django.utils import timezone
 
 from core.tasks import RETRY_POLICY
+from supervision.assessment import AssessmentFrozen, assessment_compute
 from supervision.backup import backup_create
+from supervision.periods import last_month
 from supervision.retention import destruction_list_draft
-from supervision.services import (
-    AssessmentFrozen,
-    assessment_compute,
-    last_month,
-    monthly_samples_draft,
-)
+from supervision.sampling import monthly_samples_draft
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,16 @@ from accounts.permissions import has_role, may_reveal_personal_data, role_requir
 from core.audit import audit, client_ip
 from core.masking import mask_name
 from supervision import exports
+from supervision.assessment import AssessmentFrozen, assessment_compute
+from supervision.complaints import (
+    complaint_answer,
+    complaint_assign,
+    complaint_classify,
+    complaint_extend,
+    complaint_form_allowed,
+    complaint_link,
+    complaint_register,
+)
 from supervision.forms import (
     AnswerForm,
     AssignForm,
@@ -45,25 +55,10 @@ from supervision.models import (
     TrainingAttendance,
     TrainingCourse,
 )
+from supervision.reviews import corrective_action_acknowledge, review_submit
+from supervision.sampling import sample_draw, sample_open, sample_verify, samples_with_progress
 from supervision.selectors import complaints_visible_to, complaints_with_clock, dashboard_data
-from supervision.services import (
-    AssessmentFrozen,
-    assessment_compute,
-    complaint_answer,
-    complaint_assign,
-    complaint_classify,
-    complaint_extend,
-    complaint_form_allowed,
-    complaint_link,
-    complaint_register,
-    corrective_action_acknowledge,
-    review_submit,
-    sample_draw,
-    sample_open,
-    sample_verify,
-    samples_with_progress,
-    training_attendance_record,
-)
+from supervision.training import training_attendance_record
 from visits.access import records_visible_to
 from visits.models import VisitKind
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from supervision.models import AuditReview, CorrectiveAction
-from supervision.services import last_month
+from supervision.periods import last_month
 from tests.supervision.conftest import make_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -9,6 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Certification, StaffCertification
+from supervision.assessment import (
+    AssessmentFrozen,
+    assessment_compute,
+    competition_ranks,
+    satisfaction_lower_bound,
+)
 from supervision.models import (
     AuditReview,
     AuditSample,
@@ -18,13 +24,7 @@ from supervision.models import (
     TrainingAttendance,
     TrainingCourse,
 )
-from supervision.services import (
-    AssessmentFrozen,
-    assessment_compute,
-    competition_ranks,
-    satisfaction_lower_bound,
-    training_attendance_record,
-)
+from supervision.training import training_attendance_record
 from visits.models import ContactAttempt
 
 from .conftest import at, make_record

@@ -10,9 +10,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from accounts.services import staff_create
-from supervision.models import Complaint, ComplaintSource, ComplaintStatus
-from supervision.selectors import complaints_with_clock, overdue_complaints
-from supervision.services import (
+from supervision.complaints import (
     complaint_answer,
     complaint_assign,
     complaint_classify,
@@ -20,6 +18,8 @@ from supervision.services import (
     complaint_link,
     complaint_register,
 )
+from supervision.models import Complaint, ComplaintSource, ComplaintStatus
+from supervision.selectors import complaints_with_clock, overdue_complaints
 from tests.fixtures import PASSWORD
 
 from .conftest import at, make_record

@@ -8,14 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from supervision.assessment import AssessmentFrozen, assessment_compute
 from supervision.models import AuditReview, AuditSample, MonthlyAssessment
-from supervision.services import (
-    AssessmentFrozen,
-    assessment_compute,
-    monthly_samples_draft,
-    review_submit,
-    sample_draw,
-)
+from supervision.reviews import review_submit
+from supervision.sampling import monthly_samples_draft, sample_draw
 
 from .conftest import at, make_record
 

@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from core.models import AuditLogEntry
 from supervision.models import AuditReview, AuditSample, CorrectiveAction, SampleStatus
-from supervision.services import corrective_action_acknowledge, review_submit, sample_draw
+from supervision.reviews import corrective_action_acknowledge, review_submit
+from supervision.sampling import sample_draw
 
 from .conftest import at, make_record
 

@@ -8,7 +8,7 @@ import pytest
 from accounts.models import Role
 from accounts.services import staff_create
 from supervision.models import AuditSample, SampleStatus
-from supervision.services import monthly_samples_draft, sample_draw, sample_redraw, sample_verify
+from supervision.sampling import monthly_samples_draft, sample_draw, sample_redraw, sample_verify
 from tests.fixtures import PASSWORD
 
 from .conftest import at, make_record

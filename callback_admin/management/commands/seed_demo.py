@@ -29,8 +29,8 @@ from accounts.otp import demo_device, second_factor_required
 from accounts.services import staff_create
 from escalations.models import Urgency
 from escalations.services import escalation_accept, escalation_open
+from supervision.complaints import complaint_register
 from supervision.models import ComplaintSource
-from supervision.services import complaint_register
 from visits.assignment import assign_visits
 from visits.generation import generate_due_visits
 from visits.models import (

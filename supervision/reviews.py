@@ -1,0 +1,108 @@
+"""Reviews of sampled records against the checklist, and the corrective actions they raise."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import audit
+from supervision.models import (
+    AuditReview,
+    AuditSample,
+    AuditSampleItem,
+    CorrectiveAction,
+    SampleStatus,
+)
+from supervision.periods import setting
+
+# --- Review ----------------------------------------------------------------------------------
+
+CHECKLIST = (
+    "record_complete",
+    "identity_stated",
+    "script_followed",
+    "reminders_given",
+    "handled_in_time",
+    "escalation_justified",
+)
+
+
+class ReviewRefused(ValidationError):
+    pass
+
+
+def review_submit(
+    *,
+    item: AuditSampleItem,
+    reviewer,
+    checklist: dict,
+    score: int,
+    findings: str = "",
+    action_due_on: dt.date | None = None,
+    request=None,
+) -> AuditReview:
+    """Reviews one sampled record; final once saved. A finding becomes a corrective action
+    for the record's agent, due in CALLBACK["CORRECTIVE_ACTION_DAYS"] days unless given."""
+    if not (0 <= int(score) <= 100):
+        raise ReviewRefused({"score": _("评分须在 0 到 100 之间。")})
+    if reviewer.pk in (item.agent_id, item.record.submitted_by_id):
+        raise ReviewRefused(_("不能评审本人的回访记录。"))
+    findings = (findings or "").strip()
+    today = timezone.localdate()
+    due_on = action_due_on or today + dt.timedelta(days=setting("CORRECTIVE_ACTION_DAYS"))
+    if findings and due_on < today:
+        raise ReviewRefused({"action_due_on": _("整改期限不能早于今天。")})
+    with transaction.atomic():
+        sample = AuditSample.objects.select_for_update().get(pk=item.sample_id)
+        if sample.status != SampleStatus.OPEN:
+            raise ReviewRefused(_("该样本不在评审中。"))
+        if AuditReview.objects.filter(item=item).exists():
+            raise ReviewRefused(_("该记录已评审完成，不能修改。"))
+        review = AuditReview.objects.create(
+            item=item,
+            reviewer=reviewer,
+            score=int(score),
+            findings=findings,
+            finished_at=timezone.now(),
+            **{name: bool(checklist.get(name)) for name in CHECKLIST},
+        )
+        action = None
+        if findings and item.agent_id:
+            action = CorrectiveAction.objects.create(
+                review=review, agent_id=item.agent_id, description=findings, due_on=due_on
+            )
+        if not sample.items.filter(review__isnull=True).exists():
+            AuditSample.objects.filter(pk=sample.pk, status=SampleStatus.OPEN).update(
+                status=SampleStatus.FINISHED
+            )
+        audit(
+            "audit_review",
+            actor=reviewer,
+            obj=review,
+            after={
+                "record": item.record_id,
+                "score": review.score,
+                **{name: getattr(review, name) for name in CHECKLIST},
+                "corrective_action": action.pk if action else None,
+            },
+            request=request,
+        )
+    return review
+
+
+def corrective_action_acknowledge(*, action: CorrectiveAction, by, request=None) -> bool:
+    """The agent confirms a corrective action once; False when it was already confirmed."""
+    if action.agent_id != by.pk:
+        raise ValidationError(_("只能确认本人的整改事项。"))
+    now = timezone.now()
+    updated = CorrectiveAction.objects.filter(
+        pk=action.pk, agent=by, acknowledged_at__isnull=True
+    ).update(acknowledged_at=now)
+    if updated:
+        action.acknowledged_at = now
+        audit("corrective_action_acknowledge", actor=by, obj=action, request=request)
+    return bool(updated)
