@@ -15,7 +15,6 @@ from accounts.models import (
     StaffProfile,
 )
 from core.api.auth import service_client_create, service_client_revoke
-from core.audit import audit
 from core.models import ServiceClient
 
 admin.site.site_header = _("回访管理系统 后台管理")
@@ -165,12 +164,13 @@ class ServiceClientAdmin(admin.ModelAdmin):
             return  # nothing is editable after creation except by revoking
 
         client, key = service_client_create(
-            name=form.cleaned_data["name"], scopes=list(form.cleaned_data["scope_choices"])
+            name=form.cleaned_data["name"],
+            scopes=list(form.cleaned_data["scope_choices"]),
+            request=request,
         )
         obj.pk = client.pk
         obj.key_prefix, obj.key_hash, obj.scopes = client.key_prefix, client.key_hash, client.scopes
         obj._state.adding = False
-        audit("service_client.create", obj=client, after={"scopes": client.scopes}, request=request)
         messages.warning(
             request,
             _("接口客户端 %(name)s 的密钥（仅显示这一次，请立即妥善保存）：%(key)s")
@@ -184,7 +184,6 @@ class ServiceClientAdmin(admin.ModelAdmin):
     def revoke_selected(self, request, queryset):
         count = 0
         for client in queryset.filter(is_active=True):
-            service_client_revoke(client=client)
-            audit("service_client.revoke", obj=client, request=request)
+            service_client_revoke(client=client, request=request)
             count += 1
         messages.success(request, _("已吊销 %(n)d 个客户端。") % {"n": count})

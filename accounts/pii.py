@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from accounts.models import Customer
 from accounts.permissions import may_reveal_personal_data
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.masking import mask_address, mask_id_number, mask_phone
 
 MASKERS = {
@@ -36,7 +37,7 @@ def reveal_fields(
     if not may_reveal_personal_data(user):
         raise PermissionDenied
     audit(
-        "pii.reveal",
+        AuditAction.PII_REVEAL,
         actor=user,
         obj=customer,
         after={

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import StaffProfile
 from core.audit import audit
+from core.audit_actions import AuditAction
 
 User = get_user_model()
 _TRACKED = ("username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser")
@@ -19,20 +20,20 @@ _TRACKED = ("username", "first_name", "last_name", "email", "is_active", "is_sta
 
 @receiver(user_logged_in, dispatch_uid="accounts.audit_login")
 def audit_login(sender, request, user, **kwargs):
-    audit("auth.login", actor=user, obj=user, request=request)
+    audit(AuditAction.AUTH_LOGIN, actor=user, obj=user, request=request)
 
 
 @receiver(user_logged_out, dispatch_uid="accounts.audit_logout")
 def audit_logout(sender, request, user, **kwargs):
     if user is not None:
-        audit("auth.logout", actor=user, obj=user, request=request)
+        audit(AuditAction.AUTH_LOGOUT, actor=user, obj=user, request=request)
 
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username", ""))[:150]
     audit(
-        "auth.login_failed",
+        AuditAction.AUTH_LOGIN_FAIL,
         object_type="auth.user",
         object_id=username[:64],
         after={"username": username},
@@ -43,7 +44,7 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
 @receiver(user_locked_out, dispatch_uid="accounts.audit_lockout")
 def audit_lockout(sender, request, username=None, ip_address=None, **kwargs):
     audit(
-        "auth.locked_out",
+        AuditAction.AUTH_LOCK_OUT,
         object_type="auth.user",
         object_id=str(username or "")[:64],
         after={"username": username, "ip": ip_address},
@@ -68,7 +69,7 @@ def audit_user_change(sender, instance, created, raw=False, update_fields=None, 
         return
     after = {field: getattr(instance, field) for field in _TRACKED}
     if created:
-        audit("user.create", obj=instance, after=after)
+        audit(AuditAction.USER_CREATE, obj=instance, after=after)
         return
     before = getattr(instance, "_audit_before", None) or {}
     changed_before = {k: v for k, v in before.items() if k != "password" and after.get(k) != v}
@@ -79,4 +80,4 @@ def audit_user_change(sender, instance, created, raw=False, update_fields=None, 
 
         StaffProfile.objects.filter(user=instance).update(password_changed_at=timezone.now())
     if changed_after:
-        audit("user.change", obj=instance, before=changed_before, after=changed_after)
+        audit(AuditAction.USER_CHANGE, obj=instance, before=changed_before, after=changed_after)

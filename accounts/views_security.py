@@ -13,6 +13,7 @@ from django_otp import login as otp_login
 
 from accounts.otp import confirm_device, confirmed_device, pending_device, secret_base32
 from core.audit import audit
+from core.audit_actions import AuditAction
 
 
 class TokenForm(forms.Form):
@@ -39,7 +40,9 @@ def otp_setup(request):
     if request.method == "POST" and form.is_valid():
         if confirm_device(device, form.cleaned_data["token"]):
             otp_login(request, device)
-            audit("user.otp_enrolled", actor=request.user, obj=request.user, request=request)
+            audit(
+                AuditAction.USER_OTP_ENROLL, actor=request.user, obj=request.user, request=request
+            )
             messages.success(request, _("双因素认证已启用。"))
             return redirect(_next_url(request))
         form.add_error("token", _("验证码不正确，请核对手机时间后重试。"))
@@ -61,9 +64,11 @@ def otp_verify(request):
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["token"].strip()):
             otp_login(request, device)
-            audit("user.otp_verified", actor=request.user, obj=request.user, request=request)
+            audit(
+                AuditAction.USER_OTP_VERIFY, actor=request.user, obj=request.user, request=request
+            )
             return redirect(_next_url(request))
-        audit("user.otp_failed", actor=request.user, obj=request.user, request=request)
+        audit(AuditAction.USER_OTP_FAIL, actor=request.user, obj=request.user, request=request)
         form.add_error("token", _("验证码不正确。"))
     context = {"form": form, "next": _next_url(request)}
     return render(request, "security/otp_verify.html", context, status=400 if form.errors else 200)

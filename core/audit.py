@@ -14,6 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.audit_actions import AuditAction, UnknownAuditAction
 from core.logging import _redact_value, request_id_var
 from core.models import AuditLogEntry
 
@@ -68,7 +69,10 @@ def audit(
     request=None,
     client=None,
 ) -> AuditLogEntry:
-    """Write one audit entry. ``actor`` is a user (or None for the system / an API client)."""
+    """Write one audit entry. ``actor`` is a user (or None for the system / an API client);
+    ``action`` must be one of ``AuditAction``."""
+    if action not in AuditAction.values:
+        raise UnknownAuditAction(f"unknown audit action {action!r}: add it to AuditAction")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk

@@ -15,6 +15,7 @@ from accounts.permissions import (
     staff_of_branch,
 )
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.notifications import Mail, notify, send_mails
 from escalations.actions import ACTIVE_STATUSES, Action
 from escalations.models import Escalation, EscalationStep
@@ -108,7 +109,7 @@ def escalation_mark_overdue(*, now: datetime | None = None, batch_size: int = 50
                     key=f"esc:{e.pk}:overdue:{e.overdue_count}",
                 )
                 audit(
-                    "escalation.overdue",
+                    AuditAction.ESCALATION_OVERDUE,
                     obj=e,
                     after={"deadline_at": e.deadline_at, "overdue_count": e.overdue_count},
                 )

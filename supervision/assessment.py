@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from core.audit import audit
+from core.audit_actions import AuditAction
 from supervision.models import (
     AuditReview,
     Complaint,
@@ -208,7 +209,7 @@ def assessment_compute(*, month: dt.date, now: dt.datetime | None = None, by=Non
             MonthlyAssessment.objects.filter(month=first, frozen=False).delete()
             MonthlyAssessment.objects.bulk_create(rows, batch_size=500)
             audit(
-                "assessment_compute",
+                AuditAction.ASSESSMENT_COMPUTE,
                 actor=by,
                 object_type="supervision.monthlyassessment",
                 object_id=first.isoformat(),

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Role
 from accounts.permissions import has_role
 from core.audit import audit
+from core.audit_actions import AuditAction
 from supervision.models import (
     Complaint,
     ComplaintStatus,
@@ -90,7 +91,7 @@ def complaint_register(
     with transaction.atomic():
         complaint.save()
         audit(
-            "complaint_register",
+            AuditAction.COMPLAINT_REGISTER,
             actor=by,
             obj=complaint,
             after={
@@ -126,7 +127,7 @@ def complaint_link(*, complaint: Complaint, visit=None, agent=None, by, request=
             raise ValidationError({"investigator": _("调查人与该投诉有关，请先改派调查人。")})
         locked.save(update_fields=["visit", "customer", "branch", "agent"])
         audit(
-            "complaint_link",
+            AuditAction.COMPLAINT_LINK,
             actor=by,
             obj=locked,
             after={"visit": locked.visit_id, "agent": locked.agent_id},
@@ -148,7 +149,7 @@ def complaint_assign(*, complaint: Complaint, investigator, by, request=None) ->
         locked.status = ComplaintStatus.INVESTIGATING
         locked.save(update_fields=["investigator", "status"])
         audit(
-            "complaint_assign",
+            AuditAction.COMPLAINT_ASSIGN,
             actor=by,
             obj=locked,
             before={"investigator": before},
@@ -168,7 +169,7 @@ def complaint_classify(*, complaint: Complaint, is_complex: bool, by, request=No
         )
         locked.save(update_fields=["is_complex", "decision_due_at"])
         audit(
-            "complaint_classify",
+            AuditAction.COMPLAINT_CLASSIFY,
             actor=by,
             obj=locked,
             after={"is_complex": is_complex, "decision_due_at": locked.decision_due_at},
@@ -211,7 +212,7 @@ def complaint_extend(
             ]
         )
         audit(
-            "complaint_extend",
+            AuditAction.COMPLAINT_EXTEND,
             actor=by,
             obj=locked,
             after={"days": int(days), "decision_due_at": locked.decision_due_at},
@@ -237,7 +238,7 @@ def complaint_answer(
         locked.status = ComplaintStatus.ANSWERED
         locked.save(update_fields=["upheld", "answer", "answered_at", "status"])
         audit(
-            "complaint_answer",
+            AuditAction.COMPLAINT_ANSWER,
             actor=by,
             obj=locked,
             after={

@@ -5,6 +5,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from core.audit import audit
+from core.audit_actions import AuditAction
 from visits.models import RecordAmendment, VisitRecord
 
 _NOT_AMENDABLE = {"id", "visit", "channel", "submitted_at", "submitted_by"}
@@ -59,7 +60,7 @@ def record_amend(
         amended_by=by,
     )
     audit(
-        "record.amend",
+        AuditAction.RECORD_AMEND,
         actor=by,
         obj=record,
         before={field: old_text},

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Account, AccountEvent, ConsentEntry, Customer, Role
 from accounts.permissions import has_role
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.models import AuditLogEntry, Notification
 from escalations.models import Escalation, EscalationStep
 from supervision.immutability import retention_procedure
@@ -212,7 +213,7 @@ def destruction_list_draft(*, by=None, now: dt.datetime | None = None) -> Destru
     destruction_list.item_count = count
     destruction_list.save(update_fields=["item_count"])
     audit(
-        "destruction.draft",
+        AuditAction.DESTRUCTION_DRAFT,
         actor=by,
         obj=destruction_list,
         after={"items": count, "criteria": criteria},
@@ -232,7 +233,7 @@ def destruction_list_approve(*, destruction_list: DestructionList, by) -> Destru
         ).update(status=DestructionStatus.APPROVED, approved_by=by, approved_at=timezone.now())
         if not changed:
             raise ValidationError(_("该清单不是草稿状态，不能批准。"), code="not_draft")
-        audit("destruction.approve", actor=by, obj=destruction_list)
+        audit(AuditAction.DESTRUCTION_APPROVE, actor=by, obj=destruction_list)
     destruction_list.refresh_from_db()
     return destruction_list
 
@@ -373,7 +374,7 @@ def destruction_list_execute(
             status=DestructionStatus.EXECUTED, executed_at=now
         )
         audit(
-            "destruction.execute",
+            AuditAction.DESTRUCTION_EXECUTE,
             actor=by,
             obj=locked,
             after={"certificate": certificate.pk, "rows": rows, "skipped": sorted(held)},

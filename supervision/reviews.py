@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import audit
+from core.audit_actions import AuditAction
 from supervision.models import (
     AuditReview,
     AuditSample,
@@ -80,7 +81,7 @@ def review_submit(
                 status=SampleStatus.FINISHED
             )
         audit(
-            "audit_review",
+            AuditAction.REVIEW_SUBMIT,
             actor=reviewer,
             obj=review,
             after={
@@ -104,5 +105,5 @@ def corrective_action_acknowledge(*, action: CorrectiveAction, by, request=None)
     ).update(acknowledged_at=now)
     if updated:
         action.acknowledged_at = now
-        audit("corrective_action_acknowledge", actor=by, obj=action, request=request)
+        audit(AuditAction.CORRECTIVE_ACTION_ACKNOWLEDGE, actor=by, obj=action, request=request)
     return bool(updated)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from core.audit import audit
+from core.audit_actions import AuditAction
 from supervision.models import (
     AuditSample,
     AuditSampleItem,
@@ -172,7 +173,7 @@ def sample_draw(
             batch_size=1000,
         )
         audit(
-            "sample_draw",
+            AuditAction.SAMPLE_DRAW,
             actor=by,
             obj=sample,
             after={
@@ -219,7 +220,7 @@ def sample_open(*, sample: AuditSample, by, request=None) -> None:
         status=SampleStatus.OPEN
     )
     if updated:
-        audit("sample_open", actor=by, obj=sample, request=request)
+        audit(AuditAction.SAMPLE_OPEN, actor=by, obj=sample, request=request)
 
 
 def samples_with_progress(queryset: QuerySet[AuditSample]) -> QuerySet[AuditSample]:

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from accounts.models import StaffCertification
 from core.audit import audit
+from core.audit_actions import AuditAction
 from supervision.models import (
     TrainingAttendance,
 )
@@ -31,7 +32,7 @@ def training_attendance_record(
                 defaults={"granted_on": attended_on},
             )
         audit(
-            "training_record",
+            AuditAction.TRAINING_ATTENDANCE_RECORD,
             actor=by,
             obj=attendance,
             after={

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Role
 from accounts.permissions import has_role, may_reveal_personal_data, role_required
 from core.audit import audit, client_ip
+from core.audit_actions import AuditAction
 from core.masking import mask_name
 from supervision import exports
 from supervision.assessment import AssessmentFrozen, assessment_compute
@@ -149,7 +150,7 @@ def sample_detail(request, pk):
     verified = None
     if request.GET.get("verify") == "1":
         verified = sample_verify(sample)
-        audit("sample_verify", actor=request.user, obj=sample, after={"same": verified})
+        audit(AuditAction.SAMPLE_VERIFY, actor=request.user, obj=sample, after={"same": verified})
     return render(
         request,
         "supervision/sample_detail.html",
@@ -414,7 +415,7 @@ def training(request):
         return redirect("supervision:training")
     if action == "course" and course_form.is_valid():
         course = course_form.save()
-        audit("training_course_create", actor=request.user, obj=course, request=request)
+        audit(AuditAction.TRAINING_COURSE_CREATE, actor=request.user, obj=course, request=request)
         return redirect("supervision:training")
     attendance = TrainingAttendance.objects.select_related("course", "agent").order_by(
         "-attended_on", "-pk"
@@ -493,7 +494,7 @@ def export(request, name, fmt):
         month=_month_param(request),
     )
     audit(
-        "export",
+        AuditAction.EXPORT_DOWNLOAD,
         actor=request.user,
         object_type=f"export.{name}",
         after={

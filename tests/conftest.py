@@ -98,11 +98,6 @@ def _bad_spec_markers(item: pytest.Item) -> list[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("browser") and not item.get_closest_marker("flaky"):
-            # A whole browser beside a live server on two busy cores: a run that times out is
-            # tried again (pytest-rerunfailures) before it counts as failed. The reruns show in
-            # the summary ("R"), so a test that often needs one is visible, not hidden.
-            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=1))
         missing = _service_problem(item)
         if missing and not services_required():
             # A skip marker (rather than pytest.skip in setup) reports the test's own location.

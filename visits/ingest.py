@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, AccountEvent, AccountStatus, Customer, EventType
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.calendar import CalendarNotCovered, add_business_days, business_day_end
 from core.masking import mask_address, mask_id_number, mask_phone
 from core.models import CalendarDay
@@ -129,7 +130,7 @@ def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
         )
         if created:
             audit(
-                "customer.create",
+                AuditAction.CUSTOMER_CREATE,
                 obj=customer,
                 after=_audit_fields(customer, ("branch", "customer_type", "risk_level")),
                 client=client,
@@ -150,7 +151,7 @@ def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
             setattr(customer, name, data[name])
         customer.save(update_fields=[*changed, "updated_at"])
         audit(
-            "customer.update",
+            AuditAction.CUSTOMER_UPDATE,
             obj=customer,
             before=before,
             after=_audit_fields(customer, changed),
@@ -181,7 +182,7 @@ def _info_changed_event(*, customer, fields, client, request) -> None:
         event_type=EventType.INFO_CHANGED,
         data={"fields": fields},
         request=request,
-        audit_action="events.auto_info_changed",
+        audit_action=AuditAction.EVENT_RAISE,
     )
 
 
@@ -275,7 +276,7 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
                 account.closed_on = timezone.localdate()
                 account.save(update_fields=["closed_on"])
             audit(
-                "account.create",
+                AuditAction.ACCOUNT_CREATE,
                 obj=account,
                 after=_audit_fields(account, ("customer", "branch", "account_type", "status")),
                 client=client,
@@ -293,7 +294,7 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
                     data={},
                     body={"event_id": event_id, "type": EventType.ACCOUNT_OPENED},
                     request=request,
-                    audit_action="events.auto_account_opened",
+                    audit_action=AuditAction.EVENT_RAISE,
                 )
             return account, True
         if _is_stale(account, data.get("source_version")):
@@ -313,7 +314,7 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
             changed.append("closed_on")
         account.save(update_fields=[*changed, "updated_at"])
         audit(
-            "account.update",
+            AuditAction.ACCOUNT_UPDATE,
             obj=account,
             before=before,
             after=_audit_fields(account, changed),
@@ -335,7 +336,7 @@ def _account_closed_event(*, account, client, request) -> None:
         event_type=EventType.ACCOUNT_CLOSED,
         data={},
         request=request,
-        audit_action="events.auto_account_closed",
+        audit_action=AuditAction.EVENT_RAISE,
     )
 
 
@@ -416,7 +417,7 @@ def _events_ingest_once(
     events: list[EventInput],
     created_by=None,
     request=None,
-    audit_action: str = "events.ingest",
+    audit_action: str = AuditAction.EVENT_INGEST,
 ) -> list[EventResult]:
     """Store new events idempotently and run the event rules on them, set-based.
 

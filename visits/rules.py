@@ -25,6 +25,7 @@ from django.utils.translation import gettext
 
 from accounts.models import Account, AccountEvent, AccountStatus, EventType
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, CalendarNotCovered
 from visits.models import (
     DueUnit,
@@ -493,7 +494,7 @@ def _cancel_open_visits(closing: dict[int, AccountEvent]) -> int:
     )
     for account_id, pks in cancelled.items():
         audit(
-            "visit.cancel_account_closed",
+            AuditAction.VISIT_CANCEL,
             object_type="account",
             object_id=str(account_id),
             after={"visits": pks, "event": closing[account_id].event_id},

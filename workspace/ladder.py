@@ -25,6 +25,7 @@ from accounts.models import (
     ABNORMAL_STATUSES,
 )
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, CalendarNotCovered, business_tz
 from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitStatus
 from workspace.channels.questionnaire import invite_create
@@ -113,7 +114,7 @@ def _step(
                 note=note,
             )
         audit(
-            "visit.fallback",
+            AuditAction.VISIT_FALL_BACK,
             obj=visit,
             before={"channel": before},
             after={"channel": to_channel, "outcome": outcome},
@@ -242,7 +243,7 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
             )
             if done:
                 audit(
-                    "visit.unreachable",
+                    AuditAction.VISIT_GIVE_UP,
                     obj=visit,
                     before={"status": visit.status},
                     after={"status": VisitStatus.UNREACHABLE},

@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from accounts.models import Account, AccountEvent, Department, EventType
 from accounts.permissions import branches_visible_to
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.masking import mask_address, mask_phone
 from escalations.models import Urgency
 from escalations.services import escalation_follow_up_outcome, escalation_open
@@ -107,7 +108,7 @@ def visit_claim_next(*, agent) -> Visit | None:
         visit.assigned_to = agent
         visit.assigned_at = now
         visit.save(update_fields=["status", "assigned_to", "assigned_at", "updated_at"])
-        audit("visit.claim", actor=agent, obj=visit, after={"status": visit.status})
+        audit(AuditAction.VISIT_CLAIM, actor=agent, obj=visit, after={"status": visit.status})
     return visit
 
 
@@ -165,7 +166,7 @@ def attempt_log(
             fields += ["phone_attempts", "last_attempt_on"]
         visit.save(update_fields=fields)
         audit(
-            "visit.attempt",
+            AuditAction.VISIT_ATTEMPT,
             actor=agent,
             obj=visit,
             before=before,
@@ -345,7 +346,7 @@ def record_submit(
             update_fields=["status", "completed_at", "callback_at", "assigned_to", "updated_at"]
         )
         audit(
-            "visit.record_submit",
+            AuditAction.VISIT_COMPLETE,
             actor=agent,
             obj=visit,
             before=before,
@@ -399,7 +400,7 @@ def teller_event_register(
         )
         visits = apply_events([event]).get(event.pk, [])
         audit(
-            "event.counter",
+            AuditAction.EVENT_REGISTER,
             actor=teller,
             obj=event,
             after={

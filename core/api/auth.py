@@ -5,11 +5,14 @@ import hashlib
 import hmac
 import secrets
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from core.audit import audit
+from core.audit_actions import AuditAction
 from core.models import ServiceClient
 
 PREFIX_LEN = 8
@@ -23,7 +26,10 @@ def new_key() -> str:
     return secrets.token_urlsafe(32)
 
 
-def service_client_create(*, name: str, scopes: list[str]) -> tuple[ServiceClient, str]:
+def service_client_create(
+    *, name: str, scopes: list[str], request=None
+) -> tuple[ServiceClient, str]:
+    """A new client and its key (returned once, stored hashed); audit-logged."""
     unknown = set(scopes) - set(ServiceClient.SCOPES)
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
@@ -31,16 +37,30 @@ def service_client_create(*, name: str, scopes: list[str]) -> tuple[ServiceClien
         key = new_key()
         if not ServiceClient.objects.filter(key_prefix=key[:PREFIX_LEN]).exists():
             break
-    client = ServiceClient.objects.create(
-        name=name, key_prefix=key[:PREFIX_LEN], key_hash=hash_key(key), scopes=sorted(scopes)
-    )
+    with transaction.atomic():
+        client = ServiceClient.objects.create(
+            name=name, key_prefix=key[:PREFIX_LEN], key_hash=hash_key(key), scopes=sorted(scopes)
+        )
+        audit(
+            AuditAction.SERVICE_CLIENT_CREATE,
+            obj=client,
+            after={"name": name, "scopes": client.scopes},
+            request=request,
+        )
     return client, key
 
 
-def service_client_revoke(*, client: ServiceClient) -> None:
-    client.is_active = False
-    client.revoked_at = timezone.now()
-    client.save(update_fields=["is_active", "revoked_at"])
+def service_client_revoke(*, client: ServiceClient, request=None) -> None:
+    with transaction.atomic():
+        client.is_active = False
+        client.revoked_at = timezone.now()
+        client.save(update_fields=["is_active", "revoked_at"])
+        audit(
+            AuditAction.SERVICE_CLIENT_REVOKE,
+            obj=client,
+            after={"name": client.name},
+            request=request,
+        )
 
 
 class ServiceKeyAuthentication(authentication.BaseAuthentication):

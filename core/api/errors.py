@@ -5,16 +5,23 @@ constraint) become 400s too, so that a client learns its request is at fault."""
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, IntegrityError
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.api.base import RequestTooLarge
+
 logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads request.body for JSON and form parsers, so Django's own
+        # DATA_UPLOAD_MAX_MEMORY_SIZE check fires before StrictJSONParser's: the same 413.
+        exc = RequestTooLarge()
     response = drf_exception_handler(exc, context)
     if response is not None:
         if (

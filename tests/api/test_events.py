@@ -303,7 +303,7 @@ def test_a_batch_chosen_as_deadlock_victim_is_tried_again_from_scratch(
     assert len(calls) == 2
     assert AccountEvent.objects.count() == 2
     assert Visit.objects.filter(account=account).count() == 1
-    assert AuditLogEntry.objects.filter(action="events.ingest").count() == 1
+    assert AuditLogEntry.objects.filter(action="event.ingest").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from core.audit import audit
+from core.audit_actions import UnknownAuditAction
 from core.models import AuditLogEntry
 from supervision.audit_chain import verify_chain
 from tests.fixtures import PASSWORD
@@ -25,9 +26,16 @@ def _tamper(entry_id: int, action: str) -> None:
 
 
 @pytest.mark.spec("6.audit-log")
+def test_it_refuses_an_action_outside_the_registry(supervisor):
+    with pytest.raises(UnknownAuditAction):
+        audit("customer.updated", actor=supervisor)
+    assert not AuditLogEntry.objects.filter(action="customer.updated").exists()
+
+
+@pytest.mark.spec("6.audit-log")
 def test_it_reports_the_first_edited_entry_with_its_position(supervisor, capsys):
     start = AuditLogEntry.objects.count()
-    entries = [audit("test.step", actor=supervisor, after={"n": n}) for n in range(5)]
+    entries = [audit("user.change", actor=supervisor, after={"n": n}) for n in range(5)]
     assert verify_chain()[0]
     call_command("verify_audit_log")
     assert "chain intact" in capsys.readouterr().out
@@ -44,7 +52,7 @@ def test_it_reports_the_first_edited_entry_with_its_position(supervisor, capsys)
 
 @pytest.mark.spec("6.audit-log")
 def test_it_detects_a_rewritten_hash_at_the_next_link(supervisor):
-    entries = [audit("test.step", actor=supervisor, after={"n": n}) for n in range(3)]
+    entries = [audit("user.change", actor=supervisor, after={"n": n}) for n in range(3)]
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL callback.retention = 'on'")
@@ -59,7 +67,7 @@ def test_it_detects_a_rewritten_hash_at_the_next_link(supervisor):
 @pytest.mark.spec("6.audit-log")
 def test_it_never_stores_a_full_id_or_phone_number(supervisor):
     entry = audit(
-        "test.pii",
+        "customer.update",
         actor=supervisor,
         after={"mobile": "13912345678", "note": "身份证110101199003074514"},
     )
@@ -77,8 +85,8 @@ def test_it_logs_logins_logouts_and_failed_logins(client, agent):
     actions = list(
         AuditLogEntry.objects.filter(action__startswith="auth.").values_list("action", flat=True)
     )
-    assert actions == ["auth.login_failed", "auth.login", "auth.logout"]
-    failed = AuditLogEntry.objects.get(action="auth.login_failed")
+    assert actions == ["auth.login_fail", "auth.login", "auth.logout"]
+    failed = AuditLogEntry.objects.get(action="auth.login_fail")
     assert failed.after["username"] == "agent1" and failed.ip == "127.0.0.1"
     assert "password" not in str(failed.after)
 

@@ -21,12 +21,12 @@ def backup_folder(tmp_path, settings):
 
 def _backup_then_write_more(branch, supervisor):
     CustomerFactory(branch=branch)
-    audit("test.before_backup", actor=supervisor)
+    audit("user.change", actor=supervisor)
     path = backup_create()
     manifest = json.loads(Path(f"{path}.json").read_text())
     for _ in range(3):  # written after the backup: must not be in it
         CustomerFactory(branch=branch)
-        audit("test.after_backup", actor=supervisor)
+        audit("user.change", actor=supervisor)
     return path, manifest
 
 

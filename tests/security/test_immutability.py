@@ -65,11 +65,11 @@ def test_it_refuses_changing_a_finished_review(record, supervisor):
 def test_it_refuses_changing_or_deleting_audit_log_entries(supervisor):
     from core.audit import audit
 
-    entry = audit("test.event", actor=supervisor)
+    entry = audit("user.change", actor=supervisor)
     entry.action = "forged"
     _refused(lambda: entry.save())
     _refused(lambda: entry.delete())
-    assert AuditLogEntry.objects.get(pk=entry.pk).action == "test.event"
+    assert AuditLogEntry.objects.get(pk=entry.pk).action == "user.change"
 
 
 @pytest.mark.spec("6.immutable")
@@ -144,7 +144,7 @@ def test_it_refuses_raw_sql_on_reviews_escalations_and_the_audit_log(
     from core.audit import audit
 
     review = _finished_review(record, supervisor)
-    entry = audit("test.event", actor=supervisor)
+    entry = audit("user.change", actor=supervisor)
     statements = [
         ("UPDATE supervision_auditreview SET score = 1 WHERE id = %s", review.pk),
         ("DELETE FROM supervision_auditreview WHERE id = %s", review.pk),
@@ -158,7 +158,7 @@ def test_it_refuses_raw_sql_on_reviews_escalations_and_the_audit_log(
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(sql, [pk])
     assert AuditReview.objects.get(pk=review.pk).score == 90
-    assert AuditLogEntry.objects.get(pk=entry.pk).action == "test.event"
+    assert AuditLogEntry.objects.get(pk=entry.pk).action == "user.change"
 
 
 @pytest.mark.postgres

@@ -34,8 +34,8 @@ def test_it_locks_an_account_after_five_failures(client, agent):
     response = client.post(reverse("login"), {"username": "agent1", "password": PASSWORD})
     assert response.status_code in (403, 429)
     assert "_auth_user_id" not in client.session
-    assert AuditLogEntry.objects.filter(action="auth.login_failed").count() >= 5
-    assert AuditLogEntry.objects.filter(action="auth.locked_out").exists()
+    assert AuditLogEntry.objects.filter(action="auth.login_fail").count() >= 5
+    assert AuditLogEntry.objects.filter(action="auth.lock_out").exists()
 
 
 @pytest.mark.spec("6.login")

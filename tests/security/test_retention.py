@@ -120,9 +120,9 @@ def test_it_deletes_old_audit_entries_and_the_chain_still_verifies(
     supervisor, other_supervisor, time_machine
 ):
     time_machine.move_to(dt.datetime(2025, 1, 10, 10, tzinfo=dt.UTC))
-    old = [audit("test.old", actor=supervisor) for _ in range(3)]
+    old = [audit("user.change", actor=supervisor) for _ in range(3)]
     time_machine.move_to(dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC))
-    recent = audit("test.recent", actor=supervisor)
+    recent = audit("user.change", actor=supervisor)
     drafted = destruction_list_draft(by=supervisor)
     item = drafted.items.get(object_type="core.auditlogentry")
     assert int(item.object_id) >= old[-1].pk and int(item.object_id) < recent.pk

@@ -116,7 +116,7 @@ def test_the_csv_export_streams_masked_rows(client, visits, supervisor):
     assert len(rows) == 1 + 4  # BJ001 only
     account, name = rows[1][4], rows[1][5]
     assert "****" in account and name == "张*"
-    entry = AuditLogEntry.objects.filter(action="export").latest("pk")
+    entry = AuditLogEntry.objects.filter(action="export.download").latest("pk")
     assert entry.object_type == "export.visits" and entry.after["unmasked"] is False
 
 
@@ -125,7 +125,10 @@ def test_unmasked_only_when_asked_and_allowed(client, visits, supervisor, monkey
     client.force_login(supervisor)
     rows = read_csv(export(client, "visits", "csv", unmasked="1"))
     assert rows[1][5] == "张伟" and "*" not in rows[1][4]
-    assert AuditLogEntry.objects.filter(action="export").latest("pk").after["unmasked"] is True
+    assert (
+        AuditLogEntry.objects.filter(action="export.download").latest("pk").after["unmasked"]
+        is True
+    )
     monkeypatch.setattr("supervision.views.may_reveal_personal_data", lambda user: False)
     assert export(client, "visits", "csv", unmasked="1").status_code == 403
 
@@ -151,7 +154,10 @@ def test_every_list_exports(client, supervisor, name):
     for fmt in ("csv", "xlsx"):
         response = export(client, name, fmt)
         assert response.status_code == 200
-    assert AuditLogEntry.objects.filter(action="export", object_type=f"export.{name}").count() == 2
+    assert (
+        AuditLogEntry.objects.filter(action="export.download", object_type=f"export.{name}").count()
+        == 2
+    )
 
 
 @pytest.mark.spec("9.export")

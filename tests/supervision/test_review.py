@@ -48,7 +48,7 @@ def test_it_turns_a_finding_into_a_corrective_action(sample, supervisor, agent):
     action = CorrectiveAction.objects.get(review=review)
     assert action.agent == agent and action.description == "未按话术表明身份"
     assert action.due_on > dt.date.today() - dt.timedelta(days=1)
-    assert AuditLogEntry.objects.filter(action="audit_review", object_id=str(review.pk)).exists()
+    assert AuditLogEntry.objects.filter(action="review.submit", object_id=str(review.pk)).exists()
 
 
 def test_it_creates_no_action_without_findings(sample, supervisor):

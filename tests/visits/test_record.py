@@ -85,7 +85,7 @@ def test_it_completes_the_visit_and_the_record_is_read_only(client, agent, reach
     record = reached.record
     assert (record.channel, record.satisfaction, record.mobile_status) == ("phone", 5, "confirmed")
     assert record.reminder_anti_fraud and record.reminder_safe_operation
-    assert AuditLogEntry.objects.filter(action="visit.record_submit").count() == 1
+    assert AuditLogEntry.objects.filter(action="visit.complete").count() == 1
     # A second submission changes nothing; the screen shows the record read-only.
     response = _submit(client, reached, **{"r-feedback": "改过的反馈", "r-satisfaction": "1"})
     assert response.status_code == 302

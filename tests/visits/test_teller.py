@@ -39,7 +39,7 @@ def test_an_info_change_at_the_counter_opens_a_special_event_visit(client, telle
     assert visit.kind == "special_event" and visit.is_open
     assert response.context["result"]["visits"] == [visit]
     assert f'data-visit="{visit.pk}"' in response.content.decode()
-    assert AuditLogEntry.objects.filter(action="event.counter").exists()
+    assert AuditLogEntry.objects.filter(action="event.register").exists()
 
 
 def test_a_complaint_joins_the_open_special_event_visit(client, teller, account):

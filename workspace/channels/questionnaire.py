@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from accounts.models import Role
 from accounts.permissions import branches_visible_to
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.models import Notification
 from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitRecord, VisitStatus
 from workspace.models import QuestionnaireInvite, QuestionnaireQuestion
@@ -73,7 +74,7 @@ def invite_create(visit: Visit) -> tuple[QuestionnaireInvite, str]:
             if visit.is_open and visit.channel != Channel.ONLINE:
                 visit.channel = Channel.ONLINE
                 visit.save(update_fields=["channel", "updated_at"])
-            audit("questionnaire.invite", obj=invite, after={"visit": visit.pk})
+            audit(AuditAction.QUESTIONNAIRE_INVITE, obj=invite, after={"visit": visit.pk})
     return invite, invite_url(invite)
 
 
@@ -178,7 +179,7 @@ def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> Visit
                     },
                 )
         audit(
-            "questionnaire.submit",
+            AuditAction.QUESTIONNAIRE_SUBMIT,
             obj=visit,
             before={"status": before},
             after={

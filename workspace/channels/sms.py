@@ -27,6 +27,7 @@ from django.utils.translation import gettext
 
 from accounts.models import ConsentEntry, ConsentKind, Customer
 from core.audit import audit
+from core.audit_actions import AuditAction
 from core.masking import mask_account_number, mask_name, mask_phone
 from visits.models import (
     AttemptOutcome,
@@ -246,7 +247,9 @@ def sms_queue_for_visit(visit: Visit) -> SmsMessage | None:
         Visit.objects.filter(pk=visit.pk, status__in=("pending", "assigned", "in_progress")).update(
             channel=Channel.SMS, updated_at=timezone.now()
         )
-        audit("sms.queue", obj=message, after={"visit": visit.pk, "template": template.code})
+        audit(
+            AuditAction.SMS_QUEUE, obj=message, after={"visit": visit.pk, "template": template.code}
+        )
     return message
 
 
@@ -410,7 +413,7 @@ def customer_opt_out(*, customer: Customer, source: str, note: str = "", by=None
         Customer.objects.filter(pk=customer.pk).update(
             do_not_contact=True, marketing_consent=False, updated_at=timezone.now()
         )
-        audit("customer.opt_out", actor=by, obj=customer, after={"source": source})
+        audit(AuditAction.CUSTOMER_OPT_OUT, actor=by, obj=customer, after={"source": source})
 
 
 def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
@@ -454,7 +457,7 @@ def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
                 visit.callback_at = None
                 visit.save(update_fields=["status", "completed_at", "callback_at", "updated_at"])
                 audit(
-                    "visit.sms_confirmed",
+                    AuditAction.VISIT_COMPLETE,
                     obj=visit,
                     before={"status": before},
                     after={"status": visit.status},
@@ -472,5 +475,5 @@ def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
                 source="sms",
                 extra={"visit": visit.pk, "reply": "2"},
             )
-            audit("visit.sms_wrong", obj=visit, after={"channel": visit.channel})
+            audit(AuditAction.VISIT_SMS_WRONG, obj=visit, after={"channel": visit.channel})
     return meaning

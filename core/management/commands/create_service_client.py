@@ -4,7 +4,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from core.api.auth import service_client_create
-from core.audit import audit
 from core.models import ServiceClient
 
 
@@ -29,6 +28,5 @@ class Command(BaseCommand):
             client, key = service_client_create(name=name, scopes=wanted)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        audit("service_client.create", obj=client, after={"name": name, "scopes": client.scopes})
         self.stderr.write(f"client {client.name!r} created with scopes {','.join(client.scopes)}")
         self.stdout.write(key)

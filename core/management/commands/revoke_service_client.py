@@ -3,7 +3,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from core.api.auth import service_client_revoke
-from core.audit import audit
 from core.models import ServiceClient
 
 
@@ -21,5 +20,4 @@ class Command(BaseCommand):
             self.stdout.write(f"{name} was already revoked")
             return
         service_client_revoke(client=client)
-        audit("service_client.revoke", obj=client, after={"name": name})
         self.stdout.write(f"{name} revoked")
