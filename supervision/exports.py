@@ -194,6 +194,17 @@ def headers(name: str) -> list[str]:
     return [str(column.header) for column in EXPORTS[name].columns]
 
 
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """A text cell a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR at
+    the start) gets a leading apostrophe, so it stays text; numbers and dates pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     """UTF-8 with a byte-order mark (Excel opens Chinese CSV correctly), a chunk of rows per
     yielded string so the response neither buffers everything nor yields per cell."""
@@ -202,7 +213,7 @@ def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     buffer.write("\ufeff")
     writer.writerow(header)
     for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow([neutralise(value) for value in row])
         if count % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -219,7 +230,7 @@ def xlsx_file(header: list[str], rows: Iterable[list], *, title: str):
     sheet = workbook.create_sheet(title=title[:31])
     sheet.append(header)
     for row in rows:
-        sheet.append(row)
+        sheet.append([neutralise(value) for value in row])
     handle = tempfile.TemporaryFile(suffix=".xlsx")
     workbook.save(handle)
     handle.seek(0)
