@@ -558,3 +558,37 @@ def setup_django_on(database_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", "--noinput", verbosity=0)
+
+
+def bench_database_url(suffix: str) -> str:
+    """The database of one benchmark: ``<name of DATABASE_URL>_<suffix>`` on the same server
+    (``BENCH_DATABASE_URL`` overrides the base), so that several engineers sharing a server each
+    keep their own benchmark databases; ``cb_bench_<suffix>`` on 127.0.0.1:5432 when
+    DATABASE_URL is not PostgreSQL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        base = "postgres://postgres@127.0.0.1:5432/cb_bench"
+    parts = urlsplit(base)
+    name = parts.path.lstrip("/") or "cb_bench"
+    if name in ("callback_ci", "test_callback_ci", "postgres"):
+        name = "cb_bench"
+    return urlunsplit(parts._replace(path=f"/{name}_{suffix}"))
+
+
+def quick_flag(argv: list[str] | None = None) -> bool:
+    """``--quick``: a small size for a check that the benchmark runs (figures not meaningful)."""
+    return "--quick" in (sys.argv[1:] if argv is None else argv)
+
+
+def result_line(name: str, **figures: float) -> str:
+    """The closing line of a benchmark: ``RESULT <name> key=value ...`` (values are numbers)."""
+    return (
+        "RESULT "
+        + name
+        + " "
+        + " ".join(
+            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()
+        )
+    )

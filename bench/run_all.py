@@ -1,6 +1,9 @@
 """`make bench`: runs every benchmark in its own process, one after the other, and repeats
-their final lines at the end. Each benchmark prints ratios measured within its own run
-(never absolute times compared against a constant)."""
+their RESULT lines at the end. Each benchmark prints ratios measured within its own run
+(never absolute times compared against a constant).
+
+    .venv/bin/python bench/run_all.py [--quick] [name ...]   (names: generate, api_ingest, ...)
+"""
 
 import os
 import subprocess
@@ -10,15 +13,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = [
-    ("visit generation (issue 3)", "bench/generate.py"),
-    ("API ingestion (issue 7)", "bench/api_ingest.py"),
-    ("agent workspace (issue 4)", "bench/workspace.py"),
-    ("supervision dashboard and export (issue 6)", "bench/supervision.py"),
+    ("visit generation", "bench/generate.py"),
+    ("API ingestion", "bench/api_ingest.py"),
+    ("event store", "bench/events.py"),
+    ("agent workspace", "bench/workspace.py"),
+    ("supervision dashboard and export", "bench/supervision.py"),
 ]
 
 
 def main() -> int:
-    only = set(sys.argv[1:])
+    flags = [a for a in sys.argv[1:] if a.startswith("--")]
+    only = {a for a in sys.argv[1:] if not a.startswith("--")}
     finals = []
     failed = 0
     for title, script in BENCHMARKS:
@@ -27,7 +32,7 @@ def main() -> int:
         print(f"\n=== {title}: {script} ===", flush=True)
         started = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, script],
+            [sys.executable, script, *flags],
             cwd=ROOT,
             env=os.environ.copy(),
             stdout=subprocess.PIPE,
@@ -36,14 +41,18 @@ def main() -> int:
             check=False,
         )
         print(proc.stdout, end="", flush=True)
-        lines = [line for line in proc.stdout.splitlines() if line.strip()]
-        last = lines[-1] if lines else "(no output)"
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        last = lines[-1] if lines else "(no RESULT line)"
         status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
         failed += proc.returncode != 0
         finals.append(f"{title}: {last}  [{status}, {time.monotonic() - started:.0f} s]")
     print("\n=== summary ===")
     for line in finals:
         print(line)
+    print()
+    for line in finals:
+        if "RESULT " in line:
+            print(line[line.index("RESULT ") : line.index("  [")])
     return 1 if failed else 0
 
 

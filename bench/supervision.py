@@ -1,9 +1,9 @@
-"""Supervision benchmark (issue 6): the dashboard and a 100,000-row export on a million visits.
+"""Supervision benchmark: the dashboard and a 100,000-row export on a million visits.
 
-    .venv/bin/python bench/supervision.py        (or: make bench)
+    .venv/bin/python bench/supervision.py [--quick]        (or: make bench)
 
-Uses its own PostgreSQL database ``cb_bench_sup`` on the shared server (BENCH_DATABASE_URL,
-default postgres://postgres@127.0.0.1:5432/cb_bench_sup), seeded once in bulk with SQL
+Uses its own PostgreSQL database ``<DATABASE_URL's name>_sup`` on the same server (see
+``_harness.bench_database_url``), seeded once in bulk with SQL
 (1,000,000 visits over the last year, records and contact attempts for the last 30 days) and
 reused by later runs. Everything is measured in this process with Django's test Client, so the
 figures are server time (no network), and compared with the health endpoint measured in the
@@ -13,6 +13,11 @@ same run:
 - CSV export of 100,000 visits / health, and its rows per second;
 - peak Python memory (tracemalloc) of the CSV export at 10,000 and at 100,000 rows: the ratio
   stays near 1 because rows stream from a server-side cursor (``.iterator(chunk_size=2000)``).
+
+The dashboard reads the daily roll-ups for closed days: the seed builds them once with the
+nightly reconciliation. The last line:
+``RESULT supervision dashboard_vs_health=<x> export_mem_100k_vs_10k=<x>``. ``--quick``: 40,000
+visits (windows of 1,000 and 10,000 rows).
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ import _harness  # noqa: E402 - bench/ is on sys.path when run as a script
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cb_bench_sup"
-)
-VISITS = int(os.environ.get("BENCH_SUP_VISITS", "1000000"))
+QUICK = _harness.quick_flag()
+DATABASE_URL = _harness.bench_database_url("sup_quick" if QUICK else "sup")
+VISITS = int(os.environ.get("BENCH_SUP_VISITS", "40000" if QUICK else "1000000"))
+SMALL, BIG = (1_000, 10_000) if QUICK else (10_000, 100_000)
 ACCOUNTS = VISITS // 4  # (account, kind) pairs are then all distinct: no open-visit clash
 CUSTOMERS = max(ACCOUNTS // 2, 1)
 AGENTS = 60
@@ -269,8 +274,8 @@ def main() -> int:
             day -= dt.timedelta(days=1)
         return day + dt.timedelta(days=1), total
 
-    small_since, small_rows = window(10_000)
-    big_since, big_rows = window(100_000)
+    small_since, small_rows = window(SMALL)
+    big_since, big_rows = window(BIG)
 
     get("/api/v1/health")
     get("/supervision/")  # warm up: permission and session caches, templates
@@ -305,6 +310,14 @@ def main() -> int:
         f"export time {big_rows // 1000}k/{small_rows // 1000}k {export_big / export_small:.1f}x "
         f"for {big_rows / small_rows:.1f}x rows; "
         f"export memory {big_rows // 1000}k/{small_rows // 1000}k {peaks['100k'] / peaks['10k']:.2f}x"
+    )
+    print("targets: dashboard/health <= 10, export memory 100k/10k <= 1.5")
+    print(
+        _harness.result_line(
+            "supervision",
+            dashboard_vs_health=dashboard / health,
+            export_mem_100k_vs_10k=peaks["100k"] / peaks["10k"],
+        )
     )
     return 0
 
