@@ -77,7 +77,7 @@ def _state_phrase(escalation: Escalation) -> str:
     )
     who = person(last.by) if last else ""
     when = format_when(last.at) if last else ""
-    phrases = {
+    phrases: dict[str, str] = {
         S.OPENED: _("尚未受理"),
         S.REOPENED: _("已重开，尚未受理"),
         S.ACCEPTED: _("已被 %(who)s 受理（%(when)s）"),
@@ -107,8 +107,10 @@ def _check_actor(escalation: Escalation | None, action: str, by, *, visit: Visit
         )
     if not has_role(by, *ACTION_ROLES[action]):
         raise EscalationError(_("您的角色无权%(action)s。") % {"action": ACTION_LABELS[action]})
-    if action == Action.OPEN:
+    if visit is not None:
         in_scope = visits_visible_to(by).filter(pk=visit.pk).exists()
+    elif escalation is None:
+        raise ValueError("An action needs the escalation it acts on, or the visit it opens.")
     elif role_of(by) == Role.HANDLER:
         in_scope = departments_visible_to(by).filter(pk=escalation.department_id).exists()
     else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -13,12 +15,13 @@ from django.utils import timezone
 from accounts.models import Role
 from core.audit import audit
 from core.audit_actions import AuditAction
+from core.config import callback_decimal, callback_dict, callback_int
 from supervision.models import (
     AuditReview,
     Complaint,
     MonthlyAssessment,
 )
-from supervision.periods import day_bounds, setting
+from supervision.periods import day_bounds
 from visits.models import AttemptOutcome, ContactAttempt, VisitRecord
 
 # --- Monthly assessment --------------------------------------------------------------------
@@ -56,7 +59,7 @@ def composite_score(*, reach_rate, on_time_rate, satisfaction, audit_score, uphe
     """0-100. Weighted mean of the components the agent has (reach and on-time rates,
     satisfaction mapped from 1-5 to 0-1, audit score / 100), renormalised over the weights of
     the present ones, minus the penalty per upheld complaint. None without any component."""
-    weights = setting("ASSESSMENT_WEIGHTS")
+    weights = callback_dict("ASSESSMENT_WEIGHTS")
     parts = [
         (weights["reach_rate"], reach_rate),
         (weights["on_time_rate"], on_time_rate),
@@ -74,7 +77,7 @@ def composite_score(*, reach_rate, on_time_rate, satisfaction, audit_score, uphe
 def competition_ranks(scores: dict[int, float]) -> dict[int, int]:
     """Standard competition ranking ("1224"): equal scores share a rank, the next rank skips."""
     ordered = sorted(scores.values(), reverse=True)
-    first_position = {}
+    first_position: dict[float, int] = {}
     for position, score in enumerate(ordered, start=1):
         first_position.setdefault(score, position)
     return {key: first_position[score] for key, score in scores.items()}
@@ -87,7 +90,7 @@ def assessment_figures(*, month: dt.date) -> list[dict]:
     agents = list(
         User.objects.filter(profile__role=Role.AGENT).order_by("pk").values_list("pk", flat=True)
     )
-    attempts = {
+    attempts: dict[int, Mapping[str, Any]] = {
         row["agent"]: row
         for row in ContactAttempt.objects.filter(
             agent__in=agents, started_at__gte=start, started_at__lt=end
@@ -103,7 +106,7 @@ def assessment_figures(*, month: dt.date) -> list[dict]:
     on_time = Q(visit__completed_at__isnull=False, visit__completed_at__lte=F("visit__due_at")) | Q(
         visit__completed_at__isnull=True, submitted_at__lte=F("visit__due_at")
     )
-    records = {
+    records: dict[int, Mapping[str, Any]] = {
         row["submitted_by"]: row
         for row in month_records.filter(submitted_by__in=agents)
         .order_by()
@@ -134,7 +137,7 @@ def assessment_figures(*, month: dt.date) -> list[dict]:
         .annotate(n=Count("pk"))
         .values_list("agent", "n")
     )
-    z = float(setting("ASSESSMENT_SATISFACTION_Z"))
+    z = float(callback_decimal("ASSESSMENT_SATISFACTION_Z"))
     figures = []
     for agent_id in agents:
         tried = attempts.get(agent_id, {})
@@ -178,14 +181,14 @@ def assessment_compute(*, month: dt.date, now: dt.datetime | None = None, by=Non
     if MonthlyAssessment.objects.filter(month=first, frozen=True).exists():
         raise AssessmentFrozen(first)
     figures = assessment_figures(month=first)
-    minimum = setting("ASSESSMENT_MIN_RATED_VISITS")
+    minimum = callback_int("ASSESSMENT_MIN_RATED_VISITS")
     eligible = {
         row["agent_id"]: row["composite"]
         for row in figures
         if row["rated_visits"] >= minimum and row["composite"] is not None
     }
     ranks = competition_ranks(eligible)
-    top = setting("ASSESSMENT_REWARD_TOP")
+    top = callback_int("ASSESSMENT_REWARD_TOP")
     frozen = end <= now
     rows = [
         MonthlyAssessment(

@@ -14,11 +14,11 @@ from accounts.models import Role
 from accounts.permissions import has_role
 from core.audit import audit
 from core.audit_actions import AuditAction
+from core.config import callback_int
 from supervision.models import (
     Complaint,
     ComplaintStatus,
 )
-from supervision.periods import setting
 from visits.models import VisitRecord
 
 # --- Complaints about the callback work --------------------------------------------------------
@@ -37,11 +37,10 @@ def complaint_involved_ids(complaint: Complaint) -> set[int]:
     """Who may not investigate: the agent complained about, the visit's agent and the
     record's author, and whoever registered the complaint."""
     ids = {complaint.agent_id, complaint.registered_by_id}
-    if complaint.visit_id:
-        ids.add(complaint.visit.assigned_to_id)
-        record = (
-            VisitRecord.objects.filter(visit_id=complaint.visit_id).only("submitted_by").first()
-        )
+    visit = complaint.visit
+    if visit is not None:
+        ids.add(visit.assigned_to_id)
+        record = VisitRecord.objects.filter(visit_id=visit.pk).only("submitted_by").first()
         if record is not None:
             ids.add(record.submitted_by_id)
     return {pk for pk in ids if pk is not None}
@@ -234,7 +233,7 @@ def complaint_answer(
             raise ValidationError(_("只有指定的调查人可以作出答复。"))
         locked.upheld = bool(upheld)
         locked.answer = answer.strip()
-        locked.answered_at = timezone.now()
+        answered_at = locked.answered_at = timezone.now()
         locked.status = ComplaintStatus.ANSWERED
         locked.save(update_fields=["upheld", "answer", "answered_at", "status"])
         audit(
@@ -243,7 +242,7 @@ def complaint_answer(
             obj=locked,
             after={
                 "upheld": locked.upheld,
-                "late": locked.answered_at > locked.decision_due_at,
+                "late": locked.decision_due_at is not None and answered_at > locked.decision_due_at,
             },
             request=request,
         )
@@ -255,8 +254,8 @@ def complaint_form_allowed(ip: str | None) -> bool:
     from one address and M per hour overall. Counts every attempt, allowed or not."""
     hour = timezone.now().strftime("%Y%m%d%H")
     for key, limit in (
-        (f"complaint-form:ip:{ip or '-'}:{hour}", setting("COMPLAINT_FORM_PER_IP_HOUR")),
-        (f"complaint-form:all:{hour}", setting("COMPLAINT_FORM_GLOBAL_HOUR")),
+        (f"complaint-form:ip:{ip or '-'}:{hour}", callback_int("COMPLAINT_FORM_PER_IP_HOUR")),
+        (f"complaint-form:all:{hour}", callback_int("COMPLAINT_FORM_GLOBAL_HOUR")),
     ):
         cache.add(key, 0, timeout=3600)
         try:

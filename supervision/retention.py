@@ -22,7 +22,6 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import CharField, Exists, Max, OuterRef, Q
@@ -34,6 +33,7 @@ from accounts.models import Account, AccountEvent, ConsentEntry, Customer, Role
 from accounts.permissions import has_role
 from core.audit import audit
 from core.audit_actions import AuditAction
+from core.config import callback_int
 from core.models import AuditLogEntry, Notification
 from escalations.models import Escalation, EscalationStep
 from supervision.immutability import retention_procedure
@@ -117,16 +117,16 @@ def _years_before(day: dt.date, years: int) -> dt.date:
 
 
 def record_cutoff(today: dt.date) -> dt.date:
-    return _years_before(today, settings.CALLBACK["RETENTION_RECORD_YEARS"])
+    return _years_before(today, callback_int("RETENTION_RECORD_YEARS"))
 
 
 def audit_log_cutoff(now: dt.datetime) -> dt.datetime:
-    months = settings.CALLBACK["RETENTION_AUDIT_LOG_MONTHS"]
+    months = callback_int("RETENTION_AUDIT_LOG_MONTHS")
     return now - dt.timedelta(days=31 * months)  # never less than the months configured
 
 
 def notification_cutoff(now: dt.datetime) -> dt.datetime:
-    return now - dt.timedelta(days=settings.CALLBACK.get("RETENTION_NOTIFICATION_DAYS", 365))
+    return now - dt.timedelta(days=callback_int("RETENTION_NOTIFICATION_DAYS", 365))
 
 
 def _held(customers):
@@ -196,8 +196,8 @@ def destruction_list_draft(*, by=None, now: dt.datetime | None = None) -> Destru
     if not DestructionListItem.objects.filter(
         object_type=NOTIFICATION, destruction_list__status__in=open_statuses
     ).exists():
-        old = Notification.objects.filter(created_at__lt=notification_cutoff(now))
-        last = old.aggregate(last=Max("pk"))["last"]
+        old_notifications = Notification.objects.filter(created_at__lt=notification_cutoff(now))
+        last = old_notifications.aggregate(last=Max("pk"))["last"]
         if last is not None:
             DestructionListItem.objects.create(
                 destruction_list=destruction_list,
@@ -317,7 +317,8 @@ def destruction_list_execute(
 
     with retention_procedure():
         locked = DestructionList.objects.select_for_update().get(pk=destruction_list.pk)
-        if locked.status != DestructionStatus.APPROVED:
+        approver = locked.approved_by
+        if locked.status != DestructionStatus.APPROVED or approver is None:
             raise ValidationError(_("只有已批准的清单可以执行。"), code="not_approved")
         items = list(locked.items.order_by("object_type", "pk"))
         customer_ids = sorted(int(i.object_id) for i in items if i.object_type == CUSTOMER)
@@ -344,7 +345,7 @@ def destruction_list_execute(
                 summary[AUDIT_LOG] = deleted
                 rows += deleted
             elif item.object_type == NOTIFICATION:
-                doomed = Notification.objects.filter(
+                doomed_notifications = Notification.objects.filter(
                     pk__lte=int(item.object_id),
                     created_at__lt=dt.datetime.fromisoformat(
                         locked.criteria["notification_before"]
@@ -352,9 +353,9 @@ def destruction_list_execute(
                 )
                 id_lines.extend(
                     f"{NOTIFICATION}:{pk}"
-                    for pk in doomed.order_by("pk").values_list("pk", flat=True)
+                    for pk in doomed_notifications.order_by("pk").values_list("pk", flat=True)
                 )
-                deleted, _detail = doomed.delete()
+                deleted, _detail = doomed_notifications.delete()
                 summary[NOTIFICATION] = deleted
                 rows += deleted
         now = timezone.now()
@@ -366,7 +367,7 @@ def destruction_list_execute(
             method=_("个人信息不可逆匿名化；审计日志与通知删除"),
             executed_at=now,
             executed_by=by,
-            approved_by=locked.approved_by,
+            approved_by=approver,
             ids_sha256=_ids_digest(id_lines),
             chain_anchor=anchor,
         )

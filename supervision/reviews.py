@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import audit
 from core.audit_actions import AuditAction
+from core.config import callback_int
 from supervision.models import (
     AuditReview,
     AuditSample,
@@ -18,7 +19,6 @@ from supervision.models import (
     CorrectiveAction,
     SampleStatus,
 )
-from supervision.periods import setting
 
 # --- Review ----------------------------------------------------------------------------------
 
@@ -54,7 +54,7 @@ def review_submit(
         raise ReviewRefused(_("不能评审本人的回访记录。"))
     findings = (findings or "").strip()
     today = timezone.localdate()
-    due_on = action_due_on or today + dt.timedelta(days=setting("CORRECTIVE_ACTION_DAYS"))
+    due_on = action_due_on or today + dt.timedelta(days=callback_int("CORRECTIVE_ACTION_DAYS"))
     if findings and due_on < today:
         raise ReviewRefused({"action_due_on": _("整改期限不能早于今天。")})
     with transaction.atomic():

@@ -17,12 +17,13 @@ from django.utils.translation import gettext as _
 from accounts.models import Role
 from core.audit import audit
 from core.audit_actions import AuditAction
+from core.config import callback_decimal
 from supervision.models import (
     AuditSample,
     AuditSampleItem,
     SampleStatus,
 )
-from supervision.periods import day_bounds, last_month, setting
+from supervision.periods import day_bounds, last_month
 from visits.access import records_visible_to
 from visits.models import VisitRecord
 
@@ -81,7 +82,12 @@ def _keyed(records: QuerySet, seed: int) -> QuerySet:
 
 
 def _target_size(*, total: int, agents: int, rate: Decimal | None, size: int | None) -> int:
-    target = size if size is not None else math.ceil(total * Decimal(rate))
+    if size is not None:
+        target = size
+    elif rate is not None:
+        target = math.ceil(total * Decimal(rate))
+    else:
+        raise ValueError("A sample needs a rate or a size.")
     return min(max(target, agents), total)
 
 
@@ -143,7 +149,7 @@ def sample_draw(
     if errors:
         raise ValidationError(errors)
     if rate is None and size is None:
-        rate = setting("AUDIT_SAMPLE_RATE")
+        rate = callback_decimal("AUDIT_SAMPLE_RATE")
     rate = Decimal(str(rate)) if rate is not None else None
     seed = seed if seed is not None else secrets.randbits(62)
     scope = _clean_scope(scope)

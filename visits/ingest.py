@@ -6,8 +6,8 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import cast
 
-from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +16,7 @@ from accounts.models import Account, AccountEvent, AccountStatus, Customer, Even
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import CalendarNotCovered, add_business_days, business_day_end
+from core.config import callback_int, callback_time
 from core.masking import mask_address, mask_id_number, mask_phone
 from core.models import CalendarDay
 from visits.rules import apply_events
@@ -235,7 +236,7 @@ def new_account_window_open(opened_on: datetime.date, now: datetime.datetime | N
     today = now.date()
     if opened_on >= today:
         return True
-    days = settings.CALLBACK["NEW_ACCOUNT_BUSINESS_DAYS"]
+    days = callback_int("NEW_ACCOUNT_BUSINESS_DAYS")
     try:
         return now <= business_day_end(add_business_days(opened_on, days))
     except CalendarNotCovered:
@@ -255,7 +256,7 @@ def new_account_window_open(opened_on: datetime.date, now: datetime.datetime | N
             counted += 1
     if today != day:
         return today < day
-    return now.time() <= settings.CALLBACK["WORKDAY_END"]
+    return now.time() <= callback_time("WORKDAY_END")
 
 
 def account_upsert(*, number: str, data: dict, client=None, request=None):
@@ -355,7 +356,8 @@ def _insert_new_events(rows: list[AccountEvent]) -> dict[str, int]:
     if not rows:
         return {}
     fields = [f for f in AccountEvent._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    # A concrete field always has a column; the type allows None for other fields only.
+    columns = ", ".join(connection.ops.quote_name(cast(str, f.column)) for f in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     table = connection.ops.quote_name(AccountEvent._meta.db_table)
     inserted: dict[str, int] = {}
@@ -428,7 +430,7 @@ def _events_ingest_once(
     One audit entry summarises the whole call. Returns one result per input, in order."""
 
     results: list[EventResult | None] = [None] * len(events)
-    known: dict[str, tuple[str, dict]] = {}
+    known: dict[str, tuple[str, dict | None]] = {}
     if client is not None and events:
         known = {
             event_id: (body_hash, response)
@@ -488,13 +490,11 @@ def _events_ingest_once(
         changed = []
         for row, i in zip(new_events, new_positions):
             visits = visits_by_event.get(row.pk) or []
+            body = {"event_id": row.event_id, "visits": [_visit_summary(v) for v in visits]}
             if visits:
-                row.response = {
-                    "event_id": row.event_id,
-                    "visits": [_visit_summary(v) for v in visits],
-                }
+                row.response = body
                 changed.append(row)
-            results[i] = EventResult(row.event_id, 201, row.response)
+            results[i] = EventResult(row.event_id, 201, body)
         if changed:
             AccountEvent.objects.bulk_update(changed, ["response"], batch_size=500)
 
@@ -515,8 +515,11 @@ def _events_ingest_once(
         else:
             results[i] = _repeat_result(events[i], first_input.body_hash, first.body)
 
+    answered = [result for result in results if result is not None]
+    if len(answered) != len(events):
+        raise RuntimeError("An event was left without an answer.")
     counts = {"received": len(events)}
-    for result in results:
+    for result in answered:
         counts[str(result.status)] = counts.get(str(result.status), 0) + 1
     if events:
         ids = sorted(e.event_id for e in events)
@@ -528,7 +531,7 @@ def _events_ingest_once(
             client=client,
             request=request,
         )
-    return results
+    return answered
 
 
 def _repeat_result(event: EventInput, body_hash: str, response: dict | None) -> EventResult:

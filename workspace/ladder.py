@@ -15,7 +15,6 @@ import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
@@ -27,6 +26,7 @@ from accounts.models import (
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, CalendarNotCovered, business_tz
+from core.config import callback_int
 from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitStatus
 from workspace.channels.questionnaire import invite_create
 from workspace.channels.sms import sms_queue_for_visit
@@ -143,7 +143,7 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     calendar = BusinessCalendar()
     counts = {"to_sms": 0, "to_online": 0, "unreachable": 0}
-    needed = settings.CALLBACK["PHONE_ATTEMPTS"]
+    needed = callback_int("PHONE_ATTEMPTS")
 
     # 1. phone -> SMS
     phone_visits = (
@@ -185,7 +185,7 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
                 counts["to_sms"] += 1
 
     # 2. SMS -> online questionnaire
-    reply_cutoff = now - timedelta(days=settings.CALLBACK["SMS_REPLY_DAYS"])
+    reply_cutoff = now - timedelta(days=callback_int("SMS_REPLY_DAYS"))
     sms_attempts = ContactAttempt.objects.filter(visit=OuterRef("pk"), channel=Channel.SMS)
     sms_visits = (
         Visit.objects.open()
@@ -214,7 +214,7 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
             counts["to_online"] += 1
 
     # 3. online -> unreachable
-    link_cutoff = now - timedelta(days=settings.CALLBACK["QUESTIONNAIRE_LINK_DAYS"])
+    link_cutoff = now - timedelta(days=callback_int("QUESTIONNAIRE_LINK_DAYS"))
     online_attempts = ContactAttempt.objects.filter(visit=OuterRef("pk"), channel=Channel.ONLINE)
     online_visits = (
         Visit.objects.open()

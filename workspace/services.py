@@ -1,9 +1,9 @@
 """Writes that touch visits. Views, the API, admin actions and tasks all call these."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,6 +13,7 @@ from accounts.models import Account, AccountEvent, Department, EventType
 from accounts.permissions import branches_visible_to
 from core.audit import audit
 from core.audit_actions import AuditAction
+from core.config import callback_time
 from core.masking import mask_address, mask_phone
 from escalations.models import Urgency
 from escalations.services import escalation_follow_up_outcome, escalation_open
@@ -45,8 +46,8 @@ class WorkspaceError(Exception):
 def calling_hours_now(now: datetime | None = None) -> bool:
     """SPEC §3: calls only inside calling hours (default 09:00-20:00, Beijing time, any day)."""
     local = timezone.localtime(now or timezone.now())
-    start = settings.CALLBACK["CALLING_HOURS_START"]
-    end = settings.CALLBACK["CALLING_HOURS_END"]
+    start = callback_time("CALLING_HOURS_START")
+    end = callback_time("CALLING_HOURS_END")
     return start <= local.time() < end
 
 
@@ -379,7 +380,7 @@ def flagged_events_of(visit: Visit) -> list[AccountEvent]:
 
 
 def teller_event_register(
-    *, teller, account: Account, event_type: str, fields: list[str] = (), text: str = ""
+    *, teller, account: Account, event_type: str, fields: Sequence[str] = (), text: str = ""
 ) -> tuple[AccountEvent, list[Visit]]:
     """A special event seen at the counter, through the same rules as core banking's events."""
 
