@@ -243,6 +243,23 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated); with none,
+# the client is the direct peer (core/network.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+
+
+def _network_ok(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+if _bad_proxies := [proxy for proxy in TRUSTED_PROXIES if not _network_ok(proxy)]:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_bad_proxies[0]!r} is not an address or network")
 
 # Celery: Redis when REDIS_URL is set, otherwise a broker on the filesystem.
 if REDIS_URL:
@@ -313,6 +330,7 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 # axes.W006 asks for "ip_address" among the lockout parameters; lockout is reworked separately.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.network.client_ip"
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 
 GUARDIAN_RAISE_403 = False

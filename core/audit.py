@@ -17,6 +17,7 @@ from django.utils import timezone
 from core.audit_actions import AuditAction, UnknownAuditAction
 from core.logging import _redact_value, request_id_var
 from core.models import AuditLogEntry
+from core.network import client_ip
 
 GENESIS = "0" * 64
 _LOCK_KEY = 7_201_001  # arbitrary, constant: the audit-log writer lock
@@ -47,14 +48,6 @@ def _jsonable(value: Any) -> Any:
     if value is None:
         return None
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
-
-
-def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    ip = forwarded.split(",")[0].strip() if forwarded else request.META.get("REMOTE_ADDR")
-    return ip or None
 
 
 def audit(
