@@ -10,6 +10,7 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from accounts.lockout import lockout_notice
 from accounts.models import StaffProfile
 from core.audit import audit
 from core.audit_actions import AuditAction
@@ -29,27 +30,37 @@ def audit_logout(sender, request, user, **kwargs):
         audit(AuditAction.AUTH_LOGOUT, actor=user, obj=user, request=request)
 
 
+def _known_user(username) -> "User | None":
+    # What was typed in the user-name box is kept only when it names an account: a password
+    # typed into the wrong box must not reach the append-only log.
+    username = str(username or "")[:150]
+    return User._default_manager.filter(username=username).first() if username else None
+
+
 @receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs):
-    username = str(credentials.get("username", ""))[:150]
+    user = _known_user(credentials.get("username"))
     audit(
         AuditAction.AUTH_LOGIN_FAIL,
         object_type="auth.user",
-        object_id=username[:64],
-        after={"username": username},
+        object_id=user.pk if user is not None else "",
+        after={"username": user.get_username()} if user is not None else {"known": False},
         request=request,
     )
 
 
 @receiver(user_locked_out, dispatch_uid="accounts.audit_lockout")
 def audit_lockout(sender, request, username=None, ip_address=None, **kwargs):
+    user = _known_user(username)
     audit(
         AuditAction.AUTH_LOCK_OUT,
         object_type="auth.user",
-        object_id=str(username or "")[:64],
-        after={"username": username, "ip": ip_address},
+        object_id=user.pk if user is not None else "",
+        after={"username": user.get_username() if user is not None else None, "ip": ip_address},
         request=request,
     )
+    if user is not None:
+        lockout_notice(username=user.get_username())
 
 
 @receiver(pre_save, sender=User, dispatch_uid="accounts.user_before")
