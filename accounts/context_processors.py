@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from accounts.permissions import role_of
 
 
@@ -5,4 +7,4 @@ def staff(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"role": None}
-    return {"role": role_of(user)}
+    return {"role": role_of(user), "session_seconds": settings.SESSION_COOKIE_AGE}

@@ -1,7 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from accounts.permissions import role_of
@@ -31,3 +33,13 @@ def home(request):
             raise PermissionDenied
         target = "admin:index"
     return redirect(target)
+
+
+@require_POST
+def session_keepalive(request):
+    """Answers "stay signed in": any request saves the session again (SESSION_SAVE_EVERY_REQUEST), so
+    this only answers whether there still is one (204) or not (401)."""
+    if not request.user.is_authenticated:
+        return HttpResponse(status=401)
+    request.session.modified = True
+    return HttpResponse(status=204)

@@ -7,7 +7,9 @@ import re
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
@@ -57,3 +59,39 @@ class MalformedCookieMiddleware:
         if value is not None and not _SESSION_KEY.match(value):
             del request.COOKIES[name]
         return self.get_response(request)
+
+
+class MethodNotAllowedMiddleware:
+    """A page that only takes a form (POST) answers a plain visit, like a reload after a
+    refused form or a sign-in whose ``next`` pointed at the form's address, by sending the
+    browser to the page the form belongs to: the nearest address above it that exists. Other
+    methods get the product's 405 page. The API keeps its own JSON answers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or request.path.startswith("/api/"):
+            return response
+        if request.method in ("GET", "HEAD"):
+            return HttpResponseRedirect(_page_above(request.path))
+        allowed = response.get("Allow", "")
+        page = render(request, "405.html", {"allowed": allowed}, status=405)
+        if allowed:
+            page["Allow"] = allowed
+        return page
+
+
+def _page_above(path: str) -> str:
+    parts = [part for part in path.split("/") if part]
+    while parts:
+        parts.pop()
+        candidate = "/" + "/".join(parts) + ("/" if parts else "")
+        try:
+            resolve(candidate)
+        except Resolver404:
+            continue
+        # A page above that is itself a form address sends the browser one step further up.
+        return candidate
+    return "/"

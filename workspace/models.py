@@ -104,3 +104,23 @@ class QuestionnaireInvite(models.Model):
     class Meta:
         verbose_name = _("线上问卷邀请")
         verbose_name_plural = _("线上问卷邀请")
+
+
+class RecordDraft(models.Model):
+    """What an agent has typed into a visit's record form, kept on the server as they type so
+    that an expired session, a closed tab or a crash loses nothing. One per visit and agent;
+    removed when the record is submitted."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="record_drafts")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="record_drafts"
+    )
+    data = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("回访记录草稿")
+        verbose_name_plural = _("回访记录草稿")
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "agent"], name="record_draft_one_per_agent")
+        ]

@@ -86,29 +86,50 @@ def _claimable(agent) -> "models.QuerySet[Visit]":
 
 
 def visit_claim_next(*, agent) -> Visit | None:
-    """Give ``agent`` the top unassigned open visit of their branches: overdue first, then
-    priority (high first) and due time. Two agents pressing "next" at once get two different
-    visits: rows locked by the other transaction are skipped (PostgreSQL SKIP LOCKED)."""
+def _own_workable(agent, now: datetime) -> "models.QuerySet[Visit]":
+    # The agent's own open visits that can be called now: not waiting for a later call-back
+    # appointment, and not already tried today (phone attempts fall on different working days).
+    return (
+        Visit.objects.filter(
+            assigned_to=agent, status__in=(VisitStatus.ASSIGNED, VisitStatus.IN_PROGRESS)
+        )
+        .filter(Q(callback_at__isnull=True) | Q(callback_at__lte=now))
+        .exclude(last_attempt_on=timezone.localdate(now))
+        .order_by("due_at", "pk")
+    )
+
+
+    """The most urgent visit ``agent`` may work: suspected fraud first (their own or an
+    unassigned one of their branches), then their own assigned visits by due time, then the top
+    unassigned visit of their branches (overdue first, then priority and due time), which
+    becomes theirs. Two agents pressing "next" at once get two different visits: rows locked by
+    the other transaction are skipped (PostgreSQL SKIP LOCKED)."""
     now = timezone.now()
     skip = connection.features.has_select_for_update_skip_locked
     with transaction.atomic():
-        # Two probes, each an ordered walk of the (branch, status, -priority, due_at) index,
-        # rather than one sort of every open visit by an "is overdue" expression.
-        for window in (Q(due_at__lt=now), Q(due_at__gte=now)):
-            visit = (
-                _claimable(agent)
-                .filter(window)
-                .select_for_update(skip_locked=skip, of=("self",))
-                .first()
-            )
-            if visit is not None:
-                break
-        else:
-            return None
-        visit.status = VisitStatus.ASSIGNED
-        visit.assigned_to = agent
-        visit.assigned_at = now
-        visit.save(update_fields=["status", "assigned_to", "assigned_at", "updated_at"])
+
+    def first(queryset):
+        return queryset.select_for_update(skip_locked=skip, of=("self",)).first()
+
+        own = _own_workable(agent, now)
+        fraud_own = first(own.filter(suspected_fraud=True))
+        fraud_pool = first(_claimable(agent).filter(suspected_fraud=True).order_by("due_at", "pk"))
+        if fraud_own and (fraud_pool is None or fraud_own.due_at <= fraud_pool.due_at):
+            return fraud_own
+        visit = fraud_pool
+        if visit is None:
+            mine = first(own)
+            if mine is not None:
+                return mine
+            # Two probes, each an ordered walk of the (branch, status, -priority, due_at) index,
+            # rather than one sort of every open visit by an "is overdue" expression.
+            for window in (Q(due_at__lt=now), Q(due_at__gte=now)):
+                visit = first(_claimable(agent).filter(window))
+                if visit is not None:
+                    break
+            else:
+                return None
+        visit_transition(visit=visit, to=VisitStatus.ASSIGNED, by=agent, now=now)
         audit(AuditAction.VISIT_CLAIM, actor=agent, obj=visit, after={"status": visit.status})
     return visit
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("visits/<int:pk>/reveal/", views.reveal, name="reveal"),
     path("visits/<int:pk>/attempts/", views.attempt, name="attempt"),
     path("visits/<int:pk>/record/", views.record, name="record"),
+    path("visits/<int:pk>/record/draft/", views.record_draft, name="record_draft"),
     path("teller/", teller.teller, name="teller"),
 ]

@@ -4,9 +4,11 @@ and the public questionnaire."""
 import hmac
 import json
 from datetime import timedelta
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.http import HttpResponse, JsonResponse
@@ -33,6 +35,15 @@ from visits.access import visit_for_user, visits_visible_to
 from visits.models import OPEN_VISIT_STATUSES, Script, Visit, VisitRecord
 from workspace.channels import questionnaire as q
 from workspace.channels import sms
+from workspace.drafts import (
+    draft_data_from_post,
+    draft_initial,
+    pending_record_keep,
+    pending_record_take,
+    record_draft_discard,
+    record_draft_of,
+    record_draft_save,
+)
 from workspace.forms import AttemptForm, QuestionnaireForm, RecordForm, WorklistFilterForm
 from workspace.models import SmsMessage
 from workspace.services import (
@@ -187,8 +198,12 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
         .first()
     )
     may_act = _may_act(request.user, visit)
+    draft = None
     if record_form is None and may_act and record is None:
         record_form = _record_form(visit, flagged)
+        draft = record_draft_of(visit=visit, agent=request.user)
+        if draft is not None:
+            record_form.initial = draft_initial(record_form, draft.data)
     script = script_for(visit)
     return {
         "visit": visit,
@@ -234,6 +249,7 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
         "reached": visit_reached(visit),
         "attempt_form": attempt_form or (AttemptForm(prefix="a") if may_act else None),
         "record_form": record_form,
+        "draft": draft,
     }
 
 
@@ -243,7 +259,46 @@ def call_screen(request, pk):
     visit = Visit.objects.select_related(
         "account__customer", "branch", "assigned_to", "policy__script", "rule"
     ).get(pk=visit.pk)
+    pending = pending_record_take(request.session, visit_pk=visit.pk)
+    if pending and _may_act(request.user, visit):
+        # A record posted after the session had expired: it becomes this agent's draft.
+        record_draft_save(visit=visit, agent=request.user, data=pending)
+        messages.warning(request, _("登录已过期，您填写的内容已保存为草稿，请核对后重新提交。"))
     return render(request, "visits/call_screen.html", _call_screen_context(request, visit))
+
+
+def _keeps_record_without_session(view):
+    """A record form posted after the session expired is kept in the new session and the
+    agent is sent to sign in; afterwards the call screen offers it back as their draft."""
+
+    @wraps(view)
+    def wrapped(request, pk, *args, **kwargs):
+        if request.method == "POST" and not request.user.is_authenticated:
+            pending_record_keep(request.session, visit_pk=pk, post=request.POST)
+            if request.htmx:
+                response = HttpResponse(status=204)
+                response["HX-Trigger"] = "session-expired"
+                return response
+            return redirect_to_login(reverse("workspace:call_screen", args=[pk]))
+        if request.method != "POST":
+            return redirect("workspace:call_screen", pk=pk)
+        return view(request, pk, *args, **kwargs)
+
+    return wrapped
+
+
+@_keeps_record_without_session
+@role_required(Role.AGENT)
+def record_draft(request, pk):
+    """Autosave of the record form (htmx, as the agent types)."""
+    visit = visit_for_user(request.user, pk)
+    if not _may_act(request.user, visit) or VisitRecord.objects.filter(visit=visit).exists():
+        return HttpResponse(status=204)
+    draft = record_draft_save(
+        visit=visit, agent=request.user, data=draft_data_from_post(request.POST)
+    )
+    saved_at = timezone.localtime(draft.updated_at).strftime("%H:%M:%S")
+    return HttpResponse(_("草稿已保存 %(time)s") % {"time": saved_at})
 
 
 @require_POST
@@ -317,7 +372,7 @@ ERROR_FIELDS = {
 }
 
 
-@require_POST
+@_keeps_record_without_session
 @role_required(Role.AGENT)
 def record(request, pk):
     visit = visit_for_user(request.user, pk)
@@ -328,6 +383,7 @@ def record(request, pk):
         messages.error(request, _("该回访已提交记录，记录不可修改。"))
         return redirect("workspace:call_screen", pk=visit.pk)
     form = _record_form(visit, flagged_events_of(visit), request.POST)
+    record_draft_save(visit=visit, agent=request.user, data=draft_data_from_post(request.POST))
     if form.is_valid():
         data, checks = form.service_data()
         try:
@@ -336,6 +392,7 @@ def record(request, pk):
             field = ERROR_FIELDS.get(exc.field, exc.field)
             form.add_error(field if field in form.fields else None, exc.message)
         else:
+            record_draft_discard(visit=visit, agent=request.user)
             messages.success(request, _("回访 #%(pk)s 已完成。") % {"pk": visit.pk})
             return redirect("workspace:worklist")
     return render(

@@ -16,7 +16,7 @@ from accounts.services import staff_create
 from tests.factories import BranchFactory
 from tests.fixtures import PASSWORD
 from visits.models import Visit
-from workspace.services import visit_claim_next
+from workspace.services import attempt_log, visit_claim_next
 
 from .workspace_helpers import CALL_TIME, open_visit
 
@@ -154,15 +154,21 @@ def test_it_claims_the_top_unassigned_visit_of_the_agents_branches(
     assert response["Location"] == reverse("workspace:call_screen", args=[overdue_high.pk])
     overdue_high.refresh_from_db()
     assert (overdue_high.status, overdue_high.assigned_to) == ("assigned", agent)
+    # Until it has been called today, the claimed visit stays the agent's next one.
+    assert visit_claim_next(agent=agent) == overdue_high
+    attempt_log(visit=overdue_high, agent=agent, outcome="no_answer")
     assert visit_claim_next(agent=agent) == overdue_low
+    attempt_log(visit=overdue_low, agent=agent, outcome="no_answer")
     assert visit_claim_next(agent=agent) == later
+    attempt_log(visit=later, agent=agent, outcome="no_answer")
     assert visit_claim_next(agent=agent) is None  # the Shanghai visit is not theirs
 
 
 def test_it_refuses_next_visit_by_get_and_to_other_roles(client, agent, teller, branch):
     open_visit(branch)
     client.force_login(agent)
-    assert client.get(reverse("workspace:claim_next")).status_code == 405
+    response = client.get(reverse("workspace:claim_next"))  # a form address: back to its page
+    assert (response.status_code, response["Location"]) == (302, reverse("workspace:worklist"))
     client.force_login(teller)
     assert client.post(reverse("workspace:claim_next")).status_code == 403
     assert not Visit.objects.filter(assigned_to__isnull=False).exists()
@@ -218,6 +224,7 @@ def test_it_does_not_give_a_visit_needing_a_certification_to_an_agent_without_it
     needs_it = open_visit(branch, policy=policy, priority=99)
     plain = open_visit(branch, priority=10)
     assert visit_claim_next(agent=agent) == plain
+    attempt_log(visit=plain, agent=agent, outcome="no_answer")
     assert visit_claim_next(agent=agent) is None
     StaffCertification.objects.create(profile=agent.profile, certification=wealth)
     assert visit_claim_next(agent=agent) == needs_it
