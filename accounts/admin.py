@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 
+from accounts.admin_scope import BranchScopedAdmin, admin_site_has_permission
 from accounts.models import (
     Account,
     AccountEvent,
@@ -14,27 +15,35 @@ from accounts.models import (
     StaffCertification,
     StaffProfile,
 )
+from accounts.permissions import departments_visible_to
 from core.api.auth import service_client_create, service_client_revoke
-from core.models import ServiceClient
+from core.models import Notification, ServiceClient
 
 admin.site.site_header = _("回访管理系统 后台管理")
 admin.site.site_title = _("回访管理系统")
+# Only the three administrators reach the admin; the other roles work in the product's pages.
+admin.site.has_permission = admin_site_has_permission  # type: ignore[method-assign]
 
 
 @admin.register(Branch)
-class BranchAdmin(GuardedModelAdmin):
+class BranchAdmin(BranchScopedAdmin, GuardedModelAdmin):
+    branch_path = "pk"
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Department)
-class DepartmentAdmin(GuardedModelAdmin):
+class DepartmentAdmin(BranchScopedAdmin, GuardedModelAdmin):
     list_display = ["code", "name", "email"]
     search_fields = ["code", "name"]
 
+    def get_queryset(self, request):
+        visible = departments_visible_to(request.user).values("pk")
+        return super().get_queryset(request).filter(pk__in=visible)
+
 
 @admin.register(Certification)
-class CertificationAdmin(admin.ModelAdmin):
+class CertificationAdmin(BranchScopedAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
@@ -46,7 +55,7 @@ class StaffCertificationInline(admin.TabularInline):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(BranchScopedAdmin):
     list_display = ["user", "role", "employee_no", "is_absent"]
     list_filter = ["role", "is_absent"]
     search_fields = ["user__username", "user__first_name", "employee_no"]
@@ -55,7 +64,9 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(BranchScopedAdmin):
+    branch_path = "branch"
+    personal_data = True
     # Personal data shows masked; full values only through the audited reveal on the call screen.
     list_display = ["external_id", "name", "customer_type", "masked_mobile", "risk_level", "branch"]
     list_filter = ["customer_type", "risk_level", "do_not_contact", "marketing_consent", "branch"]
@@ -73,7 +84,9 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(BranchScopedAdmin):
+    branch_path = "branch"
+    personal_data = True
     list_display = ["masked_number", "customer", "account_type", "status", "opened_on", "branch"]
     list_filter = ["account_type", "status", "branch"]
     search_fields = ["=number", "=customer__external_id"]
@@ -84,7 +97,9 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountEvent)
-class AccountEventAdmin(admin.ModelAdmin):
+class AccountEventAdmin(BranchScopedAdmin):
+    branch_path = "account__branch"
+    personal_data = True
     list_display = ["event_id", "event_type", "account", "occurred_at", "amount", "flagged"]
     list_filter = ["event_type", "flagged", "txn_kind"]
     search_fields = ["=event_id", "=account__number"]
@@ -94,7 +109,9 @@ class AccountEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentEntry)
-class ConsentEntryAdmin(admin.ModelAdmin):
+class ConsentEntryAdmin(BranchScopedAdmin):
+    branch_path = "customer__branch"
+    personal_data = True
     list_display = ["customer", "kind", "granted", "source", "recorded_at"]
     list_filter = ["kind", "granted", "source"]
     raw_id_fields = ["customer", "recorded_by"]
@@ -124,7 +141,7 @@ class ServiceClientCreateForm(forms.ModelForm):
 
 
 @admin.register(ServiceClient)
-class ServiceClientAdmin(admin.ModelAdmin):
+class ServiceClientAdmin(BranchScopedAdmin):
     list_display = [
         "name",
         "key_prefix",
@@ -187,3 +204,11 @@ class ServiceClientAdmin(admin.ModelAdmin):
             service_client_revoke(client=client, request=request)
             count += 1
         messages.success(request, _("已吊销 %(n)d 个客户端。") % {"n": count})
+
+
+@admin.register(Notification)
+class NotificationAdmin(BranchScopedAdmin):
+    staff_path = "user"
+    personal_data = True  # messages name customers
+    list_display = ["user", "message", "created_at", "read_at"]
+    raw_id_fields = ["user"]

@@ -166,3 +166,46 @@ def branch_ids_by_user(user_ids) -> dict[int, set[int]]:
         for user_id in everywhere:
             scope[user_id] |= all_branches
     return scope
+
+
+def has_global_branch_scope(user) -> bool:
+    """The user sees every branch (the global permission, not a grant per branch)."""
+    return user.is_authenticated and user.has_perm(BRANCH_PERM)
+
+
+def staff_ids_visible_to(user):
+    """Ids of the members of staff granted a branch the user sees (directly or through a group):
+    whose training, assessments and notifications a branch-scoped user may see."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    User = get_user_model()
+    if has_global_branch_scope(user):
+        return User.objects.values("pk")
+    branch_pks = [str(pk) for pk in branches_visible_to(user).values_list("pk", flat=True)]
+    codename = BRANCH_PERM.split(".")[1]
+    perm = Q(
+        permission__codename=codename,
+        permission__content_type=ContentType.objects.get_for_model(Branch),
+        object_pk__in=branch_pks,
+    )
+    direct = UserObjectPermission.objects.filter(perm).values("user_id")
+    groups = GroupObjectPermission.objects.filter(perm).values("group_id")
+    return User.objects.filter(Q(pk__in=direct) | Q(groups__in=groups)).values("pk")
+
+
+def scope_to_branches(
+    queryset: QuerySet, user, *, branch: str | None = None, staff: str | None = None
+):
+    """``queryset`` cut to the user's branches: through the lookup ``branch`` that leads to a
+    Branch, or ``staff`` that leads to a member of staff. A user with the global permission
+    keeps everything (rows with no branch included)."""
+    if has_global_branch_scope(user):
+        return queryset
+    if branch is not None:
+        lookup = "pk__in" if branch == "pk" else f"{branch}__in"
+        queryset = queryset.filter(**{lookup: branch_ids_visible_to(user)})
+    if staff is not None:
+        queryset = queryset.filter(**{f"{staff}__in": staff_ids_visible_to(user)})
+    return queryset

@@ -55,11 +55,9 @@ def ensure_role_groups(**kwargs) -> None:
         Role.AGENT: Q(pk__in=[]),
         Role.TELLER: Q(pk__in=[]),
         Role.HANDLER: Q(pk__in=[]),
-        # Supervisors read everything in the admin and manage training.
-        Role.SUPERVISOR: (
-            (app_perms & view) | Q(content_type__model__in=["trainingcourse", "trainingattendance"])
-        )
-        & ~(audit_trail & ~view),
+        # Supervisors work in the product's own pages (scoped there); the admin is for the
+        # three administrators only.
+        Role.SUPERVISOR: Q(pk__in=[]),
         # The system administrator configures; sees every branch; manages no users.
         Role.ADMINISTRATOR: (
             (app_perms & (view | config_models) & ~user_admin & ~audit_trail)

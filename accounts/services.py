@@ -32,7 +32,6 @@ def staff_create(
     user = User(username=username, email=email, first_name=full_name)
     user.set_password(password)
     user.is_staff = role in (
-        Role.SUPERVISOR,
         Role.ADMINISTRATOR,
         Role.SECURITY_ADMIN,
         Role.AUDIT_ADMIN,

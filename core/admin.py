@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.models import CalendarDay, CalendarYear, Notification
+from core.models import CalendarDay, CalendarYear
 
 
 @admin.register(CalendarYear)
@@ -13,9 +13,3 @@ class CalendarDayAdmin(admin.ModelAdmin):
     list_display = ["date", "is_working_day", "name"]
     list_filter = ["is_working_day"]
     date_hierarchy = "date"
-
-
-@admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["user", "message", "created_at", "read_at"]
-    raw_id_fields = ["user"]

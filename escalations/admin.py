@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from accounts.admin_scope import BranchScopedAdmin
 from escalations.models import Escalation, EscalationStep
 
 
@@ -11,7 +12,9 @@ class EscalationStepInline(admin.TabularInline):
 
 
 @admin.register(Escalation)
-class EscalationAdmin(admin.ModelAdmin):
+class EscalationAdmin(BranchScopedAdmin):
+    branch_path = "account__branch"
+    personal_data = True
     list_display = [
         "id",
         "department",

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import staff_create
-from core.models import Notification
+from core.models import AuditLogEntry, Notification
 from escalations.models import Escalation, Urgency
 from supervision.models import (
     AuditReview,
@@ -388,3 +388,102 @@ def test_it_keeps_lists_free_of_other_branches_data(client, world, name, role):
     assert response.status_code == 200
     assert "欧阳明月" not in response.content.decode()
     assert "客户否认一笔交易" not in response.content.decode()
+
+
+# --- The Django admin: administrators only, scoped like the product, personal data logged ---
+
+ADMIN_ROLES = {ADMIN, SECADMIN, AUDITOR}
+# object key in the world -> (admin URL name, whether the page shows personal data)
+ADMIN_PAGES = {
+    "customer": ("accounts_customer", True),
+    "account": ("accounts_account", True),
+    "visit": ("visits_visit", True),
+    "record": ("visits_visitrecord", True),
+    "escalation": ("escalations_escalation", True),
+    "item": ("supervision_auditsampleitem", False),
+    "review": ("supervision_auditreview", False),
+    "action": ("supervision_correctiveaction", False),
+    "complaint": ("supervision_complaint", True),
+    "branch": ("accounts_branch", False),
+    "attendance": ("supervision_trainingattendance", False),
+    "assessment": ("supervision_monthlyassessment", False),
+}
+
+
+@pytest.fixture
+def admin_world(world, branch, other_branch, agent):
+    """The world plus a training attendance and an assessment of its Beijing agent, and an
+    administrator of the Shanghai branch only (view permissions, no global branch scope)."""
+    from django.contrib.auth.models import Permission
+
+    from accounts.permissions import grant_branch
+    from supervision.models import MonthlyAssessment, TrainingAttendance, TrainingCourse
+
+    users, objects = world
+    course = TrainingCourse.objects.create(name="反诈骗话术", hours=2)
+    objects = {
+        **objects,
+        "account": objects["visit"].account,
+        "review": objects["item"].review,
+        "branch": branch,
+        "attendance": TrainingAttendance.objects.create(
+            course=course, agent=agent, attended_on=timezone.localdate(), hours=2, passed=True
+        ),
+        "assessment": MonthlyAssessment.objects.create(
+            month=timezone.localdate().replace(day=1), agent=agent
+        ),
+    }
+    scoped = staff_create(username="m-sh-admin", password=PASSWORD, role=ADMIN)
+    scoped.groups.clear()
+    scoped.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    grant_branch(scoped, other_branch)
+    users = {**users, "scoped_admin": scoped}
+    return users, objects
+
+
+def _admin_change(name, obj):
+    return reverse(f"admin:{name}_change", args=[obj.pk])
+
+
+@pytest.mark.spec("1.permissions")
+def test_it_lets_only_the_three_administrators_into_the_admin(client, world):
+    users, objects = world
+    wrong = []
+    for role in ROLES:
+        client.force_login(users[role])
+        index = client.get(reverse("admin:index")).status_code
+        page = client.get(_admin_change("accounts_account", objects["visit"].account)).status_code
+        expected_index = 200 if role in ADMIN_ROLES else 302  # to the admin's login
+        if index != expected_index or (role not in ADMIN_ROLES and page == 200):
+            wrong.append(f"{role}: index {index}, account page {page}")
+        client.logout()
+    assert wrong == []
+
+
+@pytest.mark.spec("1.permissions")
+@pytest.mark.parametrize("key", list(ADMIN_PAGES))
+def test_it_hides_other_branches_objects_in_the_admin_with_404(client, admin_world, key):
+    users, objects = admin_world
+    name, _ = ADMIN_PAGES[key]
+    client.force_login(users["scoped_admin"])
+    assert client.get(_admin_change(name, objects[key])).status_code == 404
+    listing = client.get(reverse(f"admin:{name}_changelist"))
+    assert listing.status_code == 200
+    assert objects[key].pk not in [row.pk for row in listing.context["cl"].result_list]
+
+
+@pytest.mark.spec("1.permissions")
+@pytest.mark.parametrize("key", list(ADMIN_PAGES))
+def test_it_audit_logs_admin_views_of_personal_data(client, admin_world, key):
+    users, objects = admin_world
+    name, personal = ADMIN_PAGES[key]
+    client.force_login(users[ADMIN])
+    before = AuditLogEntry.objects.filter(action="pii.reveal").count()
+    assert client.get(_admin_change(name, objects[key])).status_code == 200
+    logged = AuditLogEntry.objects.filter(action="pii.reveal").order_by("-pk")
+    if personal:
+        entry = logged.first()
+        assert entry.actor == users[ADMIN] and entry.object_id == str(objects[key].pk)
+        assert entry.after["via"] == "admin"
+    else:
+        assert logged.count() == before

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from accounts.admin_scope import BranchScopedAdmin
 from visits.models import (
     ContactAttempt,
     EventRule,
@@ -12,14 +13,14 @@ from visits.models import (
 
 
 @admin.register(Script)
-class ScriptAdmin(admin.ModelAdmin):
+class ScriptAdmin(BranchScopedAdmin):
     list_display = ["title", "kind", "language", "version", "is_active"]
     list_filter = ["kind", "language", "is_active"]
     search_fields = ["title"]
 
 
 @admin.register(VisitPolicy)
-class VisitPolicyAdmin(admin.ModelAdmin):
+class VisitPolicyAdmin(BranchScopedAdmin):
     list_display = [
         "kind",
         "account_type",
@@ -36,7 +37,7 @@ class VisitPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventRule)
-class EventRuleAdmin(admin.ModelAdmin):
+class EventRuleAdmin(BranchScopedAdmin):
     list_display = [
         "code",
         "name",
@@ -67,7 +68,9 @@ class ContactAttemptInline(admin.TabularInline):
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(BranchScopedAdmin):
+    branch_path = "branch"
+    personal_data = True
     list_display = ["id", "kind", "status", "priority", "due_at", "branch", "assigned_to"]
     list_filter = ["status", "kind", "suspected_fraud", "channel", "branch"]
     search_fields = ["=id", "=account__number"]
@@ -79,7 +82,9 @@ class VisitAdmin(admin.ModelAdmin):
 
 
 @admin.register(VisitRecord)
-class VisitRecordAdmin(admin.ModelAdmin):
+class VisitRecordAdmin(BranchScopedAdmin):
+    branch_path = "visit__branch"
+    personal_data = True
     list_display = [
         "id",
         "visit",
