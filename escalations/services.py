@@ -44,6 +44,7 @@ from escalations.models import Escalation, EscalationStep, Urgency
 from visits.access import visits_visible_to
 from visits.models import Visit, VisitKind, VisitRecord, VisitStatus
 from visits.opening import visit_open_or_join
+from visits.transitions import visits_transition
 
 logger = logging.getLogger(__name__)
 
@@ -283,8 +284,11 @@ def escalation_reply(*, escalation: Escalation, by, note: str) -> Escalation:
         )
         if created and has_role(by, Role.AGENT):
             # The agent who spoke to the customer asks the follow-up question too.
-            if Visit.objects.filter(pk=follow_up.pk, status=VisitStatus.PENDING).update(
-                status=VisitStatus.ASSIGNED, assigned_to=by, assigned_at=now
+            if visits_transition(
+                Visit.objects.filter(pk=follow_up.pk),
+                to=VisitStatus.ASSIGNED,
+                assigned_to=by,
+                now=now,
             ):
                 follow_up.status, follow_up.assigned_to, follow_up.assigned_at = (
                     VisitStatus.ASSIGNED,

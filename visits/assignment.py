@@ -19,30 +19,13 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts.models import (
-    ABNORMAL_STATUSES,
-    Role,
-    StaffCertification,
-    StaffProfile,
-)
+from accounts.models import Role, StaffCertification, StaffProfile
 from accounts.permissions import branch_ids_by_user
 from core.calendar import business_tz
 from visits.models import Visit, VisitStatus
+from visits.transitions import visits_transition
 
 logger = logging.getLogger(__name__)
-
-OPEN = ("pending", "assigned", "in_progress")
-_OPEN_SQL = "('pending', 'assigned', 'in_progress')"
-_ABNORMAL_SQL = "(" + ", ".join(f"'{s}'" for s in ABNORMAL_STATUSES) + ")"
-# The conflict target names the partial unique index one_open_visit_per_account_kind.
-_ON_CONFLICT = f"ON CONFLICT (account_id, kind) WHERE status IN {_OPEN_SQL} DO NOTHING"
-
-_VISIT_COLUMNS = (
-    "account_id, branch_id, kind, status, priority, suspected_fraud, due_at, channel, "
-    "phone_attempts, policy_id, policy_version, reason, unreachable_reason, cancelled_reason, "
-    "created_at, updated_at"
-)
-
 
 # --- Assignment -------------------------------------------------------------------------------
 
@@ -72,8 +55,10 @@ def _release_absent_agents_visits(now: datetime) -> int:
     absent = StaffProfile.objects.filter(
         Q(is_absent=True) | Q(user__is_active=False), role=Role.AGENT
     ).values("user_id")
-    return Visit.objects.filter(status=VisitStatus.ASSIGNED, assigned_to__in=absent).update(
-        status=VisitStatus.PENDING, assigned_to=None, assigned_at=None, updated_at=now
+    return visits_transition(
+        Visit.objects.filter(status=VisitStatus.ASSIGNED, assigned_to__in=absent),
+        to=VisitStatus.PENDING,
+        now=now,
     )
 
 
@@ -137,13 +122,13 @@ def assign_visits(*, now: datetime | None = None, batch_size: int = 500) -> int:
             for user_id, pks in picks.items():
                 # The status condition makes a visit claimed meanwhile (e.g. without SKIP
                 # LOCKED on SQLite) count for nobody rather than twice.
-                done = Visit.objects.filter(
-                    pk__in=pks, status=VisitStatus.PENDING, assigned_to__isnull=True
-                ).update(
-                    status=VisitStatus.ASSIGNED,
+                done = visits_transition(
+                    Visit.objects.filter(
+                        pk__in=pks, status=VisitStatus.PENDING, assigned_to__isnull=True
+                    ),
+                    to=VisitStatus.ASSIGNED,
                     assigned_to=user_id,
-                    assigned_at=now,
-                    updated_at=now,
+                    now=now,
                 )
                 load[user_id] += done - len(pks)
                 assigned += done

@@ -29,13 +29,12 @@ from accounts.models import (
     RiskLevel,
 )
 from core.calendar import BusinessCalendar, CalendarNotCovered, business_tz
-from visits.models import Channel, DueUnit, VisitKind, VisitPolicy
+from visits.models import OPEN_VISIT_STATUSES, Channel, DueUnit, VisitKind, VisitPolicy
 from visits.rules import new_account_due, policy_for
 
 logger = logging.getLogger(__name__)
 
-OPEN = ("pending", "assigned", "in_progress")
-_OPEN_SQL = "('pending', 'assigned', 'in_progress')"
+_OPEN_SQL = "(" + ", ".join(f"'{s.value}'" for s in OPEN_VISIT_STATUSES) + ")"
 _ABNORMAL_SQL = "(" + ", ".join(f"'{s}'" for s in ABNORMAL_STATUSES) + ")"
 # The conflict target names the partial unique index one_open_visit_per_account_kind.
 _ON_CONFLICT = f"ON CONFLICT (account_id, kind) WHERE status IN {_OPEN_SQL} DO NOTHING"

@@ -242,7 +242,7 @@ class Visit(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "kind"],
-                condition=Q(status__in=["pending", "assigned", "in_progress"]),
+                condition=Q(status__in=[s.value for s in OPEN_VISIT_STATUSES]),
                 name="one_open_visit_per_account_kind",
             ),
             models.CheckConstraint(

@@ -28,6 +28,7 @@ from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, CalendarNotCovered
 from visits.models import (
+    OPEN_VISIT_STATUSES,
     DueUnit,
     EventRule,
     RuleType,
@@ -38,6 +39,7 @@ from visits.models import (
     VisitTrigger,
 )
 from visits.opening import visit_open_or_join
+from visits.transitions import visits_transition
 
 logger = logging.getLogger(__name__)
 
@@ -326,9 +328,7 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
             Visit.objects.filter(
                 account_id__in={e.account_id for e in opened}, kind=VisitKind.NEW_ACCOUNT
             )
-            .exclude(
-                status__in=[VisitStatus.PENDING, VisitStatus.ASSIGNED, VisitStatus.IN_PROGRESS]
-            )
+            .exclude(status__in=OPEN_VISIT_STATUSES)
             .values_list("account_id", flat=True)
         )
         for event in opened:
@@ -487,10 +487,8 @@ def _cancel_open_visits(closing: dict[int, AccountEvent]) -> int:
     ids = [pk for pks in cancelled.values() for pk in pks]
     if not ids:
         return 0
-    count = (
-        Visit.objects.open()
-        .filter(pk__in=ids)
-        .update(status=VisitStatus.CANCELLED, cancelled_reason=reason, updated_at=timezone.now())
+    count = visits_transition(
+        Visit.objects.open().filter(pk__in=ids), to=VisitStatus.CANCELLED, reason=reason
     )
     for account_id, pks in cancelled.items():
         audit(

@@ -20,32 +20,17 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts.models import (
-    ABNORMAL_STATUSES,
-)
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, CalendarNotCovered, business_tz
 from core.config import callback_int
 from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitStatus
+from visits.transitions import visits_transition
 from workspace.channels.questionnaire import invite_create
 from workspace.channels.sms import sms_queue_for_visit
 from workspace.models import SmsMessage
 
 logger = logging.getLogger(__name__)
-
-OPEN = ("pending", "assigned", "in_progress")
-_OPEN_SQL = "('pending', 'assigned', 'in_progress')"
-_ABNORMAL_SQL = "(" + ", ".join(f"'{s}'" for s in ABNORMAL_STATUSES) + ")"
-# The conflict target names the partial unique index one_open_visit_per_account_kind.
-_ON_CONFLICT = f"ON CONFLICT (account_id, kind) WHERE status IN {_OPEN_SQL} DO NOTHING"
-
-_VISIT_COLUMNS = (
-    "account_id, branch_id, kind, status, priority, suspected_fraud, due_at, channel, "
-    "phone_attempts, policy_id, policy_version, reason, unreachable_reason, cancelled_reason, "
-    "created_at, updated_at"
-)
-
 
 # --- Fallback ladder ---------------------------------------------------------------------------
 
@@ -83,8 +68,10 @@ def _step(
     that channel through ``function``; record a ContactAttempt unless the channel did."""
 
     with transaction.atomic():
-        moved = Visit.objects.filter(pk=visit.pk, channel=visit.channel, status__in=OPEN).update(
-            channel=to_channel, callback_at=None, updated_at=now
+        moved = (
+            Visit.objects.open()
+            .filter(pk=visit.pk, channel=visit.channel)
+            .update(channel=to_channel, callback_at=None, updated_at=now)
         )
         if not moved:
             return False
@@ -233,13 +220,11 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
     for visit in online_visits.iterator(chunk_size=500):
         with transaction.atomic():
             reason = _unreachable_reason(visit)
-            done = Visit.objects.filter(
-                pk=visit.pk, channel=Channel.ONLINE, status__in=OPEN
-            ).update(
-                status=VisitStatus.UNREACHABLE,
-                unreachable_reason=reason,
-                callback_at=None,
-                updated_at=now,
+            done = visits_transition(
+                Visit.objects.open().filter(pk=visit.pk, channel=Channel.ONLINE),
+                to=VisitStatus.UNREACHABLE,
+                reason=reason,
+                now=now,
             )
             if done:
                 audit(

@@ -32,6 +32,7 @@ from visits.models import (
     VisitStatus,
 )
 from visits.rules import apply_events
+from visits.transitions import visit_transition
 
 
 class WorkspaceError(Exception):
@@ -177,16 +178,13 @@ def attempt_log(
             note=note[:500],
         )
         before = {"status": visit.status}
-        visit.assigned_to = agent
-        visit.assigned_at = visit.assigned_at or now
-        visit.status = VisitStatus.IN_PROGRESS
         visit.callback_at = callback_at
-        fields = ["assigned_to", "assigned_at", "status", "callback_at", "updated_at"]
+        fields = ["callback_at"]
         if channel == Channel.PHONE:
             visit.phone_attempts += 1
             visit.last_attempt_on = timezone.localdate(now)
             fields += ["phone_attempts", "last_attempt_on"]
-        visit.save(update_fields=fields)
+        visit_transition(visit=visit, to=VisitStatus.IN_PROGRESS, by=agent, now=now, fields=fields)
         audit(
             AuditAction.VISIT_ATTEMPT,
             actor=agent,
@@ -360,13 +358,7 @@ def record_submit(
                 by=agent,
             )
         before = {"status": visit.status}
-        visit.status = VisitStatus.COMPLETED
-        visit.completed_at = now
-        visit.callback_at = None
-        visit.assigned_to = visit.assigned_to or agent
-        visit.save(
-            update_fields=["status", "completed_at", "callback_at", "assigned_to", "updated_at"]
-        )
+        visit_transition(visit=visit, to=VisitStatus.COMPLETED, by=agent, now=now)
         audit(
             AuditAction.VISIT_COMPLETE,
             actor=agent,

@@ -23,6 +23,7 @@ from core.audit import audit
 from core.audit_actions import AuditAction
 from core.models import Notification
 from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitRecord, VisitStatus
+from visits.transitions import visit_transition
 from workspace.models import QuestionnaireInvite, QuestionnaireQuestion
 
 SALT = "visits.questionnaire"
@@ -160,10 +161,7 @@ def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> Visit
             feedback="\n".join(t for t in texts if t and t != "None"),
         )
         before = visit.status
-        visit.status = VisitStatus.COMPLETED
-        visit.completed_at = now
-        visit.callback_at = None
-        visit.save(update_fields=["status", "completed_at", "callback_at", "updated_at"])
+        visit_transition(visit=visit, to=VisitStatus.COMPLETED, now=now)
         assignee = None
         if flagged:
             assignee = _staff_for_action(visit)

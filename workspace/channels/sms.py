@@ -38,6 +38,7 @@ from visits.models import (
     VisitRecord,
     VisitStatus,
 )
+from visits.transitions import visit_transition
 from workspace.models import SmsMessage, SmsStatus, SmsTemplate
 from workspace.services import info_change_follow_up
 
@@ -191,11 +192,7 @@ def _skip_reason(message: SmsMessage, customer: Customer) -> str:
         return "do not contact"
     if message.template_id and message.template.is_marketing and not customer.marketing_consent:
         return "no marketing consent"
-    if message.visit_id and message.visit.status not in (
-        VisitStatus.PENDING,
-        VisitStatus.ASSIGNED,
-        VisitStatus.IN_PROGRESS,
-    ):
+    if message.visit_id and not message.visit.is_open:
         return "visit closed"
     return ""
 
@@ -244,7 +241,7 @@ def sms_queue_for_visit(visit: Visit) -> SmsMessage | None:
         },
     )
     if created:
-        Visit.objects.filter(pk=visit.pk, status__in=("pending", "assigned", "in_progress")).update(
+        Visit.objects.open().filter(pk=visit.pk).update(
             channel=Channel.SMS, updated_at=timezone.now()
         )
         audit(
@@ -433,9 +430,7 @@ def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
         if not first:
             return meaning
         visit = (
-            Visit.objects.select_for_update()
-            .filter(pk=message.visit_id, status__in=("pending", "assigned", "in_progress"))
-            .first()
+            Visit.objects.open().select_for_update().filter(pk=message.visit_id).first()
             if message.visit_id
             else None
         )
@@ -452,10 +447,7 @@ def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
                     feedback=gettext("客户短信回复确认信息无误。"),
                 )
                 before = visit.status
-                visit.status = VisitStatus.COMPLETED
-                visit.completed_at = now
-                visit.callback_at = None
-                visit.save(update_fields=["status", "completed_at", "callback_at", "updated_at"])
+                visit_transition(visit=visit, to=VisitStatus.COMPLETED, now=now)
                 audit(
                     AuditAction.VISIT_COMPLETE,
                     obj=visit,

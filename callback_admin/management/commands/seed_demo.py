@@ -44,6 +44,7 @@ from visits.models import (
     VisitStatus,
 )
 from visits.rules import apply_events
+from visits.transitions import visit_transition
 
 BRANCHES = [
     ("BJ001", "北京分行营业部", "北京市西城区金融大街"),
@@ -281,16 +282,14 @@ class Command(BaseCommand):
                 account=account,
                 branch_id=account.branch_id,
                 kind=VisitKind.PERIODIC,
-                status=VisitStatus.COMPLETED,
                 priority=30,
-                assigned_to=agent,
                 assigned_at=done_at - dt.timedelta(days=2),
                 phone_attempts=1 + n % 2,
                 due_at=done_at + dt.timedelta(days=rng.choice([-1, 2, 5])),
                 reason="定期回访（演示历史数据）",
-                completed_at=done_at,
                 created_at=done_at,
             )
+            visit_transition(visit=visit, to=VisitStatus.COMPLETED, by=agent, now=done_at)
             if n % 2:
                 ContactAttempt.objects.create(
                     visit=visit,
