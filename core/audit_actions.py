@@ -15,6 +15,7 @@ class AuditAction(models.TextChoices):
     AUTH_LOCK_OUT = "auth.lock_out", _("账户锁定")
     USER_CREATE = "user.create", _("新建用户")
     USER_CHANGE = "user.change", _("修改用户")
+    USER_ACCESS_CHANGE = "user.access_change", _("修改用户角色与权限")
     USER_OTP_ENROLL = "user.otp_enroll", _("绑定动态口令")
     USER_OTP_VERIFY = "user.otp_verify", _("动态口令验证通过")
     USER_OTP_FAIL = "user.otp_fail", _("动态口令验证失败")
@@ -75,6 +76,8 @@ class AuditAction(models.TextChoices):
     DESTRUCTION_EXECUTE = "destruction.execute", _("执行销毁")
     BACKUP_CREATE = "backup.create", _("备份")
     BACKUP_RESTORE = "backup.restore", _("恢复备份")
+    # Reference data
+    CALENDAR_YEAR_LOAD = "calendar_year.load", _("导入节假日安排")
 
 
 class UnknownAuditAction(ValueError):

@@ -1,43 +1,62 @@
-"""Mainland China's business calendar (SPEC §4): holidays and the weekend days declared
-working days (调休), kept as data in CalendarYear/CalendarDay.
+"""Mainland China's business calendar (SPEC §4) and every due-time computation.
 
-A year with no CalendarYear row is refused (``CalendarNotCovered``): the State Council
-publishes each year's plan late in the previous year, and guessing it would put due dates on
-holidays. Nothing is cached across calls: every public function reads the (tiny) table, so an
-administrator's edit in the admin counts at once in every process. A ``BusinessCalendar``
-instance memoises the years it has read, for the length of one job or one batch only.
+Holidays and the weekend days declared working days (调休) are data in CalendarYear/CalendarDay.
+``due(start, unit, amount)`` is the one way to compute a due time; it answers a ``Due``: the
+moment and whether it is provisional. A year with no CalendarYear row is never refused: its
+days count provisionally as Monday to Friday, and the answer says so (``provisional``), so the
+caller stores ``due_provisional`` and the due time is recomputed when the year is loaded
+(``core.calendar_plans.calendar_year_load``).
+
+Nothing is cached across calls: every public function reads the (tiny) table, so an
+administrator's edit counts at once in every process. A ``BusinessCalendar`` instance memoises
+the years it has read, for the length of one job or one batch only.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from core.models import CalendarDay, CalendarYear
 
 logger = logging.getLogger(__name__)
 
-# The `holidays` package (0.109) carries the official 调休 makeup workdays up to this year only;
-# later years are estimates of the lunar holidays without the makeup days.
-OFFICIAL_SOURCE = "holidays {version} (国务院办公厅节假日安排)"
-LAST_OFFICIAL_YEAR = 2026
+# The `holidays` package (0.109) carries the official 调休 makeup workdays for these years only;
+# later years are estimates of the lunar holidays without the makeup days, never used.
 FIRST_OFFICIAL_YEAR = 2005
+LAST_OFFICIAL_YEAR = 2026
 
-# Steps through at most this many days looking for a working day before giving up.
+# Steps through at most this many days looking for a working day (a year of holidays would be
+# wrong data; the scan then stops rather than loop).
 _MAX_SCAN_DAYS = 3 * 366
 
 
-class CalendarNotCovered(Exception):
-    """The business calendar has no data for this year: an administrator must load it."""
+class DueUnit:
+    """The units a due time is counted in (the values stored in policies and rules)."""
 
-    def __init__(self, year: int):
-        super().__init__(f"business calendar has no data for {year}")
-        self.year = year
+    BUSINESS_DAYS = "business_days"  # end of working time of the N-th business day after
+    WORKING_HOURS = "working_hours"  # WORKDAY_START-WORKDAY_END on business days
+    CALENDAR_DAYS = "calendar_days"  # end of the N-th calendar day after (regulator's clocks)
+    CALLING_HOURS = "calling_hours"  # CALLING_HOURS_START-END on every day, holidays included
+
+    ALL = (BUSINESS_DAYS, WORKING_HOURS, CALENDAR_DAYS, CALLING_HOURS)
+
+
+@dataclass(frozen=True)
+class Due:
+    """A due time, and whether it rests on a calendar year not loaded yet (Monday-Friday)."""
+
+    at: datetime
+    provisional: bool = False
+
+
+class CalendarError(Exception):
+    """The calendar data cannot answer (a year of holidays, an unknown unit)."""
 
 
 def business_tz() -> ZoneInfo:
@@ -52,25 +71,40 @@ def _workday_end() -> time:
     return settings.CALLBACK["WORKDAY_END"]
 
 
+def end_of_day(d: date) -> datetime:
+    """The last moment of ``d`` in the bank's time zone (complaint deadlines, SPEC §8)."""
+    return datetime.combine(d, time(23, 59, 59), tzinfo=business_tz())
+
+
 class BusinessCalendar:
-    """Reads each year it needs once (two small queries) and remembers it for its own life."""
+    """Reads each year it needs once (two small queries) and remembers it for its own life.
+    ``missing`` collects the years it had to assume Monday-Friday for."""
 
     def __init__(self):
-        self._years: dict[int, dict[date, bool]] = {}
+        self._years: dict[int, dict[date, bool] | None] = {}
+        self.missing: set[int] = set()
 
-    def _exceptions(self, year: int) -> dict[date, bool]:
+    def _exceptions(self, year: int) -> dict[date, bool] | None:
         if year not in self._years:
-            if not CalendarYear.objects.filter(year=year).exists():
-                raise CalendarNotCovered(year)
-            self._years[year] = dict(
-                CalendarDay.objects.filter(
-                    date__gte=date(year, 1, 1), date__lte=date(year, 12, 31)
-                ).values_list("date", "is_working_day")
-            )
+            if CalendarYear.objects.filter(year=year).exists():
+                self._years[year] = dict(
+                    CalendarDay.objects.filter(
+                        date__gte=date(year, 1, 1), date__lte=date(year, 12, 31)
+                    ).values_list("date", "is_working_day")
+                )
+            else:
+                self._years[year] = None
         return self._years[year]
 
+    def is_loaded(self, year: int) -> bool:
+        return self._exceptions(year) is not None
+
     def is_working_day(self, d: date) -> bool:
+        """Official when the year is loaded; otherwise Monday-Friday, and the year is noted."""
         exceptions = self._exceptions(d.year)
+        if exceptions is None:
+            self.missing.add(d.year)
+            return d.weekday() < 5
         if d in exceptions:
             return exceptions[d]
         return d.weekday() < 5
@@ -81,7 +115,7 @@ class BusinessCalendar:
             d += timedelta(days=1)
             if self.is_working_day(d):
                 return d
-        raise CalendarNotCovered(d.year)  # a year of holidays: the data is wrong
+        raise CalendarError(f"no working day after {d}: the calendar data is wrong")
 
     def add_business_days(self, d: date, n: int) -> date:
         """The n-th business day after ``d`` (``d`` itself does not count; n=0 returns d)."""
@@ -101,29 +135,73 @@ class BusinessCalendar:
     def add_working_hours(self, start: datetime, hours: float | int) -> datetime:
         """``start`` plus ``hours`` of working time (WORKDAY_START-WORKDAY_END on working days).
         A start outside working time counts from the next opening."""
+        return self._add_open_hours(start, hours, _workday_start(), _workday_end(), every_day=False)
+
+    def add_calling_hours(self, start: datetime, hours: float | int) -> datetime:
+        """``start`` plus ``hours`` of calling time (CALLING_HOURS_START-END, every day,
+        holidays included: calls are allowed every day). A start outside calling time counts
+        from the next opening: 19:30 + 2 h is 10:30 the next morning."""
+        return self._add_open_hours(
+            start,
+            hours,
+            settings.CALLBACK["CALLING_HOURS_START"],
+            settings.CALLBACK["CALLING_HOURS_END"],
+            every_day=True,
+        )
+
+    def _add_open_hours(self, start, hours, opening: time, closing: time, *, every_day: bool):
         if hours < 0:
             raise ValueError("hours must be >= 0")
         tz = business_tz()
-        opening, closing = _workday_start(), _workday_end()
         current = timezone.localtime(start, tz)
         remaining = timedelta(hours=hours)
+
+        def next_open_day(day: date) -> date:
+            return day + timedelta(days=1) if every_day else self.next_working_day(day)
+
         for _ in range(_MAX_SCAN_DAYS):
             day = current.date()
             day_open = datetime.combine(day, opening, tzinfo=tz)
             day_close = datetime.combine(day, closing, tzinfo=tz)
-            if not self.is_working_day(day) or current >= day_close:
-                current = datetime.combine(self.next_working_day(day), opening, tzinfo=tz)
+            if (not every_day and not self.is_working_day(day)) or current >= day_close:
+                current = datetime.combine(next_open_day(day), opening, tzinfo=tz)
                 continue
             current = max(current, day_open)
             available = day_close - current
             if remaining <= available:
                 return current + remaining
             remaining -= available
-            current = datetime.combine(self.next_working_day(day), opening, tzinfo=tz)
-        raise CalendarNotCovered(current.year)
+            current = datetime.combine(next_open_day(day), opening, tzinfo=tz)
+        raise CalendarError(f"no opening after {start}: the calendar data is wrong")
+
+    def due(self, start: datetime, unit: str, amount: int | float) -> Due:
+        """The due time ``amount`` ``unit`` after ``start`` (see ``DueUnit``)."""
+        self.missing = set()
+        if unit == DueUnit.BUSINESS_DAYS:
+            at = self.due_after_business_days(start, int(amount))
+        elif unit == DueUnit.WORKING_HOURS:
+            at = self.add_working_hours(start, amount)
+        elif unit == DueUnit.CALLING_HOURS:
+            at = self.add_calling_hours(start, amount)
+        elif unit == DueUnit.CALENDAR_DAYS:
+            at = end_of_day(
+                timezone.localtime(start, business_tz()).date() + timedelta(days=amount)
+            )
+        else:
+            raise CalendarError(f"unknown due unit {unit!r}")
+        if self.missing:
+            logger.debug(
+                "due time provisional: calendar year not loaded",
+                extra={"years": sorted(self.missing), "unit": unit},
+            )
+        return Due(at=at, provisional=bool(self.missing))
 
 
 # --- Module-level functions: one fresh read of the table per call ------------------------------
+
+
+def due(start: datetime, unit: str, amount: int | float) -> Due:
+    return BusinessCalendar().due(start, unit, amount)
 
 
 def is_working_day(d: date) -> bool:
@@ -138,64 +216,20 @@ def business_day_end(d: date) -> datetime:
     return BusinessCalendar().business_day_end(d)
 
 
-def due_after_business_days(start: datetime, n: int) -> datetime:
-    return BusinessCalendar().due_after_business_days(start, n)
+def calling_days(moments) -> set[date]:
+    """The distinct local calendar days of ``moments``: calls are allowed every day, so for the
+    phone ladder every day counts, weekends and holidays included (SPEC §4)."""
+    return {timezone.localtime(moment, business_tz()).date() for moment in moments}
 
 
-def add_working_hours(start: datetime, hours: float | int) -> datetime:
-    return BusinessCalendar().add_working_hours(start, hours)
+def loaded_years() -> list[int]:
+    return list(CalendarYear.objects.values_list("year", flat=True))
 
 
-# --- Loading the official calendar ----------------------------------------------------------
-
-
-class CalendarLoadError(Exception):
-    pass
-
-
-def official_days(year: int) -> list[tuple[date, bool, str]]:
-    """(date, is_working_day, name) for every exception to the Monday-Friday week in ``year``,
-    from the `holidays` package: holidays (not working) and 调休 weekend workdays (working)."""
-    import holidays
-
-    if not FIRST_OFFICIAL_YEAR <= year <= LAST_OFFICIAL_YEAR:
-        raise CalendarLoadError(
-            f"{year}: the holidays package has no official plan for this year "
-            f"(covered: {FIRST_OFFICIAL_YEAR}-{LAST_OFFICIAL_YEAR}); enter it in the admin"
-        )
-    china = holidays.China(years=year, language="zh_CN")
-    days: dict[date, tuple[bool, str]] = {}
-    for day, name in china.items():
-        if day.year == year:
-            days[day] = (False, str(name)[:100])
-    for day in china.weekend_workdays:
-        if day.year == year:
-            days[day] = (True, "调休上班")
-    return [(day, working, name) for day, (working, name) in sorted(days.items())]
-
-
-def official_source() -> str:
-    import holidays
-
-    return OFFICIAL_SOURCE.format(version=holidays.__version__)[:100]
-
-
-def calendar_load(*, year: int, force: bool = False, year_model=None, day_model=None) -> int:
-    """Load the official plan of ``year``. Refuses a year already loaded unless ``force``
-    (which replaces that year's days). The model arguments let a data migration pass its
-    historical models. Returns the number of days written."""
-    year_model = year_model or CalendarYear
-    day_model = day_model or CalendarDay
-    days = official_days(year)
-    with transaction.atomic():
-        if year_model.objects.filter(year=year).exists() and not force:
-            raise CalendarLoadError(f"{year} is already loaded; use --force to replace it")
-        day_model.objects.filter(date__gte=date(year, 1, 1), date__lte=date(year, 12, 31)).delete()
-        day_model.objects.bulk_create(
-            [day_model(date=d, is_working_day=w, name=name) for d, w, name in days]
-        )
-        year_model.objects.update_or_create(
-            year=year, defaults={"source": official_source(), "loaded_at": timezone.now()}
-        )
-    logger.info("calendar loaded", extra={"year": year, "days": len(days)})
-    return len(days)
+def calendar_status(today: date | None = None) -> str:
+    """``"ok"``, or from 1 November ``"next year missing: YYYY"`` while next year's plan is not
+    loaded (a warning for health, /metrics and the supervisor dashboard)."""
+    today = today or timezone.localdate(timezone=business_tz())
+    if today.month >= 11 and not CalendarYear.objects.filter(year=today.year + 1).exists():
+        return f"next year missing: {today.year + 1}"
+    return "ok"

@@ -40,6 +40,8 @@ class Escalation(models.Model):
     )
     description = models.TextField(_("问题描述"))
     deadline_at = models.DateTimeField(_("处理时限"))
+    # The deadline rests on a calendar year not loaded yet; recomputed when it is loaded.
+    due_provisional = models.BooleanField(_("暂定处理时限"), default=False, db_default=False)
     handler = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -195,7 +195,8 @@ def escalation_open(
     description = _required_text(description, "description", _("请填写问题描述。"))
     _check_actor(None, Action.OPEN, by, visit=visit)
     now = timezone.now()
-    deadline = escalation_deadline(urgency=urgency, start=now)
+    due = escalation_deadline(urgency=urgency, start=now)
+    deadline = due.at
     with transaction.atomic():
         escalation = Escalation.objects.create(
             visit=visit,
@@ -205,6 +206,7 @@ def escalation_open(
             urgency=urgency,
             description=description,
             deadline_at=deadline,
+            due_provisional=due.provisional,
             opened_by=by,
             created_at=now,
         )
@@ -275,10 +277,12 @@ def escalation_reply(*, escalation: Escalation, by, note: str) -> Escalation:
         new_status = _check_transition(escalation, Action.REPLY)
         before = _snapshot(escalation)
         now = timezone.now()
+        due = follow_up_due(now)
         follow_up, created = visit_open_or_join(
             account=escalation.account,
             kind=VisitKind.FOLLOW_UP,
-            due_at=follow_up_due(now),
+            due_at=due.at,
+            due_provisional=due.provisional,
             priority=60,
             reason=_("转办 #%(pk)s 跟踪回访：客户是否满意") % {"pk": escalation.pk},
         )
@@ -332,13 +336,14 @@ def escalation_reopen(*, escalation: Escalation, by, words: str) -> Escalation:
         now = timezone.now()
         escalation.status = new_status
         escalation.round += 1
-        escalation.deadline_at = escalation_deadline(urgency=escalation.urgency, start=now)
+        deadline = escalation_deadline(urgency=escalation.urgency, start=now)
+        escalation.deadline_at, escalation.due_provisional = deadline.at, deadline.provisional
         escalation.handler = None
         escalation.resolved_at = None
         escalation.overdue_notified_at = None
         escalation.save(
             update_fields=[
-                "status", "round", "deadline_at", "handler", "resolved_at",
+                "status", "round", "deadline_at", "due_provisional", "handler", "resolved_at",
                 "overdue_notified_at", "updated_at",
             ]
         )  # fmt: skip
@@ -440,8 +445,9 @@ def escalation_extend(
         if new_deadline <= timezone.now():
             raise EscalationError(_("新的处理时限必须晚于现在。"), field="new_deadline")
         before = _snapshot(escalation)
-        escalation.deadline_at = new_deadline
-        escalation.save(update_fields=["deadline_at", "updated_at"])
+        # A deadline set by hand is no longer counted on the calendar.
+        escalation.deadline_at, escalation.due_provisional = new_deadline, False
+        escalation.save(update_fields=["deadline_at", "due_provisional", "updated_at"])
         note = _("%(old)s → %(new)s：%(reason)s") % {
             "old": format_when(before["deadline_at"]),
             "new": format_when(new_deadline),

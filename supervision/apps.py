@@ -7,4 +7,7 @@ class SupervisionConfig(AppConfig):
     verbose_name = _("监督")
 
     def ready(self):
-        from supervision import immutability  # noqa: F401  (connects the record guards)
+        from supervision import (
+            complaints,  # noqa: F401  (recomputes on calendar loading)
+            immutability,  # noqa: F401  (connects the record guards)
+        )

@@ -14,6 +14,8 @@ from accounts.models import Role
 from accounts.permissions import has_role
 from core.audit import audit
 from core.audit_actions import AuditAction
+from core.calendar import BusinessCalendar, Due, DueUnit, due
+from core.calendar_plans import register_recompute
 from core.config import callback_int
 from supervision.models import (
     Complaint,
@@ -28,9 +30,45 @@ COMPLEX_DECISION_DAYS = 30
 MAX_EXTENSION_DAYS = 30
 
 
-def complaint_decision_due(received_at: dt.datetime, *, is_complex: bool, extension_days: int):
+def complaint_decision_due(
+    received_at: dt.datetime, *, is_complex: bool, extension_days: int
+) -> Due:
+    """The regulator's clock: 15 calendar days (30 when complex) plus an approved extension,
+    ending at the end of the last day (SPEC §8)."""
     base = COMPLEX_DECISION_DAYS if is_complex else DECISION_DAYS
-    return received_at + dt.timedelta(days=base + extension_days)
+    return due(received_at, DueUnit.CALENDAR_DAYS, base + extension_days)
+
+
+def _decision_due_set(complaint: Complaint) -> list[str]:
+    """Set the complaint's decision due time from its clock; returns the fields written."""
+    decision = complaint_decision_due(
+        complaint.received_at,
+        is_complex=complaint.is_complex,
+        extension_days=complaint.extension_days,
+    )
+    complaint.decision_due_at, complaint.due_provisional = decision.at, decision.provisional
+    return ["decision_due_at", "due_provisional"]
+
+
+def complaint_decisions_recompute(calendar: BusinessCalendar) -> int:
+    """Recompute the provisional decision due times of unanswered complaints (when a calendar
+    year is loaded). Returns the number changed."""
+    changed = 0
+    for complaint in (
+        Complaint.objects.select_for_update()
+        .filter(due_provisional=True)
+        .exclude(status=ComplaintStatus.ANSWERED)
+        .order_by("pk")
+    ):
+        before = complaint.decision_due_at
+        fields = _decision_due_set(complaint)
+        if complaint.decision_due_at != before or not complaint.due_provisional:
+            complaint.save(update_fields=fields)
+            changed += 1
+    return changed
+
+
+register_recompute("complaints", complaint_decisions_recompute)
 
 
 def complaint_involved_ids(complaint: Complaint) -> set[int]:
@@ -83,10 +121,8 @@ def complaint_register(
         contact_phone=contact_phone,
         is_complex=is_complex,
         registered_by=by,
-        decision_due_at=complaint_decision_due(
-            received_at, is_complex=is_complex, extension_days=0
-        ),
     )
+    _decision_due_set(complaint)
     with transaction.atomic():
         complaint.save()
         audit(
@@ -163,10 +199,7 @@ def complaint_classify(*, complaint: Complaint, is_complex: bool, by, request=No
     with transaction.atomic():
         locked = _open_for_update(complaint)
         locked.is_complex = is_complex
-        locked.decision_due_at = complaint_decision_due(
-            locked.received_at, is_complex=is_complex, extension_days=locked.extension_days
-        )
-        locked.save(update_fields=["is_complex", "decision_due_at"])
+        locked.save(update_fields=["is_complex", *_decision_due_set(locked)])
         audit(
             AuditAction.COMPLAINT_CLASSIFY,
             actor=by,
@@ -199,15 +232,12 @@ def complaint_extend(
         locked.extension_days = int(days)
         locked.extension_reason = reason.strip()
         locked.extension_approved_by = by
-        locked.decision_due_at = complaint_decision_due(
-            locked.received_at, is_complex=locked.is_complex, extension_days=int(days)
-        )
         locked.save(
             update_fields=[
                 "extension_days",
                 "extension_reason",
                 "extension_approved_by",
-                "decision_due_at",
+                *_decision_due_set(locked),
             ]
         )
         audit(

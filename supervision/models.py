@@ -153,6 +153,7 @@ class Complaint(models.Model):
     received_at = models.DateTimeField(_("收到时间"), default=timezone.now)
     # The regulator's clock, kept by supervision.complaints (15 / 30 days + approved extension).
     decision_due_at = models.DateTimeField(_("答复期限"), null=True, blank=True, db_index=True)
+    due_provisional = models.BooleanField(_("暂定答复期限"), default=False, db_default=False)
     is_complex = models.BooleanField(_("复杂案件"), default=False)
     extension_days = models.PositiveSmallIntegerField(
         _("延长天数"), default=0, validators=[MaxValueValidator(30)]

@@ -102,8 +102,11 @@ def ensure_reference_data() -> None:
 
     if not CalendarYear.objects.exists():
         import_module("core.migrations.0002_calendar_2025_2026").load(apps, None)
+        import_module("core.migrations.0003_calendar_2005_2024").load(apps, None)
     if not EventRule.objects.exists():
         import_module("visits.migrations.0002_seed_policies_rules_scripts").seed(apps, None)
+        calling_hours = import_module("visits.migrations.0006_visit_due_provisional_calling_hours")
+        calling_hours.fraud_in_calling_hours(apps, None)
     if not QuestionnaireQuestion.objects.exists():
         import_module("workspace.migrations.0002_seed_sms_questionnaire").seed(apps, None)
 

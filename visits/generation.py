@@ -28,7 +28,7 @@ from accounts.models import (
     AccountType,
     RiskLevel,
 )
-from core.calendar import BusinessCalendar, CalendarNotCovered, business_tz
+from core.calendar import BusinessCalendar, business_tz
 from visits.models import OPEN_VISIT_STATUSES, Channel, DueUnit, VisitKind, VisitPolicy
 from visits.rules import new_account_due, policy_for
 
@@ -236,28 +236,22 @@ def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
         policy = policy_for(policies, kind=VisitKind.NEW_ACCOUNT, account_type=account_type)
         day = first
         while day <= today:
-            try:
-                due_at = new_account_due(calendar, day, policy)
-            except CalendarNotCovered as exc:
-                # Refuse rather than guess; the next run picks these accounts up once an
-                # administrator has loaded the year.
-                logger.error(
-                    "new-account visits deferred: business calendar missing a year",
-                    extra={"year": exc.year, "opened_on": day.isoformat()},
+            # A year not loaded yet gives a provisional due time (Monday-Friday), recomputed
+            # when the year is loaded: the visit is made now, never deferred.
+            due = new_account_due(calendar, day, policy)
+            rows.append(
+                (
+                    account_type,
+                    _date_param(day),
+                    _datetime_param(due.at),
+                    due.provisional,
+                    policy.pk if policy else None,
+                    policy.version if policy else None,
+                    policy.priority if policy else 60,
+                    policy.preferred_channel if policy else Channel.PHONE,
+                    reason,
                 )
-            else:
-                rows.append(
-                    (
-                        account_type,
-                        _date_param(day),
-                        _datetime_param(due_at),
-                        policy.pk if policy else None,
-                        policy.version if policy else None,
-                        policy.priority if policy else 60,
-                        policy.preferred_channel if policy else Channel.PHONE,
-                        reason,
-                    )
-                )
+            )
             day += timedelta(days=1)
     if not rows:
         return 0
@@ -265,6 +259,7 @@ def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
         ("account_type", "VARCHAR(20)"),
         ("opened_on", "DATE"),
         ("due_at", "TIMESTAMPTZ"),
+        ("due_provisional", "BOOLEAN"),
         ("policy_id", "BIGINT"),
         ("policy_version", "INTEGER"),
         ("priority", "INTEGER"),
@@ -273,10 +268,11 @@ def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
     ]
     cte, params = _values_cte("d", columns, rows)
     sql = f"""
-        INSERT INTO visits_visit ({_VISIT_COLUMNS})
+        INSERT INTO visits_visit ({_VISIT_COLUMNS}, due_provisional)
         WITH {cte}
         SELECT a.id, a.branch_id, 'new_account', 'pending', d.priority, FALSE, d.due_at,
-               d.channel, 0, d.policy_id, d.policy_version, d.reason, '', '', %s, %s
+               d.channel, 0, d.policy_id, d.policy_version, d.reason, '', '', %s, %s,
+               d.due_provisional
         FROM accounts_account a
         JOIN accounts_customer c ON c.id = a.customer_id
         JOIN d ON d.account_type = a.account_type AND d.opened_on = a.opened_on

@@ -15,10 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account, AccountEvent, AccountStatus, Customer, EventType
 from core.audit import audit
 from core.audit_actions import AuditAction
-from core.calendar import CalendarNotCovered, add_business_days, business_day_end
-from core.config import callback_int, callback_time
+from core.calendar import DueUnit, business_tz, due
+from core.config import callback_int
 from core.masking import mask_address, mask_id_number, mask_phone
-from core.models import CalendarDay
 from visits.rules import apply_events
 
 logger = logging.getLogger(__name__)
@@ -229,34 +228,14 @@ def _auto_event(*, client, account, event_id, event_type, data, body, request, a
 
 def new_account_window_open(opened_on: datetime.date, now: datetime.datetime | None = None) -> bool:
     """True while a new account's visit is not yet past due: until the end of working time of
-    the N-th business day after opening (SPEC §4). Business days are Monday to Friday, with the
-    exceptions of the CalendarDay table (holidays, 调休 working weekends)."""
+    the N-th business day after opening (SPEC §4), on the one business calendar (a year not
+    loaded yet counts Monday-Friday, as the visit's own provisional due time does)."""
 
-    now = timezone.localtime(now or timezone.now())
-    today = now.date()
-    if opened_on >= today:
+    now = timezone.localtime(now or timezone.now(), business_tz())
+    if opened_on >= now.date():
         return True
-    days = callback_int("NEW_ACCOUNT_BUSINESS_DAYS")
-    try:
-        return now <= business_day_end(add_business_days(opened_on, days))
-    except CalendarNotCovered:
-        pass  # a year without its official plan: Monday-Friday plus the known exceptions
-    horizon = opened_on + datetime.timedelta(days=days * 3 + 40)
-    if today > horizon:
-        return False
-    exceptions = dict(
-        CalendarDay.objects.filter(date__gt=opened_on, date__lte=horizon).values_list(
-            "date", "is_working_day"
-        )
-    )
-    day, counted = opened_on, 0
-    while counted < days and day < horizon:
-        day += datetime.timedelta(days=1)
-        if exceptions.get(day, day.weekday() < 5):
-            counted += 1
-    if today != day:
-        return today < day
-    return now.time() <= callback_time("WORKDAY_END")
+    start = datetime.datetime.combine(opened_on, datetime.time(0), tzinfo=business_tz())
+    return now <= due(start, DueUnit.BUSINESS_DAYS, callback_int("NEW_ACCOUNT_BUSINESS_DAYS")).at
 
 
 def account_upsert(*, number: str, data: dict, client=None, request=None):
@@ -346,6 +325,7 @@ def _visit_summary(visit) -> dict:
         "id": visit.pk,
         "kind": visit.kind,
         "due_at": timezone.localtime(visit.due_at).isoformat(),
+        "due_provisional": visit.due_provisional,
     }
 
 

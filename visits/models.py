@@ -57,6 +57,9 @@ class Script(models.Model):
 class DueUnit(models.TextChoices):
     BUSINESS_DAYS = "business_days", _("工作日")
     WORKING_HOURS = "working_hours", _("工作小时")
+    # Calls are allowed every day: suspected fraud counts 2 hours of calling time (SPEC §4).
+    CALLING_HOURS = "calling_hours", _("通话时段小时")
+    CALENDAR_DAYS = "calendar_days", _("自然日")
     CYCLE_MONTHS = "cycle_months", _("周期（月）")
 
 
@@ -195,6 +198,9 @@ class Visit(models.Model):
     priority = models.PositiveSmallIntegerField(_("优先级"), default=50)
     suspected_fraud = models.BooleanField(_("疑似欺诈"), default=False)
     due_at = models.DateTimeField(_("到期时间"))
+    # The due time rests on a calendar year not loaded yet (Monday-Friday assumed); recomputed
+    # when the year is loaded (core.calendar_plans).
+    due_provisional = models.BooleanField(_("暂定到期时间"), default=False, db_default=False)
     channel = models.CharField(
         _("当前渠道"), max_length=10, choices=Channel.choices, default=Channel.PHONE
     )

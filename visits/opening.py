@@ -14,6 +14,7 @@ def visit_open_or_join(
     account: Account,
     kind: str,
     due_at: datetime,
+    due_provisional: bool = False,
     priority: int = 50,
     reason: str = "",
     policy: VisitPolicy | None = None,
@@ -39,6 +40,7 @@ def visit_open_or_join(
                         branch_id=account.branch_id,
                         kind=kind,
                         due_at=due_at,
+                        due_provisional=due_provisional,
                         priority=priority,
                         reason=reason[:300],
                         policy=policy,
@@ -54,8 +56,8 @@ def visit_open_or_join(
         if not created:
             changed = []
             if due_at < visit.due_at:
-                visit.due_at = due_at
-                changed.append("due_at")
+                visit.due_at, visit.due_provisional = due_at, due_provisional
+                changed += ["due_at", "due_provisional"]
             if priority > visit.priority:
                 visit.priority = priority
                 changed.append("priority")

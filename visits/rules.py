@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 from accounts.models import Account, AccountEvent, AccountStatus, EventType
 from core.audit import audit
 from core.audit_actions import AuditAction
-from core.calendar import BusinessCalendar, CalendarNotCovered
+from core.calendar import BusinessCalendar, Due
 from visits.models import (
     OPEN_VISIT_STATUSES,
     DueUnit,
@@ -73,38 +73,22 @@ def policy_for(
     return best
 
 
-def due_from(calendar: BusinessCalendar, start: datetime, unit: str, amount: int) -> datetime:
-    """Due time ``amount`` business days or working hours after ``start``. A year missing from
-    the calendar must not lose a visit: the deadline then falls back to ``amount`` calendar days
-    (or hours), which is never later than the business-day one, and the gap is logged."""
-    try:
-        if unit == DueUnit.WORKING_HOURS:
-            return calendar.add_working_hours(start, amount)
-        return calendar.due_after_business_days(start, amount)
-    except CalendarNotCovered as exc:
-        logger.error(
-            "business calendar missing a year; conservative due date used", extra={"year": exc.year}
-        )
-        if unit == DueUnit.WORKING_HOURS:
-            return start + timedelta(hours=amount)
-        tz = ZoneInfo(settings.TIME_ZONE)
-        day = timezone.localtime(start, tz).date() + timedelta(days=amount)
-        return datetime.combine(day, settings.CALLBACK["WORKDAY_END"], tzinfo=tz)
+def due_from(calendar: BusinessCalendar, start: datetime, unit: str, amount: int) -> Due:
+    """Due time ``amount`` ``unit`` (business days, working hours, calling hours) after
+    ``start``. A year missing from the calendar never loses a visit: the answer is then
+    provisional (Monday-Friday), stored as ``due_provisional`` and recomputed on loading."""
+    return calendar.due(start, unit, amount)
 
 
-def new_account_due(
-    calendar: BusinessCalendar, opened_on: date, policy: VisitPolicy | None
-) -> datetime:
+def new_account_due(calendar: BusinessCalendar, opened_on: date, policy: VisitPolicy | None) -> Due:
     """End of working time of the N-th business day after the opening day (SPEC §4)."""
-    tz = ZoneInfo(settings.TIME_ZONE)
-    if policy is not None and policy.due_unit == DueUnit.WORKING_HOURS:
-        return calendar.add_working_hours(
-            datetime.combine(opened_on, time(0), tzinfo=tz), policy.due_amount
-        )
+    start = datetime.combine(opened_on, time(0), tzinfo=ZoneInfo(settings.TIME_ZONE))
+    if policy is not None and policy.due_unit in (DueUnit.WORKING_HOURS, DueUnit.CALLING_HOURS):
+        return calendar.due(start, policy.due_unit, policy.due_amount)
     days = (
         policy.due_amount if policy is not None else settings.CALLBACK["NEW_ACCOUNT_BUSINESS_DAYS"]
     )
-    return calendar.business_day_end(calendar.add_business_days(opened_on, days))
+    return calendar.due(start, DueUnit.BUSINESS_DAYS, days)
 
 
 # --- Matching -------------------------------------------------------------------------------
@@ -210,10 +194,11 @@ class _Wanted:
     suspected_fraud: bool
     channel: str
     events: list = field(default_factory=list)  # (event, rule)
+    due_provisional: bool = False
 
-    def merge(self, *, due_at, priority, suspected_fraud, event, rule):
-        if due_at < self.due_at:
-            self.due_at = due_at
+    def merge(self, *, due: Due, priority, suspected_fraud, event, rule):
+        if due.at < self.due_at:
+            self.due_at, self.due_provisional = due.at, due.provisional
         if priority > self.priority:
             self.priority = priority
             self.rule = rule or self.rule
@@ -263,16 +248,26 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
     closing: dict[int, AccountEvent] = {}
     opened: list[AccountEvent] = []
 
-    def want(event, account, kind, due_at, priority, reason, policy, rule, fraud):
+    def want(event, account, kind, due: Due, priority, reason, policy, rule, fraud):
         key = (account.pk, kind)
         if key in wanted:
             wanted[key].merge(
-                due_at=due_at, priority=priority, suspected_fraud=fraud, event=event, rule=rule
+                due=due, priority=priority, suspected_fraud=fraud, event=event, rule=rule
             )
             return
         channel = policy.preferred_channel if policy else "phone"
         wanted[key] = _Wanted(
-            account, kind, due_at, priority, reason, policy, rule, fraud, channel, [(event, rule)]
+            account,
+            kind,
+            due.at,
+            priority,
+            reason,
+            policy,
+            rule,
+            fraud,
+            channel,
+            [(event, rule)],
+            due.provisional,
         )
 
     def special_event(event, account, rule):
@@ -282,12 +277,12 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
             account_type=account.account_type,
             risk_level=account.customer.risk_level,
         )
-        due_at = due_from(calendar, event.occurred_at, rule.due_unit, rule.due_amount)
+        due = due_from(calendar, event.occurred_at, rule.due_unit, rule.due_amount)
         want(
             event,
             account,
             VisitKind.SPECIAL_EVENT,
-            due_at,
+            due,
             rule.priority,
             rule.name,
             policy,
@@ -347,18 +342,11 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
                 account_type=account.account_type,
                 risk_level=account.customer.risk_level,
             )
-            try:
-                due_at = new_account_due(calendar, account.opened_on, policy)
-            except CalendarNotCovered as exc:
-                logger.error(
-                    "new-account visit deferred: calendar year missing", extra={"year": exc.year}
-                )
-                continue
             want(
                 event,
                 account,
                 VisitKind.NEW_ACCOUNT,
-                due_at,
+                new_account_due(calendar, account.opened_on, policy),
                 policy.priority if policy else 60,
                 gettext("新开户回访"),
                 policy,
@@ -405,6 +393,7 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
                 branch_id=w.account.branch_id,
                 kind=w.kind,
                 due_at=w.due_at,
+                due_provisional=w.due_provisional,
                 priority=w.priority,
                 reason=w.reason[:300],
                 policy=w.policy,
@@ -419,7 +408,8 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
         else:
             changed = False
             if w.due_at < visit.due_at:
-                visit.due_at, changed = w.due_at, True
+                visit.due_at, visit.due_provisional = w.due_at, w.due_provisional
+                changed = True
             if w.priority > visit.priority:
                 visit.priority, changed = w.priority, True
             if w.suspected_fraud and not visit.suspected_fraud:
@@ -444,6 +434,7 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
                 account=w.account,
                 kind=w.kind,
                 due_at=w.due_at,
+                due_provisional=w.due_provisional,
                 priority=w.priority,
                 reason=w.reason,
                 policy=w.policy,
@@ -454,7 +445,7 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
             visits[(visit.account_id, visit.kind)] = joined
     if to_update:
         Visit.objects.bulk_update(
-            to_update, ["due_at", "priority", "suspected_fraud", "updated_at"]
+            to_update, ["due_at", "due_provisional", "priority", "suspected_fraud", "updated_at"]
         )
     VisitTrigger.objects.bulk_create(
         [

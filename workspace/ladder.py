@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 
 from core.audit import audit
 from core.audit_actions import AuditAction
-from core.calendar import BusinessCalendar, CalendarNotCovered, business_tz
+from core.calendar import business_tz, calling_days
 from core.config import callback_int
 from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitStatus
 from visits.transitions import visits_transition
@@ -40,19 +40,6 @@ FAILED_PHONE_OUTCOMES = (
     AttemptOutcome.WRONG_NUMBER,
     AttemptOutcome.REFUSED,
 )
-
-
-def _working_days(calendar: BusinessCalendar, moments) -> set[date]:
-    days = set()
-    for moment in moments:
-        day = timezone.localtime(moment, business_tz()).date()
-        try:
-            working = calendar.is_working_day(day)
-        except CalendarNotCovered:
-            working = day.weekday() < 5
-        if working:
-            days.add(day)
-    return days
 
 
 def _step(
@@ -122,13 +109,13 @@ def _unreachable_reason(visit: Visit) -> str:
 
 def retry_unreached(*, now: datetime | None = None) -> dict:
     """SPEC §3 fallback ladder. A phone visit with failed attempts on PHONE_ATTEMPTS different
-    working days (and no pending call-back) moves to SMS; an SMS that failed, or got no answer
-    within SMS_REPLY_DAYS, moves to the online questionnaire; a questionnaire that expired
-    unanswered makes the visit unreachable, with the reason of each failure. A visit moves
-    at most one step per run: the failures that move it must predate the run."""
+    calendar days (calls are allowed every day) and no pending call-back moves to SMS; an SMS
+    that failed, or got no answer within SMS_REPLY_DAYS, moves to the online questionnaire; a
+    questionnaire that expired unanswered makes the visit unreachable, with the reason of each
+    failure. A visit moves at most one step per run: the failures that move it must predate
+    the run."""
 
     now = now or timezone.now()
-    calendar = BusinessCalendar()
     counts = {"to_sms": 0, "to_online": 0, "unreachable": 0}
     needed = callback_int("PHONE_ATTEMPTS")
 
@@ -159,7 +146,8 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         ).values_list("visit_id", "started_at"):
             if visit_id not in back_on_phone or started_at > back_on_phone[visit_id]:
                 failures[visit_id].append(started_at)
-        ready = [pk for pk in chunk if len(_working_days(calendar, failures[pk])) >= needed]
+        # Different days are calendar days on which calls are allowed: every day (SPEC §4).
+        ready = [pk for pk in chunk if len(calling_days(failures[pk])) >= needed]
         for visit in Visit.objects.filter(pk__in=ready).select_related("account__customer"):
             if _step(
                 visit,

@@ -23,7 +23,12 @@ def test_it_records_an_event_and_schedules_its_visit(api, account, frozen_now):
     assert body == {
         "event_id": "CB-1",
         "visits": [
-            {"id": visit.pk, "kind": "special_event", "due_at": body["visits"][0]["due_at"]}
+            {
+                "id": visit.pk,
+                "kind": "special_event",
+                "due_at": body["visits"][0]["due_at"],
+                "due_provisional": False,
+            }
         ],
     }
     assert body["visits"][0]["due_at"].endswith("+08:00")

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from escalations.actions import EscalationError
+from core.calendar import Due
 from escalations.deadlines import escalation_deadline, near_deadline_threshold
 from escalations.models import EscalationStatus, Urgency
 from escalations.services import (
@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.spec("7.deadline"), pytest.mark.django_db]
     ],
 )
 def test_it_skips_the_weekend(urgency, start, deadline):
-    assert escalation_deadline(urgency=urgency, start=start) == deadline
+    assert escalation_deadline(urgency=urgency, start=start) == Due(deadline)
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_it_skips_the_weekend(urgency, start, deadline):
     ],
 )
 def test_it_skips_the_public_holiday(urgency, start, deadline):
-    assert escalation_deadline(urgency=urgency, start=start) == deadline
+    assert escalation_deadline(urgency=urgency, start=start) == Due(deadline)
 
 
 def test_it_takes_the_deadlines_from_settings(settings):
@@ -62,13 +62,14 @@ def test_it_takes_the_deadlines_from_settings(settings):
         },
     }
     start = at(2025, 9, 12, 16, 0)
-    assert escalation_deadline(urgency=Urgency.URGENT, start=start) == at(2025, 9, 15, 10, 0)
-    assert escalation_deadline(urgency=Urgency.HIGH, start=start) == at(2025, 9, 16, 17, 0)
+    assert escalation_deadline(urgency=Urgency.URGENT, start=start).at == at(2025, 9, 15, 10, 0)
+    assert escalation_deadline(urgency=Urgency.HIGH, start=start).at == at(2025, 9, 16, 17, 0)
 
 
-def test_it_refuses_a_year_without_calendar():
-    with pytest.raises(EscalationError, match="业务日历未覆盖"):
-        escalation_deadline(urgency=Urgency.HIGH, start=at(2031, 3, 3, 10, 0))
+def test_it_counts_a_year_without_calendar_provisionally_on_monday_to_friday():
+    # 2031 is not loaded: Monday 2031-03-03 + 1 business day is Tuesday, flagged provisional.
+    deadline = escalation_deadline(urgency=Urgency.HIGH, start=at(2031, 3, 3, 10, 0))
+    assert deadline == Due(at(2031, 3, 4, 17, 0), provisional=True)
 
 
 def test_it_sets_the_deadline_when_opened(make_escalation):

@@ -55,9 +55,9 @@ def test_it_links_the_visit_its_customer_branch_and_agent(supervisor, visit_reco
 
 def test_the_clock_is_15_days_30_when_complex_plus_an_approved_extension(supervisor, investigator):
     complaint = register(supervisor)
-    assert complaint.decision_due_at == at(2026, 11, 17, 9)
+    assert complaint.decision_due_at == at(2026, 11, 17, 23, 59, 59)  # end of day (SPEC §8)
     complaint = complaint_classify(complaint=complaint, is_complex=True, by=supervisor)
-    assert complaint.decision_due_at == at(2026, 12, 2, 9)
+    assert complaint.decision_due_at == at(2026, 12, 2, 23, 59, 59)
     with pytest.raises(ValidationError) as exc:
         complaint_extend(complaint=complaint, days=31, reason="需调取录音", by=investigator)
     assert "extension_days" in exc.value.error_dict
@@ -65,7 +65,8 @@ def test_the_clock_is_15_days_30_when_complex_plus_an_approved_extension(supervi
         complaint_extend(complaint=complaint, days=10, reason=" ", by=investigator)
     assert "extension_reason" in exc.value.error_dict
     complaint = complaint_extend(complaint=complaint, days=30, reason="需调取录音", by=investigator)
-    assert complaint.decision_due_at == at(2027, 1, 1, 9)
+    assert complaint.decision_due_at == at(2027, 1, 1, 23, 59, 59)
+    assert complaint.due_provisional is False  # calendar days need no loaded year
     assert complaint.extension_approved_by == investigator
     with pytest.raises(ValidationError):  # at most one extension, 30 days in all
         complaint_extend(complaint=complaint, days=1, reason="再延", by=investigator)

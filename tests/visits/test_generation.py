@@ -10,7 +10,6 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Certification, Role, StaffCertification
 from accounts.services import staff_create
-from core.models import CalendarYear
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
 from tests.fixtures import PASSWORD
 from visits.assignment import assign_visits
@@ -75,18 +74,21 @@ def test_it_skips_closed_do_not_contact_and_long_opened_accounts(branch, frozen)
 
 
 @pytest.mark.spec("4.business-calendar")
-def test_it_refuses_to_guess_a_year_missing_from_the_calendar(branch):
+def test_it_makes_a_provisional_visit_for_a_year_missing_from_the_calendar(branch):
     with time_machine.travel(datetime(2026, 12, 29, 10, 0, tzinfo=SHANGHAI), tick=False):
         early = make(branch, opened_on=date(2026, 12, 21))  # due 2026-12-28: known
-        late = make(branch, opened_on=date(2026, 12, 29))  # due in 2027: unknown
+        late = make(branch, opened_on=date(2026, 12, 29))  # due in 2027: Monday-Friday
         generate_due_visits()
         assert kinds(early) == [("new_account", "pending")]
-        assert kinds(late) == []
-        CalendarYear.objects.create(year=2027, source="admin")  # the admin enters 2027
-        generate_due_visits()
-        assert Visit.objects.get(account=late).due_at == datetime(
-            2027, 1, 5, 17, 0, tzinfo=SHANGHAI
+        assert kinds(late) == [("new_account", "pending")]
+        visit = Visit.objects.get(account=late)
+        assert (visit.due_at, visit.due_provisional) == (
+            datetime(2027, 1, 5, 17, 0, tzinfo=SHANGHAI),
+            True,
         )
+        assert Visit.objects.get(account=early).due_provisional is False
+        generate_due_visits()  # a second run makes nothing twice
+        assert Visit.objects.filter(account=late).count() == 1
 
 
 @pytest.mark.spec("4.periodic")
@@ -250,7 +252,7 @@ def failed_calls(visit, agent, *days_and_outcomes):
 
 
 @pytest.mark.spec("3.fallback")
-def test_it_needs_failed_calls_on_three_different_working_days(branch, agent):
+def test_it_needs_failed_calls_on_three_different_calendar_days(branch, agent):
     same_day, weekend, enough = pending(branch, 3)
     failed_calls(
         same_day,
@@ -265,7 +267,7 @@ def test_it_needs_failed_calls_on_three_different_working_days(branch, agent):
         (date(2026, 3, 6), "no_answer"),
         (date(2026, 3, 7), "no_answer"),
         (date(2026, 3, 8), "busy"),
-    )  # Saturday and Sunday do not count
+    )  # calls are allowed every day: Friday, Saturday and Sunday are three days
     failed_calls(
         enough,
         agent,
@@ -275,10 +277,10 @@ def test_it_needs_failed_calls_on_three_different_working_days(branch, agent):
     )
     with time_machine.travel(NOW, tick=False):
         counts = retry_unreached()
-    assert counts["to_sms"] == 1
+    assert counts["to_sms"] == 2
     assert [Visit.objects.get(pk=v.pk).channel for v in (same_day, weekend, enough)] == [
         "phone",
-        "phone",
+        "sms",
         "sms",
     ]
 
