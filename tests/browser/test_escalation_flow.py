@@ -30,9 +30,9 @@ def beijing_morning(settings):
 
 @pytest.fixture
 def calendar_2025(transactional_db):
-    from core.calendar import calendar_load
+    from core.calendar_plans import calendar_year_load
 
-    calendar_load(year=2025, force=True)  # a live-server test starts from a flushed database
+    calendar_year_load(year=2025, force=True)  # a live-server test starts from a flushed database
 
 
 def login(page, live_server, user):

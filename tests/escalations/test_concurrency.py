@@ -20,11 +20,11 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def calendar_2025(transactional_db):
     """A transactional test starts from an empty database (data migrations flushed)."""
-    from core.calendar import calendar_load
+    from core.calendar_plans import calendar_year_load
     from core.models import CalendarYear
 
     if not CalendarYear.objects.filter(year=2025).exists():
-        calendar_load(year=2025)
+        calendar_year_load(year=2025)
 
 
 def race(*calls):
