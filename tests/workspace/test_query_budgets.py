@@ -1,0 +1,119 @@
+"""Query budgets of the agent workspace and the public questionnaire: each page costs the same
+number of queries whatever the number of rows it shows (measured with a few rows, then with
+many)."""
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from accounts.models import ConsentEntry
+from tests.factories import AccountEventFactory, AccountFactory, CustomerFactory
+from tests.visits.workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
+from visits.models import ContactAttempt, VisitRecord, VisitTrigger
+from workspace.channels.questionnaire import invite_create
+from workspace.models import QuestionnaireQuestion
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _seed_data(db):
+    ensure_seed_data()
+
+
+@pytest.fixture(autouse=True)
+def _at_call_time():
+    with time_machine.travel(CALL_TIME, tick=False):
+        yield
+
+
+def _history(visit, agent, count: int) -> None:
+    """``count`` more of everything the call screen lists: failed attempts, flagged
+    transactions, consent entries and earlier (completed) visits of the account."""
+    account = visit.account
+    for _ in range(count):
+        ContactAttempt.objects.create(
+            visit=visit, channel="phone", agent=agent, outcome="no_answer"
+        )
+        event = AccountEventFactory(
+            account=account, amount="80000.00", currency="CNY", flagged=True
+        )
+        VisitTrigger.objects.create(visit=visit, event=event)
+        ConsentEntry.objects.create(
+            customer=account.customer, kind="contact", granted=True, source="counter"
+        )
+        old = open_visit(account.branch, account=account, status="completed")
+        VisitRecord.objects.create(visit=old, channel="sms", feedback="上次回访正常")
+
+
+def test_the_call_screen_has_a_fixed_query_budget(
+    client, agent, account, django_assert_num_queries
+):
+    visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
+    _history(visit, agent, 2)
+    url = reverse("workspace:call_screen", args=[visit.pk])
+    client.force_login(agent)
+    client.get(url)  # warm the content-type cache that guardian reads once per process
+    with django_assert_num_queries(CALL_SCREEN_QUERIES):
+        assert client.get(url).status_code == 200
+    _history(visit, agent, 12)
+    with django_assert_num_queries(CALL_SCREEN_QUERIES):
+        response = client.get(url)
+    assert len(response.context["flagged"]) == 14
+    assert len(list(response.context["attempts"])) == 14
+    assert len(list(response.context["previous"])) == 10
+
+
+# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions
+# (guardian, for the branch scope); 6 the visit within the agent's scope; 7 the visit with its
+# account, customer, branch, agent, policy, script and rule; 8 the flagged transactions; 9 the
+# record, if any; 10 the agent's draft of it; 11 the script of the visit's kind; 12 whether a
+# phone attempt reached the customer; 13 unread notifications (menu); 14 the last 20 consent
+# entries with who recorded them; 15 the attempts with their agent; 16 the departments of the
+# escalation form; 17 the escalation steps of the visit; 18 its SMS messages; 19 the last 10
+# earlier visits with their record and agent; 20-22 savepoint, session refresh, release
+# (SESSION_SAVE_EVERY_REQUEST).
+CALL_SCREEN_QUERIES = 22
+
+
+def test_the_teller_page_has_a_fixed_query_budget(
+    client, teller, branch, django_assert_num_queries
+):
+    url = reverse("workspace:teller")
+    client.force_login(teller)
+    client.get(url)
+    with django_assert_num_queries(TELLER_QUERIES):
+        assert client.get(url).status_code == 200
+    for _ in range(10):  # the form looks an account up by number: none is listed
+        AccountFactory(customer=CustomerFactory(branch=branch))
+    with django_assert_num_queries(TELLER_QUERIES):
+        assert client.get(url).status_code == 200
+
+
+# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions
+# (guardian, for the branch scope of the form); 6 unread notifications (menu); 7-9 savepoint,
+# session refresh, release.
+TELLER_QUERIES = 9
+
+
+def test_the_questionnaire_page_has_a_fixed_query_budget(
+    client, account, django_assert_num_queries
+):
+    visit = open_visit(account.branch, account=account)
+    _invite, url = invite_create(visit)
+    with django_assert_num_queries(QUESTIONNAIRE_QUERIES):
+        assert client.get(url).status_code == 200
+    QuestionnaireQuestion.objects.bulk_create(
+        QuestionnaireQuestion(
+            kind="periodic", order=10 + n, code=f"extra_{n}", text=f"问题 {n}", answer_type="yes_no"
+        )
+        for n in range(10)
+    )
+    with django_assert_num_queries(QUESTIONNAIRE_QUERIES):
+        response = client.get(url)
+    assert len(response.context["form"].fields) == 15
+
+
+# No login, no session: 1 the invite of the token with its visit, account, customer and
+# branch; 2 the active questions of the visit's kind.
+QUESTIONNAIRE_QUERIES = 2
