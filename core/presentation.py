@@ -152,3 +152,83 @@ def value_text(value) -> str:
 def lookup_label(pairs, value) -> str:
     """The label of ``value`` in a list of (code, label) pairs; the value when unknown."""
     return str(dict(pairs).get(value, value)) if value not in (None, "") else EMPTY
+
+
+# Keys of audit entries that are not fields of the object's own model.
+_AUDIT_KEYS: dict[str, tuple[str, str]] = {
+    "outcome": ("visits.ContactAttempt", "outcome"),
+    "channel": ("visits.ContactAttempt", "channel"),
+    "urgency": ("escalations.Escalation", "urgency"),
+    "handling": ("visits.VisitRecord", "handling"),
+}
+_AUDIT_WORDS = {
+    "reason": _l("原因"), "amendment": _l("更正编号"), "fields": _l("字段"),
+    "count": _l("数量"), "note": _l("说明"), "role": _l("角色"), "username": _l("用户名"),
+}  # fmt: skip
+
+
+def _audit_model(object_type: str):
+    try:
+        return apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return None
+
+
+def audit_object_name(object_type: str) -> str:
+    model = _audit_model(object_type) if object_type else None
+    return str(model._meta.verbose_name) if model is not None else object_type
+
+
+def audit_sentence(entry, action_label: str) -> str:
+    """ "张伟 领取回访 回访 #12" from an audit entry and its action's label."""
+    who = person_name(entry.actor) if entry.actor_id and entry.actor else ""
+    who = who or entry.actor_label or entry.client_name or _("系统")
+    what = audit_object_name(entry.object_type)
+    target = f" {what} #{entry.object_id}" if entry.object_id else (f" {what}" if what else "")
+    return f"{who} {action_label}{target}"
+
+
+def _audit_value(model_label: str | None, key: str, value) -> str:
+    if isinstance(value, dict):
+        return "；".join(f"{_audit_key(model_label, k)}：{_audit_value(model_label, k, v)}"
+                        for k, v in value.items()) or EMPTY  # fmt: skip
+    if isinstance(value, list):
+        return "、".join(_audit_value(model_label, key, v) for v in value) or EMPTY
+    if isinstance(value, bool) or value is None or value == "":
+        return yes_no(value) if isinstance(value, bool) else EMPTY
+    target = _AUDIT_KEYS.get(key)
+    field = _field(model_label, key) if model_label else None
+    if field is not None and field.choices:
+        return choice_label(model_label, key, value)
+    if field is None and target is not None:
+        return choice_label(target[0], target[1], value)
+    if field is not None and field.is_relation and str(value).isdigit():
+        return f"#{value}"
+    return str(value)
+
+
+def _audit_key(model_label: str | None, key: str) -> str:
+    field = _field(model_label, key) if model_label else None
+    if field is not None and hasattr(field, "verbose_name"):
+        return str(field.verbose_name)
+    if key in _AUDIT_KEYS:
+        return field_label(*_AUDIT_KEYS[key])
+    return str(_AUDIT_WORDS.get(key, key))
+
+
+def audit_diff(entry) -> list[tuple[str, str, str]]:
+    """(field label, before, after) in words, one row per key changed or recorded."""
+    model = _audit_model(entry.object_type) if entry.object_type else None
+    label = model._meta.label if model is not None else None
+    before = entry.before if isinstance(entry.before, dict) else {}
+    after = entry.after if isinstance(entry.after, dict) else {}
+    rows = []
+    for key in [*before, *[k for k in after if k not in before]]:
+        rows.append(
+            (
+                _audit_key(label, key),
+                _audit_value(label, key, before[key]) if key in before else EMPTY,
+                _audit_value(label, key, after[key]) if key in after else EMPTY,
+            )
+        )
+    return rows

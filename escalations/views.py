@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Department, Role
 from accounts.permissions import has_role, role_of, role_required
+from core.masking import mask_account_number, mask_name
 from core.models import Notification
 from escalations.access import escalation_for_user, escalations_visible_to
 from escalations.actions import (
@@ -36,6 +37,7 @@ from escalations.services import (
     escalation_transfer,
 )
 from visits.access import visit_for_user
+from visits.presentation import record_rows
 
 STAFF = (Role.AGENT, Role.HANDLER, Role.SUPERVISOR)
 
@@ -187,8 +189,27 @@ def _detail_context(request, escalation, forms_by_action=None, error=None):
         for action, form_class in ACTION_FORMS.items()
         if form_class is not None and action in allowed
     }
+    source = (
+        Escalation.objects.select_related("account__customer", "record", "visit__record")
+        .only(
+            "pk", "account__number", "account__customer__name", "record", "visit__kind",
+            "visit__record",
+        )  # fmt: skip
+        .get(pk=escalation.pk)
+    )
+    record = source.record or getattr(source.visit, "record", None)
     return {
         "escalation": escalation,
+        # What a department needs to act without seeing more than it must: the customer and
+        # account masked, the agent's record read-only.
+        "source": {
+            "customer": mask_name(source.account.customer.name),
+            "account": mask_account_number(source.account.number),
+            "visit_kind": source.visit.get_kind_display(),
+            "record": record,
+            "record_rows": record_rows(record) if record is not None else [],
+            "may_open_visit": has_role(request.user, Role.AGENT, Role.SUPERVISOR),
+        },
         "escalation_list": [escalation],
         "allowed": allowed,
         "action_forms": action_forms,

@@ -7,8 +7,7 @@ from django.utils.translation import gettext as _
 from core.audit import audit
 from core.audit_actions import AuditAction
 from visits.models import RecordAmendment, VisitRecord
-
-_NOT_AMENDABLE = {"id", "visit", "channel", "submitted_at", "submitted_by"}
+from visits.presentation import NOT_SHOWN_AS_FIELDS as _NOT_AMENDABLE
 
 
 def amendable_fields() -> list[models.Field]:

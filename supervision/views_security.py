@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import models
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,15 +16,18 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from accounts.permissions import has_role, role_required
+from core import presentation
+from core.audit_actions import AuditAction
 from core.models import AuditLogEntry
 from supervision.models import DestructionList
-from supervision.records import amendable_fields, record_amend
+from supervision.records import amendable_fields, effective_value, record_amend
 from supervision.retention import (
     destruction_list_approve,
     destruction_list_draft,
     destruction_list_execute,
 )
 from visits.access import records_visible_to
+from visits.presentation import record_rows, stored_text_words
 
 RECORD_ROLES = (Role.AGENT, Role.SUPERVISOR)
 
@@ -38,35 +42,83 @@ def _record_for(user, pk):
 @role_required(*RECORD_ROLES)
 def record_detail(request, pk):
     record = _record_for(request.user, pk)
-    fields = [(f.verbose_name, f.name, getattr(record, f.name)) for f in amendable_fields()]
+    amendments = list(record.amendments.select_related("amended_by"))
     return render(
         request,
         "records/detail.html",
         {
             "record": record,
-            "fields": fields,
-            "amendments": record.amendments.select_related("amended_by"),
+            "fields": record_rows(record),
+            "amendments": amendments,
+            "amendment_rows": amendment_rows(amendments),
         },
     )
 
 
+def amendment_rows(amendments) -> list[dict]:
+    return [
+        {
+            "amendment": a,
+            "field": presentation.field_label("visits.VisitRecord", a.field),
+            "old": stored_text_words(a.field, a.old_value),
+            "new": stored_text_words(a.field, a.new_value),
+            "by": presentation.person_name(a.amended_by),
+        }
+        for a in amendments
+    ]
+
+
+def _new_value_field(model_field) -> forms.Field:
+    """The input for a corrected value: the record form's labelled choices, yes/no for a
+    checkbox, a date picker for a date, text otherwise."""
+    label = _("新值")
+    if isinstance(model_field, models.BooleanField):
+        return forms.ChoiceField(
+            label=label, choices=[("True", _("是")), ("False", _("否"))], widget=forms.RadioSelect
+        )
+    if model_field.choices:
+        return forms.ChoiceField(
+            label=label, choices=list(model_field.choices), widget=forms.RadioSelect
+        )
+    if isinstance(model_field, models.DateField):
+        return forms.DateField(
+            label=label, required=False, widget=forms.DateInput(attrs={"type": "date"})
+        )
+    if isinstance(model_field, models.PositiveSmallIntegerField):
+        return forms.TypedChoiceField(
+            label=label, coerce=int, choices=[(str(i), str(i)) for i in range(1, 6)]
+        )
+    return forms.CharField(label=label, required=False, max_length=2000)
+
+
 class AmendmentForm(forms.Form):
     field = forms.ChoiceField(label=_("字段"))
-    new_value = forms.CharField(label=_("新值"), required=False, max_length=2000)
     reason = forms.CharField(label=_("更正原因"), max_length=300)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, field_name=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["field"].choices = [(f.name, f.verbose_name) for f in amendable_fields()]
+        amendable = {f.name: f for f in amendable_fields()}
+        self.fields["field"].choices = [(n, f.verbose_name) for n, f in amendable.items()]
+        if field_name in amendable:
+            self.fields["field"].initial = field_name
+            self.fields["new_value"] = _new_value_field(amendable[field_name])
+            self.order_fields(["field", "new_value", "reason"])
+
+    def amendment(self) -> dict:
+        data = dict(self.cleaned_data)
+        value = data.get("new_value")
+        data["new_value"] = "" if value is None else str(value)
+        return data
 
 
 @role_required(*RECORD_ROLES)
 def record_amend_view(request, pk):
     record = _record_for(request.user, pk)
-    form = AmendmentForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    field_name = request.POST.get("field") or request.GET.get("field")
+    form = AmendmentForm(request.POST or None, field_name=field_name)
+    if request.method == "POST" and "new_value" in form.fields and form.is_valid():
         try:
-            record_amend(record=record, by=request.user, **form.cleaned_data)
+            record_amend(record=record, by=request.user, **form.amendment())
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
@@ -74,7 +126,15 @@ def record_amend_view(request, pk):
             messages.success(request, _("更正已保存，原记录保持不变。"))
             return redirect("records:detail", pk=record.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "records/amend.html", {"record": record, "form": form}, status=status)
+    current = None
+    if "new_value" in form.fields:
+        current = stored_text_words(field_name, effective_value(record, field_name))
+    return render(
+        request,
+        "records/amend.html",
+        {"record": record, "form": form, "current": current},
+        status=status,
+    )
 
 
 @role_required(Role.SUPERVISOR)
@@ -125,7 +185,12 @@ def destruction_act(request, pk, action):
 
 class AuditLogFilter(forms.Form):
     actor = forms.CharField(label=_("操作人"), required=False, max_length=150)
-    action = forms.CharField(label=_("操作"), required=False, max_length=50)
+    action = forms.CharField(
+        label=_("操作"),
+        required=False,
+        max_length=50,
+        help_text=_("操作名称（如“领取回访”）或代码开头（如 visit.）"),
+    )
     object_type = forms.CharField(label=_("对象类型"), required=False, max_length=50)
     object_id = forms.CharField(label=_("对象编号"), required=False, max_length=64)
     date_from = forms.DateField(label=_("开始日期"), required=False)
@@ -158,7 +223,11 @@ def audit_log(request):
         if data["actor"]:
             entries = entries.filter(actor_label=data["actor"])
         if data["action"]:
-            entries = entries.filter(action__startswith=data["action"])
+            by_label = {str(label): code for code, label in AuditAction.choices}
+            if code := by_label.get(data["action"].strip()):
+                entries = entries.filter(action=code)
+            else:
+                entries = entries.filter(action__startswith=data["action"])
         if data["object_type"]:
             entries = entries.filter(object_type=data["object_type"])
         if data["object_id"]:
@@ -178,8 +247,13 @@ def audit_log(request):
         else:
             before_error = _("分页位置无效。")
             status, entries = 400, entries.none()
-    rows = list(entries[: AUDIT_PAGE_SIZE + 1])
+    rows = list(entries.select_related("actor")[: AUDIT_PAGE_SIZE + 1])
     older = rows[AUDIT_PAGE_SIZE - 1].pk if len(rows) > AUDIT_PAGE_SIZE else None
+    actions = dict(AuditAction.choices)
+    for entry in rows:
+        entry.action_label = str(actions.get(entry.action, entry.action))
+        entry.sentence = presentation.audit_sentence(entry, entry.action_label)
+        entry.diff = presentation.audit_diff(entry)
     query = request.GET.copy()
     query.pop("before", None)
     return render(

@@ -86,6 +86,14 @@ PAGES = [
         outsider="other_agent",
         method="post",
     ),
+    _page(
+        "workspace:record_draft",
+        [AGENT],
+        kwargs=lambda w: {"pk": w["visit"].pk},
+        outsider="other_agent",
+        method="post",
+    ),
+    _page("session_keepalive", ROLES, method="post", anonymous=401),
     _page("workspace:teller", [TELLER]),
     # Public pages for customers and the SMS gateway: no login.
     _page(

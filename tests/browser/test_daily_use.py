@@ -134,3 +134,104 @@ def test_a_plain_visit_of_the_record_address_shows_the_call_screen(
     assert response.status == 200
     assert page.url.endswith(f"/visits/{visit.pk}/")
     page.locator("#record-form").wait_for()
+
+
+# --- Labels: no internal code on a page --------------------------------------------------------
+
+
+def internal_codes() -> set[str]:
+    """Every stored code a page could leak: choice codes, booleans, vocabulary keys."""
+    from django.apps import apps
+
+    from core.presentation import VOCABULARIES
+
+    codes = {"True", "False", "None"}
+    for label in ("visits.Visit", "visits.VisitRecord", "visits.ContactAttempt",
+                  "escalations.Escalation", "accounts.Account", "accounts.Customer"):  # fmt: skip
+        for field in apps.get_model(label)._meta.concrete_fields:
+            codes.update(str(value) for value, _ in field.flatchoices or ())
+    for vocabulary in VOCABULARIES.values():
+        codes.update(vocabulary)
+    return {code for code in codes if code.isascii() and not code.isdigit() and len(code) > 1}
+
+
+def leaked_codes(text: str) -> list[str]:
+    import re
+
+    words = set(re.findall(r"[A-Za-z_]+(?:\.[a-z_]+)?", text))
+    return sorted(words & internal_codes())
+
+
+def login_as(page, live_server, user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    page.context.clear_cookies()
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+
+
+def escalated_record(agent, branch, security_dept):
+    from workspace.forms import RecordForm
+    from workspace.services import record_submit
+
+    visit = reached_visit(agent, branch)
+    form = RecordForm(
+        {
+            "r-mobile_status": "changed", "r-mobile_new": "13912345678",
+            "r-email_status": "not_asked", "r-landline_status": "not_asked",
+            "r-address_status": "confirmed", "r-online_banking": "uses",
+            "r-mobile_banking": "not_used", "r-sms_alerts": "unknown",
+            "r-usage_channels": ["atm", "mobile"], "r-id_expiry_checked": "on",
+            "r-id_expiry_reported": "2030-05-01", "r-transactions_reviewed": "on",
+            "r-reminder_anti_fraud": "on", "r-reminder_safe_operation": "on",
+            "r-feedback": "客户反映手机银行转账失败", "r-satisfaction": "3",
+            "r-handling": "escalated", "r-problem": "手机银行转账失败",
+            "r-escalate_department": str(security_dept.pk), "r-escalate_urgency": "urgent",
+        },
+        visit=visit, prefix="r",
+    )  # fmt: skip
+    assert form.is_valid(), form.errors
+    data, checks = form.service_data()
+    record = record_submit(visit=visit, agent=agent, data=data, transaction_checks=checks)
+    return visit, record
+
+
+def test_a_completed_visit_and_its_record_show_no_internal_code(
+    live_server, pw_page, agent, branch, security_dept, morning
+):
+    page = pw_page
+    visit, record = escalated_record(agent, branch, security_dept)
+    login_as(page, live_server, agent)
+    page.goto(f"{live_server.url}/visits/{visit.pk}/")
+    text = page.locator("main").inner_text()
+    assert "转办" in text and "手机号码：" in text and "自助设备、手机银行" in text
+    assert leaked_codes(text) == []
+    page.click("#record-link")
+    page.wait_for_url(f"**/records/{record.pk}/")
+    text = page.locator("main").inner_text()
+    assert "有变更" in text and "2030-05-01" in text
+    assert leaked_codes(text) == []
+
+
+def test_a_handler_sees_the_masked_customer_and_the_source_record_read_only(
+    live_server, pw_page, agent, branch, security_dept, handler, morning
+):
+    from escalations.models import Escalation
+
+    page = pw_page
+    visit, record = escalated_record(agent, branch, security_dept)
+    escalation = Escalation.objects.get(visit=visit)
+    customer = visit.account.customer
+    login_as(page, live_server, handler)
+    page.goto(f"{live_server.url}/escalations/{escalation.pk}/")
+    shown = page.locator("#escalation-customer").inner_text()
+    assert shown != customer.name and shown.startswith(customer.name[0]) and "*" in shown
+    assert "*" in page.locator("#escalation-account").inner_text()
+    assert visit.account.number not in page.content()
+    source = page.locator("#source-record")
+    assert "手机银行转账失败" in source.inner_text()
+    assert source.locator("form, input, textarea, button").count() == 0
+    assert leaked_codes(page.locator("main").inner_text()) == []
