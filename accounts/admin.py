@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 
+from accounts import admin_users  # noqa: F401  (registers the user and group pages)
 from accounts.admin_scope import BranchScopedAdmin, admin_site_has_permission
 from accounts.models import (
     Account,
@@ -61,6 +62,10 @@ class StaffProfileAdmin(BranchScopedAdmin):
     search_fields = ["user__username", "user__first_name", "employee_no"]
     raw_id_fields = ["user"]
     inlines = [StaffCertificationInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A role changes through the user's role group (the access service), not here.
+        return ["role"] if obj is not None else []
 
 
 @admin.register(Customer)
