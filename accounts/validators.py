@@ -10,12 +10,14 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-MOBILE_RE = re.compile(r"^1\d{10}$")
+# ASCII digits only ([0-9], never \d, which also takes "１" or "٣") and \Z, never $, which
+# lets a trailing newline through.
+MOBILE_RE = re.compile(r"^1[0-9]{10}\Z")
 # Area code (3-4 digits starting with 0), a dash, 7-8 digits, optional extension.
-LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
-RESIDENT_ID_RE = re.compile(r"^\d{17}[\dX]$")
-AMOUNT_RE = re.compile(r"^\d{1,16}(\.\d{1,2})?$")
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+LANDLINE_RE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?\Z")
+RESIDENT_ID_RE = re.compile(r"^[0-9]{17}[0-9X]\Z")
+AMOUNT_RE = re.compile(r"^[0-9]{1,16}(\.[0-9]{1,2})?\Z")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}\Z")
 
 # GB 11643-1999: weights of the first 17 digits, and the check character for each remainder.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -60,7 +62,7 @@ def validate_id_number(id_type: str, id_number: str) -> None:
     shape (letters, digits and dashes, 5 to 30 characters) for the others."""
     if id_type == "resident_id":
         validate_resident_id(id_number)
-    elif not re.match(r"^[A-Za-z0-9-]{5,30}$", id_number or ""):
+    elif not re.match(r"^[A-Za-z0-9-]{5,30}\Z", id_number or ""):
         raise ValidationError(_("证件号码格式无效。"), code="id_number")
 
 

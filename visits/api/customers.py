@@ -56,11 +56,12 @@ class CustomerInSerializer(StrictMixin, serializers.Serializer):
     name = StrictCharField(max_length=200)
     customer_type = serializers.ChoiceField(choices=CustomerType.choices)
     id_type = serializers.ChoiceField(choices=IdType.choices)
-    id_number = StrictCharField(max_length=30)
+    id_number = StrictCharField(max_length=30, trim_whitespace=False)
     id_expiry = StrictDateField(required=False, allow_null=True)
     mobile = StrictCharField(
         required=False,
         allow_blank=True,
+        trim_whitespace=False,  # a digit string exactly: "138...\n" is refused, not trimmed
         max_length=11,
         validators=[django_validator(validators.validate_mobile)],
     )
@@ -68,6 +69,7 @@ class CustomerInSerializer(StrictMixin, serializers.Serializer):
     landline = StrictCharField(
         required=False,
         allow_blank=True,
+        trim_whitespace=False,  # a digit string exactly: "138...\n" is refused, not trimmed
         max_length=30,
         validators=[django_validator(validators.validate_landline)],
     )
@@ -317,7 +319,7 @@ class AccountDetail(ApiView):
         operation_id="account_put",
     )
     def put(self, request, account_number: str):
-        if not re.match(r"^[A-Za-z0-9-]{1,32}$", account_number):
+        if not re.match(r"^[A-Za-z0-9-]{1,32}\Z", account_number):
             raise exceptions.ValidationError({"account_number": [_("账号格式无效。")]})
         serializer = AccountInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

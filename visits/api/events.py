@@ -34,6 +34,7 @@ from core.api.base import (
     RequestTooLarge,
     service_client_of,
 )
+from visits.currencies import CNY, known_currencies
 from visits.ingest import CONTACT_FIELDS, EventInput, canonical_hash, events_ingest
 
 EVENT_EXAMPLE = {
@@ -52,7 +53,9 @@ EVENT_EXAMPLE = {
 
 
 class TransactionDataSerializer(serializers.Serializer):
-    amount = serializers.RegexField(validators.AMOUNT_RE.pattern, help_text='如 "80000.00"')
+    amount = serializers.RegexField(
+        validators.AMOUNT_RE.pattern, trim_whitespace=False, help_text='如 "80000.00"'
+    )
     currency = serializers.RegexField(validators.CURRENCY_RE.pattern, required=False, default="CNY")
     direction = serializers.ChoiceField(choices=["in", "out"])
     channel = serializers.ChoiceField(choices=["counter", "atm", "online", "mobile", "pos"])
@@ -75,11 +78,20 @@ class VisitBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     due_at = serializers.DateTimeField()
+    suspected_fraud = serializers.BooleanField()
+
+
+SKIPPED_HELP = _(
+    "规则已匹配但未安排回访时的原因：account_closed（账户已销户）、do_not_contact（客户勿扰）、"
+    "new_account_visit_done（该账户已做过新开户回访）"
+)
+NO_RATE = _("该币种没有参考汇率，无法判断金额；请先由管理员录入参考汇率。")
 
 
 class EventOutSerializer(serializers.Serializer):
     event_id = serializers.CharField()
     visits = VisitBriefSerializer(many=True)
+    skipped = serializers.CharField(required=False, help_text=SKIPPED_HELP)
 
 
 class EventBatchInSerializer(serializers.Serializer):
@@ -90,6 +102,7 @@ class EventBatchResultSerializer(serializers.Serializer):
     event_id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=[201, 200, 400, 409])
     visits = VisitBriefSerializer(many=True, required=False)
+    skipped = serializers.CharField(required=False, help_text=SKIPPED_HELP)
     errors = serializers.JSONField(required=False)
 
 
@@ -98,8 +111,8 @@ class EventBatchOutSerializer(serializers.Serializer):
 
 
 # Error shapes, for the schema.
-EVENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
-ACCOUNT_NUMBER_RE = re.compile(r"^[A-Za-z0-9-]{1,32}$")
+EVENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}\Z")
+ACCOUNT_NUMBER_RE = re.compile(r"^[A-Za-z0-9-]{1,32}\Z")
 EVENT_FIELDS = {"event_id", "type", "account_number", "occurred_at", "data"}
 TXN_FIELDS = {"amount", "currency", "direction", "channel", "kind"}
 TXN_CHANNELS = {"counter", "atm", "online", "mobile", "pos"}
@@ -242,6 +255,10 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
     """Validates every event (one query for all their accounts); (input, errors) per event."""
     parsed = [event_parse(raw) for raw in raws]
     numbers = {p["account_number"] for p, _e in parsed if p is not None}
+    currencies = {p["fields"]["currency"] for p, _e in parsed if p and "currency" in p["fields"]}
+    # One query, and only for a foreign currency: an amount in a currency without a reference
+    # rate cannot be judged against the thresholds, so it is refused, never stored.
+    known = known_currencies() if currencies - {CNY} else {CNY}
     accounts = (
         dict(Account.objects.filter(number__in=numbers).values_list("number", "pk"))
         if numbers
@@ -251,6 +268,9 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
     for p, errors in parsed:
         if p is None:
             out.append((None, errors))
+            continue
+        if p["fields"].get("currency", CNY) not in known:
+            out.append((None, {"data": {"currency": [str(NO_RATE)]}}))
             continue
         account_id = accounts.get(p["account_number"])
         if account_id is None:
@@ -342,11 +362,12 @@ class EventBatch(ApiView):
                     {"event_id": result.event_id, "status": 409, "errors": result.body["errors"]}
                 )
             else:
-                results.append(
-                    {
-                        "event_id": result.event_id,
-                        "status": result.status,
-                        "visits": result.body.get("visits", []),
-                    }
-                )
+                answer = {
+                    "event_id": result.event_id,
+                    "status": result.status,
+                    "visits": result.body.get("visits", []),
+                }
+                if "skipped" in result.body:
+                    answer["skipped"] = result.body["skipped"]
+                results.append(answer)
         return Response({"results": results})
