@@ -27,7 +27,8 @@ def role_of(user) -> str | None:
     profile = getattr(user, "profile", None)
     if profile is not None:
         return profile.role
-    return Role.ADMINISTRATOR if user.is_superuser else None
+    # A service client (API key) is authenticated but is no member of staff: no role.
+    return Role.ADMINISTRATOR if getattr(user, "is_superuser", False) else None
 
 
 def has_role(user, *roles: str) -> bool:

@@ -384,6 +384,8 @@ CELERY_IMPORTS = ["callback_admin.metrics"]
 # Product settings (SPEC: "[X]" values of the rulebook). See README for each.
 CALLBACK = {
     "BANK_NAME": env_str("BANK_NAME", "示范银行"),
+    # The department that receives suspected frauds (created by accounts' migration 0003).
+    "SECURITY_DEPARTMENT_CODE": env_str("SECURITY_DEPARTMENT_CODE", "security"),
     "WORKDAY_START": env_time("WORKDAY_START", "09:00"),
     "WORKDAY_END": env_time("WORKDAY_END", "17:00"),
     "CALLING_HOURS_START": env_time("CALLING_HOURS_START", "09:00"),

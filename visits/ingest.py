@@ -13,12 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, AccountEvent, AccountStatus, Customer, EventType
+from accounts.services import customer_relationship_refresh
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import DueUnit, business_tz, due
 from core.config import callback_int
 from core.masking import mask_address, mask_id_number, mask_phone
-from visits.rules import apply_events
+from visits.contact import do_not_contact_visits_cancel
+from visits.rules import Applied, apply_events_explained
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +160,8 @@ def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
             client=client,
             request=request,
         )
+        if "do_not_contact" in changed and customer.do_not_contact:
+            do_not_contact_visits_cancel(customer=customer, client=client, request=request)
         contact_changed = [name for name in CONTACT_FIELDS if name in changed]
         if contact_changed:
             _info_changed_event(
@@ -262,6 +266,7 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
                 client=client,
                 request=request,
             )
+            customer_relationship_refresh(customer_ids=[account.customer_id])
             if account.status != AccountStatus.CLOSED and new_account_window_open(
                 account.opened_on
             ):
@@ -292,6 +297,9 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
         if "status" in changed and account.status == AccountStatus.CLOSED and not account.closed_on:
             account.closed_on = timezone.localdate()
             changed.append("closed_on")
+        elif "status" in changed and account.status != AccountStatus.CLOSED and account.closed_on:
+            account.closed_on = None  # reopened
+            changed.append("closed_on")
         account.save(update_fields=[*changed, "updated_at"])
         audit(
             AuditAction.ACCOUNT_UPDATE,
@@ -303,6 +311,8 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
         )
         if "status" in changed and account.status == AccountStatus.CLOSED:
             _account_closed_event(account=account, client=client, request=request)
+        if "status" in changed:  # closing the last account ends the relationship; reopening not
+            customer_relationship_refresh(customer_ids=[account.customer_id])
         return account, False
 
 
@@ -326,6 +336,7 @@ def _visit_summary(visit) -> dict:
         "kind": visit.kind,
         "due_at": timezone.localtime(visit.due_at).isoformat(),
         "due_provisional": visit.due_provisional,
+        "suspected_fraud": visit.suspected_fraud,
     }
 
 
@@ -466,12 +477,14 @@ def _events_ingest_once(
             row._state.db = connection.alias
             new_events.append(row)
             new_positions.append(i)
-        visits_by_event = apply_events(new_events) if new_events else {}
+        applied = apply_events_explained(new_events) if new_events else Applied({}, {})
         changed = []
         for row, i in zip(new_events, new_positions):
-            visits = visits_by_event.get(row.pk) or []
+            visits = applied.visits.get(row.pk) or []
             body = {"event_id": row.event_id, "visits": [_visit_summary(v) for v in visits]}
-            if visits:
+            if reason := applied.skipped.get(row.pk):
+                body["skipped"] = reason  # a rule matched but scheduled nothing: say why
+            if visits or reason:
                 row.response = body
                 changed.append(row)
             results[i] = EventResult(row.event_id, 201, body)

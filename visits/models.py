@@ -1,5 +1,7 @@
 """Calendar, policies, rules, visits, contact attempts, records, escalations and channels."""
 
+from decimal import Decimal
+
 import pgtrigger
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -127,6 +129,11 @@ class EventRule(models.Model):
     threshold = models.DecimalField(
         _("金额阈值"), max_digits=18, decimal_places=2, null=True, blank=True
     )
+    # Other currencies than CNY are judged on their USD equivalent (PBOC large-value rules);
+    # blank: the CNY threshold converted at the reference rates.
+    usd_threshold = models.DecimalField(
+        _("美元等值阈值"), max_digits=18, decimal_places=2, null=True, blank=True
+    )
     min_count = models.PositiveIntegerField(_("笔数下限"), null=True, blank=True)
     window_hours = models.PositiveIntegerField(_("时间窗（小时）"), null=True, blank=True)
     suspected_fraud = models.BooleanField(_("疑似欺诈"), default=False)
@@ -147,6 +154,31 @@ class EventRule(models.Model):
         return self.name
 
 
+class CurrencyRate(models.Model):
+    """A reference rate (CNY per one unit of the currency), kept as data for administrators to
+    update. Transactions in a currency without a rate are refused (SPEC §4 "Currencies")."""
+
+    code = models.CharField(_("币种"), max_length=3, unique=True)
+    cny_per_unit = models.DecimalField(
+        _("人民币参考汇率（每1单位）"),
+        max_digits=18,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("0.000001"))],
+    )
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("参考汇率")
+        verbose_name_plural = _("参考汇率")
+        constraints = [
+            models.CheckConstraint(condition=Q(cny_per_unit__gt=0), name="currency_rate_positive")
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.cny_per_unit}"
+
+
 # --- Visits --------------------------------------------------------------------------------
 
 
@@ -162,6 +194,16 @@ class VisitStatus(models.TextChoices):
 OPEN_VISIT_STATUSES = (VisitStatus.PENDING, VisitStatus.ASSIGNED, VisitStatus.IN_PROGRESS)
 
 
+class CancelReason(models.TextChoices):
+    ACCOUNT_CLOSED = "account_closed", _("账户已销户")
+    DO_NOT_CONTACT = "do_not_contact", _("客户已设置勿扰")
+
+
+# A visit that may not be made (the customer is do-not-contact and it is no suspected fraud)
+# is never late: it can be neither called nor moved down the fallback ladder.
+UNCONTACTABLE = Q(account__customer__do_not_contact=True, suspected_fraud=False)
+
+
 class VisitQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status__in=OPEN_VISIT_STATUSES)
@@ -170,7 +212,7 @@ class VisitQuerySet(models.QuerySet):
         return self.filter(due_at__lt=moment)
 
     def overdue(self, now=None):
-        return self.open().due_before(now or timezone.now())
+        return self.open().due_before(now or timezone.now()).exclude(UNCONTACTABLE)
 
 
 class Visit(models.Model):
@@ -235,7 +277,9 @@ class Visit(models.Model):
         AccountEvent, through="VisitTrigger", related_name="visits", blank=True
     )
     unreachable_reason = models.TextField(_("无法联系原因"), blank=True)
-    cancelled_reason = models.CharField(_("取消原因"), max_length=200, blank=True)
+    cancelled_reason = models.CharField(
+        _("取消原因"), max_length=200, choices=CancelReason.choices, blank=True
+    )
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
@@ -287,7 +331,9 @@ class Visit(models.Model):
         return self.status in OPEN_VISIT_STATUSES
 
     def is_overdue(self, now=None) -> bool:
-        return self.is_open and self.due_at < (now or timezone.now())
+        if not self.is_open or self.due_at >= (now or timezone.now()):
+            return False
+        return self.suspected_fraud or not self.account.customer.do_not_contact
 
 
 class VisitTrigger(models.Model):

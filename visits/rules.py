@@ -1,9 +1,10 @@
 """Account events -> visits (SPEC §4): the event rules, kept as data in EventRule.
 
 ``apply_events`` takes events that are already saved and, for a batch of any size, runs a
-fixed handful of queries: the active rules, the accounts, the policies, ONE aggregate query for
-the daily-cumulative and burst windows of the whole batch, the open visits of the accounts
-concerned, then bulk writes. One event is the same code with a list of one.
+fixed handful of queries: the active rules, the accounts, the policies, the reference rates,
+ONE aggregate query for the daily-cumulative windows and one for the small transactions around
+the batch's bursts (``visits.bursts``), the open visits of the accounts concerned, then bulk
+writes. One event is the same code with a list of one.
 """
 
 from __future__ import annotations
@@ -18,17 +19,21 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import Account, AccountEvent, AccountStatus, EventType
+from accounts.services import accounts_close
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, Due
+from visits.bursts import Burst, burst_windows
+from visits.currencies import CNY, reaches_threshold, reference_rates, usd_factor
 from visits.models import (
     OPEN_VISIT_STATUSES,
+    CancelReason,
     DueUnit,
     EventRule,
     RuleType,
@@ -49,6 +54,7 @@ TRANSACTION_RULE_TYPES = (
     RuleType.DAILY_CUMULATIVE,
     RuleType.SMALL_BURST,
 )
+_MONEY = DecimalField(max_digits=30, decimal_places=8)
 
 
 # --- Policies --------------------------------------------------------------------------------
@@ -103,46 +109,49 @@ def _applies(rule: EventRule, account: Account, txn_kind: str = "") -> bool:
 
 
 def _window_aggregates(
-    events: Sequence[AccountEvent], rules: Sequence[EventRule]
+    events: Sequence[AccountEvent], rules: Sequence[EventRule], rates: dict[str, Decimal]
 ) -> dict[int, dict]:
-    """For each transaction event of the batch, per window rule: the day's cumulative amount up
-    to the event (daily_cumulative) or the number of small transactions in the window ending at
-    the event (small_burst). ONE query over the batch's accounts, using the (account,
-    occurred_at) index."""
-    window_rules = [
-        r for r in rules if r.rule_type in (RuleType.DAILY_CUMULATIVE, RuleType.SMALL_BURST)
-    ]
+    """For each transaction event of the batch, per daily-cumulative rule: the day's cumulative
+    amount up to the event, in CNY for CNY transactions (``rule_<pk>``) and in USD for the
+    others (``rule_<pk>_usd``, at the reference rates). ONE query over the batch's accounts,
+    using the (account, occurred_at) index. Bursts are judged in ``visits.bursts``."""
+    window_rules = [r for r in rules if r.rule_type == RuleType.DAILY_CUMULATIVE]
     if not events or not window_rules:
         return {}
     tz = ZoneInfo(settings.TIME_ZONE)
-    longest = max(
-        [
-            timedelta(hours=r.window_hours or 24)
-            for r in window_rules
-            if r.rule_type == RuleType.SMALL_BURST
-        ]
-        + [timedelta(days=1)]
-    )
-    earliest = min(e.occurred_at for e in events) - longest
+    earliest = min(e.occurred_at for e in events) - timedelta(days=1)
     latest = max(e.occurred_at for e in events)
     history = "account__events__"
     base = Q(**{f"{history}event_type": EventType.TRANSACTION}) & Q(
         **{f"{history}occurred_at__lte": F("occurred_at")}
     )
+    in_cny = Q(**{f"{history}currency__in": ["", CNY]})
+    usd_factors = {
+        code: factor
+        for code in rates
+        if code != CNY and (factor := usd_factor(code, rates)) is not None
+    }
+    in_usd = Case(
+        *[
+            When(
+                **{f"{history}currency": code},
+                then=F(f"{history}amount") * Value(factor, output_field=_MONEY),
+            )
+            for code, factor in usd_factors.items()
+        ],
+        default=None,
+        output_field=_MONEY,
+    )
     annotations = {}
     for rule in window_rules:
-        condition = base
+        condition = base & Q(
+            **{f"{history}occurred_at__gte": TruncDay("occurred_at", tzinfo=tz)}
+        )
         if rule.txn_kind:
             condition &= Q(**{f"{history}txn_kind": rule.txn_kind})
-        if rule.rule_type == RuleType.DAILY_CUMULATIVE:
-            condition &= Q(**{f"{history}occurred_at__gte": TruncDay("occurred_at", tzinfo=tz)})
-            annotations[f"rule_{rule.pk}"] = Sum(f"{history}amount", filter=condition)
-        else:
-            window = timedelta(hours=rule.window_hours or 24)
-            condition &= Q(**{f"{history}occurred_at__gt": F("occurred_at") - window})
-            if rule.threshold is not None:
-                condition &= Q(**{f"{history}amount__lt": rule.threshold})
-            annotations[f"rule_{rule.pk}"] = Count(f"{history}pk", filter=condition)
+        annotations[f"rule_{rule.pk}"] = Sum(f"{history}amount", filter=condition & in_cny)
+        if usd_factors:
+            annotations[f"rule_{rule.pk}_usd"] = Sum(in_usd, filter=condition & ~in_cny)
     rows = (
         AccountEvent.objects.filter(pk__in=[e.pk for e in events])
         # Restricting the joined history to the batch's time span lets the index do the work.
@@ -153,8 +162,23 @@ def _window_aggregates(
     return {row.pop("pk"): row for row in rows}
 
 
-def _transaction_match(event, account, rules, aggregates) -> EventRule | None:
-    """The strongest rule the transaction matches (suspected fraud first, then priority)."""
+def _cumulative_reached(rule: EventRule, totals: dict) -> bool:
+    cny = totals.get(f"rule_{rule.pk}") or Decimal(0)
+    if rule.threshold is not None and Decimal(str(cny)) >= rule.threshold:
+        return True
+    usd = totals.get(f"rule_{rule.pk}_usd")
+    if usd is None:
+        return False
+    if rule.usd_threshold is not None:
+        return Decimal(str(usd)) >= rule.usd_threshold
+    return False
+
+
+def _transaction_match(
+    event, account, rules, aggregates, bursts, rates
+) -> tuple[EventRule | None, Burst | None]:
+    """The strongest rule the transaction matches (suspected fraud first, then priority), and
+    for a burst every transaction of its window and when it was complete."""
     matched = []
     amount = event.amount
     for rule in rules:
@@ -163,21 +187,18 @@ def _transaction_match(event, account, rules, aggregates) -> EventRule | None:
         ):
             continue
         if rule.rule_type == RuleType.SINGLE_TRANSACTION:
-            if amount is not None and rule.threshold is not None and amount >= rule.threshold:
+            if reaches_threshold(rule, amount, event.currency, rates):
                 matched.append(rule)
         elif rule.rule_type == RuleType.DAILY_CUMULATIVE:
-            total = aggregates.get(event.pk, {}).get(f"rule_{rule.pk}") or Decimal(0)
-            if rule.threshold is not None and total >= rule.threshold:
+            if _cumulative_reached(rule, aggregates.get(event.pk, {})):
                 matched.append(rule)
         elif rule.rule_type == RuleType.SMALL_BURST:
-            if amount is None or (rule.threshold is not None and amount >= rule.threshold):
-                continue  # only a small transaction completes a burst of small ones
-            count = aggregates.get(event.pk, {}).get(f"rule_{rule.pk}") or 0
-            if count >= (rule.min_count or 1):
+            if rule.pk in bursts.get(event.pk, {}):
                 matched.append(rule)
     if not matched:
-        return None
-    return max(matched, key=lambda r: (r.suspected_fraud, r.priority, -r.pk))
+        return None, None
+    best = max(matched, key=lambda r: (r.suspected_fraud, r.priority, -r.pk))
+    return best, bursts.get(event.pk, {}).get(best.pk)
 
 
 @dataclass
@@ -195,6 +216,7 @@ class _Wanted:
     channel: str
     events: list = field(default_factory=list)  # (event, rule)
     due_provisional: bool = False
+    linked: dict = field(default_factory=dict)  # pk of a transaction of a burst -> its rule
 
     def merge(self, *, due: Due, priority, suspected_fraud, event, rule):
         if due.at < self.due_at:
@@ -209,12 +231,35 @@ class _Wanted:
 # --- The entry point ---------------------------------------------------------------------------
 
 
+# Why a rule that matched scheduled nothing (the event answer's "skipped").
+SKIPPED_ACCOUNT_CLOSED = "account_closed"
+SKIPPED_DO_NOT_CONTACT = "do_not_contact"
+SKIPPED_ALREADY_VISITED = "new_account_visit_done"
+
+
+@dataclass
+class Applied:
+    """For each event pk: the visits it created or joined, and, when a rule matched but no
+    visit was made, why (``SKIPPED_*``)."""
+
+    visits: dict[int, list[Visit]]
+    skipped: dict[int, str]
+
+
 def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
     """Evaluate saved events against the active rules; open or join visits; cancel the open
     visits of closed accounts. Returns, for each event pk, the visits it created or joined."""
+    return apply_events_explained(events).visits
+
+
+def apply_events_explained(events: Sequence[AccountEvent]) -> Applied:
+    """``apply_events`` that also says, per event, why a matching rule scheduled nothing: the
+    account is closed, the customer is do-not-contact (anything but suspected fraud), the
+    account already had its new-account visit. Nothing accepted is silently dropped."""
     result: dict[int, list[Visit]] = {e.pk: [] for e in events}
+    skipped: dict[int, str] = {}
     if not events:
-        return result
+        return Applied(result, skipped)
     calendar = BusinessCalendar()
     rules = list(EventRule.objects.filter(is_active=True).order_by("pk"))
     accounts = {
@@ -241,11 +286,14 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
         )
     )
     transactions = [e for e in events if e.event_type == EventType.TRANSACTION]
-    aggregates = _window_aggregates(transactions, rules)
+    rates = reference_rates() if transactions else {}
+    aggregates = _window_aggregates(transactions, rules, rates)
+    bursts = burst_windows(transactions, rules, rates)
 
     wanted: dict[tuple[int, str], _Wanted] = {}
     flagged: list[int] = []
     closing: dict[int, AccountEvent] = {}
+    closed_by_event: dict[int, AccountEvent] = {}
     opened: list[AccountEvent] = []
 
     def want(event, account, kind, due: Due, priority, reason, policy, rule, fraud):
@@ -270,14 +318,21 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
             due.provisional,
         )
 
-    def special_event(event, account, rule):
+    def special_event(event, account, rule, burst: Burst | None = None):
+        if account.status == AccountStatus.CLOSED:
+            skipped[event.pk] = SKIPPED_ACCOUNT_CLOSED
+            return
+        if account.customer.do_not_contact and not rule.suspected_fraud:
+            skipped[event.pk] = SKIPPED_DO_NOT_CONTACT
+            return
         policy = policy_for(
             policies,
             kind=VisitKind.SPECIAL_EVENT,
             account_type=account.account_type,
             risk_level=account.customer.risk_level,
         )
-        due = due_from(calendar, event.occurred_at, rule.due_unit, rule.due_amount)
+        start = burst.completed_at if burst is not None else event.occurred_at
+        due = due_from(calendar, start, rule.due_unit, rule.due_amount)
         want(
             event,
             account,
@@ -289,16 +344,18 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
             rule,
             rule.suspected_fraud,
         )
+        for pk in burst.event_ids if burst is not None else ():
+            wanted[(account.pk, VisitKind.SPECIAL_EVENT)].linked.setdefault(pk, rule)
 
     for event in events:
         account = accounts.get(event.account_id)
         if account is None:
             continue
         if event.event_type == EventType.TRANSACTION:
-            rule = _transaction_match(event, account, rules, aggregates)
+            rule, burst = _transaction_match(event, account, rules, aggregates, bursts, rates)
             if rule is not None:
-                flagged.append(event.pk)
-                special_event(event, account, rule)
+                flagged += [event.pk, *(burst.event_ids if burst else ())]
+                special_event(event, account, rule, burst)
         elif event.event_type in (EventType.INFO_CHANGED, EventType.COMPLAINT):
             rule_type = (
                 RuleType.INFO_CHANGE
@@ -313,6 +370,7 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
         elif event.event_type == EventType.ACCOUNT_OPENED:
             opened.append(event)
         elif event.event_type == EventType.ACCOUNT_CLOSED:
+            closed_by_event[account.pk] = event
             if any(r.rule_type == RuleType.ACCOUNT_CLOSED and _applies(r, account) for r in rules):
                 closing[account.pk] = event
 
@@ -328,13 +386,14 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
         )
         for event in opened:
             account = accounts[event.account_id]
-            if (
-                account.pk in had_one
-                or account.status == AccountStatus.CLOSED
-                or account.pk in closing
-            ):
+            if account.pk in had_one:
+                skipped[event.pk] = SKIPPED_ALREADY_VISITED
+                continue
+            if account.status == AccountStatus.CLOSED or account.pk in closing:
+                skipped[event.pk] = SKIPPED_ACCOUNT_CLOSED
                 continue
             if account.customer.do_not_contact:
+                skipped[event.pk] = SKIPPED_DO_NOT_CONTACT
                 continue
             policy = policy_for(
                 policies,
@@ -356,7 +415,8 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
 
     # An account closed in this batch gets no new visits from it.
     for key in [k for k in wanted if k[0] in closing]:
-        del wanted[key]
+        for event, _rule in wanted.pop(key).events:
+            skipped[event.pk] = SKIPPED_ACCOUNT_CLOSED
 
     with transaction.atomic():
         visits = _open_or_join_all(list(wanted.values()))
@@ -367,7 +427,14 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
             AccountEvent.objects.filter(pk__in=flagged).update(flagged=True)
         if closing:
             _cancel_open_visits(closing)
-    return result
+        if closed_by_event:
+            accounts_close(
+                closed_on={
+                    pk: timezone.localdate(event.occurred_at)
+                    for pk, event in closed_by_event.items()
+                }
+            )
+    return Applied(result, skipped)
 
 
 def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
@@ -447,25 +514,28 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
         Visit.objects.bulk_update(
             to_update, ["due_at", "due_provisional", "priority", "suspected_fraud", "updated_at"]
         )
-    VisitTrigger.objects.bulk_create(
-        [
+    triggers = []
+    for w in wanted:
+        # The batch's own events, then the other transactions of a burst's window.
+        linked = {event.pk: rule for event, rule in w.events}
+        for pk, rule in w.linked.items():
+            linked.setdefault(pk, rule)
+        triggers += [
             VisitTrigger(
                 visit=visits[(w.account.pk, w.kind)],
-                event=event,
+                event_id=pk,
                 rule=rule,
                 rule_version=rule.version if rule else None,
                 created_at=now,
             )
-            for w in wanted
-            for event, rule in w.events
-        ],
-        ignore_conflicts=True,
-    )
+            for pk, rule in linked.items()
+        ]
+    VisitTrigger.objects.bulk_create(triggers, ignore_conflicts=True)
     return visits
 
 
 def _cancel_open_visits(closing: dict[int, AccountEvent]) -> int:
-    reason = gettext("账户已销户")
+    reason = CancelReason.ACCOUNT_CLOSED
     cancelled = defaultdict(list)
     for visit_id, account_id in (
         Visit.objects.open()

@@ -16,7 +16,7 @@ from core.masking import mask_account_number
 from escalations.models import Escalation
 from visits.access import visits_visible_to
 from visits.api.customers import COMMON_ERRORS, FIELD_ERRORS, R404
-from visits.models import ContactAttempt, Visit, VisitKind, VisitStatus
+from visits.models import ContactAttempt, Visit, VisitKind, VisitStatus, VisitTrigger
 
 BIGINT_MAX = 2**63 - 1
 
@@ -47,9 +47,16 @@ class VisitSerializer(serializers.Serializer):
     channel = serializers.CharField()
     reason = serializers.CharField()
     due_at = serializers.DateTimeField()
+    cancelled_reason = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_cancelled_reason(self, visit) -> str | None:
+        """Why a cancelled visit was cancelled (account_closed, do_not_contact); else null."""
+        if visit.status != VisitStatus.CANCELLED:
+            return None
+        return visit.cancelled_reason or None
 
     def get_account_number(self, visit) -> str:
         if self.context.get("mask_account", True):
@@ -83,8 +90,15 @@ class RecordSummarySerializer(serializers.Serializer):
     problems = ProblemSerializer(many=True, source="visit.escalations.all")
 
 
+class TriggerEventSerializer(serializers.Serializer):
+    event_id = serializers.CharField(source="event.event_id")
+    type = serializers.CharField(source="event.event_type")
+    occurred_at = serializers.DateTimeField(source="event.occurred_at")
+
+
 class VisitDetailSerializer(VisitSerializer):
     attempts = AttemptSerializer(many=True, source="attempts.all")
+    events = TriggerEventSerializer(many=True, source="triggers.all")
     record = serializers.SerializerMethodField()
 
     @extend_schema_field(RecordSummarySerializer(allow_null=True))
@@ -96,9 +110,20 @@ class VisitDetailSerializer(VisitSerializer):
 
 
 def _choice(request, name, choices):
-    value = request.query_params.get(name)
+    value = _text_param(request, name)
     if value is not None and value not in choices:
         raise exceptions.ValidationError({name: [_("无效的选项。")]})
+    return value
+
+
+def _text_param(request, name):
+    """A query parameter without NUL or other control characters (400 naming it otherwise:
+    a database refuses a NUL, and nothing legitimate carries one)."""
+    value = request.query_params.get(name)
+    if value is not None and (
+        len(value) > 200 or any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value)
+    ):
+        raise exceptions.ValidationError({name: [_("参数含有控制字符或过长。")]})
     return value
 
 
@@ -124,10 +149,12 @@ class VisitList(ApiView):
         operation_id="visits_list",
     )
     def get(self, request):
+        for name in request.query_params:  # any parameter, the cursor and page size included
+            _text_param(request, name)
         visits = visits_for(request)
-        if number := request.query_params.get("account_number"):
+        if number := _text_param(request, "account_number"):
             visits = visits.filter(account__number=number)
-        if external_id := request.query_params.get("customer_external_id"):
+        if external_id := _text_param(request, "customer_external_id"):
             visits = visits.filter(account__customer__external_id=external_id)
         if kind := _choice(request, "kind", VisitKind.values):
             visits = visits.filter(kind=kind)
@@ -170,6 +197,12 @@ class VisitDetail(ApiView):
             .select_related("record")
             .prefetch_related(
                 Prefetch("attempts", queryset=ContactAttempt.objects.order_by("started_at")),
+                Prefetch(
+                    "triggers",
+                    queryset=VisitTrigger.objects.select_related("event").order_by(
+                        "event__occurred_at", "pk"
+                    ),
+                ),
                 Prefetch(
                     "escalations",
                     queryset=Escalation.objects.select_related("department").order_by("pk"),
