@@ -9,8 +9,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from accounts.models import Account, AccountEvent, Department, EventType
+from accounts.models import Account, AccountEvent, EventType
 from accounts.permissions import branches_visible_to
+from accounts.services import security_department
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.config import callback_time
@@ -320,7 +321,7 @@ def record_submit(
         )
         denied = [flagged[pk] for pk, ok in transaction_checks.items() if not ok]
         if denied:
-            security = Department.objects.get(code="security")
+            security = security_department()
             lines = "; ".join(
                 f"{e.occurred_at:%Y-%m-%d %H:%M} {e.amount or ''} {e.currency} {e.channel}".strip()
                 for e in denied
@@ -342,14 +343,6 @@ def record_submit(
                 by=agent,
                 record=record,
             )
-        if changed_fields:
-            info_change_follow_up(
-                account=visit.account,
-                fields=changed_fields,
-                by=agent,
-                source="visit",
-                extra={"visit": visit.pk},
-            )
         if is_follow_up:
             escalation_follow_up_outcome(
                 visit=visit,
@@ -359,6 +352,16 @@ def record_submit(
             )
         before = {"status": visit.status}
         visit_transition(visit=visit, to=VisitStatus.COMPLETED, by=agent, now=now)
+        if changed_fields:
+            # Once the visit is completed: a change reported on a special-event visit would
+            # otherwise join that same visit and close with it, and nobody would confirm it.
+            info_change_follow_up(
+                account=visit.account,
+                fields=changed_fields,
+                by=agent,
+                source="visit",
+                extra={"visit": visit.pk},
+            )
         audit(
             AuditAction.VISIT_COMPLETE,
             actor=agent,
