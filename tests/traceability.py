@@ -5,7 +5,10 @@
 Tests declare what they prove with a marker, ``@pytest.mark.spec("4.new-account")``: the number
 before the first dot is the SPEC.md section (``## 4. When visits are due``), the rest is a free
 label for the requirement inside it. The marker may sit on a test function, on a test class
-(covering its methods) or in a module's ``pytestmark``.
+(covering its methods) or in a module's ``pytestmark``. It may also name the clause of the
+bank's rulebook (``seed/bank-callback-measures.zh.txt``) it proves:
+``@pytest.mark.spec("4.burst", clause="六.3")`` (or a tuple of clauses). The report lists every
+clause of the rulebook with its tests and the clauses without one.
 
 The test files are read, not imported, so the report needs neither Django nor a database.
 Exit status: 0, or 1 when a marker names a section that SPEC.md does not have.
@@ -23,6 +26,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_SPEC = REPO_ROOT.parent / "shared" / "SPEC.md"
+RULEBOOK = REPO_ROOT.parent / "shared" / "seed" / "bank-callback-measures.zh.txt"
+NUMERALS = "一二三四五六七八九十"
+RULEBOOK_HEADING = re.compile(rf"^([{NUMERALS}]+)、(.*)$")
+SUB_CLAUSE = re.compile(r"(?<![\d.])(\d+)\.(?=\S)")
 LOCAL_SPEC = REPO_ROOT / "docs" / "SPEC.md"
 
 SECTION_ID = re.compile(r"^(\d+)(?:\.(.+))?$")
@@ -43,6 +50,44 @@ class Coverage:
     label: str
     test_id: str  # pytest node id, e.g. tests/visits/test_due.py::TestDue::test_it_skips_holidays
     description: str
+    clauses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A clause of the rulebook: '六.3' (a numbered item of chapter 六) or '一' (a chapter
+    without numbered items). ``cut_off``: the source text stops inside it."""
+
+    number: str
+    title: str
+    cut_off: bool = False
+
+
+def read_clauses(text: str) -> list[Clause]:
+    """The chapters (一、 ... 十、) of the rulebook and their numbered items (1. 2. ...). A number
+    standing alone at the very end of a chapter is an item whose text was cut off."""
+    chapters: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        match = RULEBOOK_HEADING.match(line.strip())
+        if match:
+            chapters.append((match.group(1), match.group(2)))
+        elif chapters and line.strip():
+            number, body = chapters[-1]
+            chapters[-1] = (number, body + "\n" + line.strip())
+    clauses: list[Clause] = []
+    for number, body in chapters:
+        items = list(SUB_CLAUSE.finditer(body))
+        heading = re.split(r"[:：,，。1]", body, maxsplit=1)[0][:12]
+        if not items:
+            clauses.append(Clause(number, heading))
+        for i, item in enumerate(items):
+            end = items[i + 1].start() if i + 1 < len(items) else len(body)
+            title = re.split(r"[:：,，。]", body[item.end() : end], maxsplit=1)[0][:16]
+            clauses.append(Clause(f"{number}.{item.group(1)}", title))
+        tail = re.search(r"(\d+)\s*$", body)
+        if tail and not body.rstrip().endswith(f"{tail.group(1)}."):
+            clauses.append(Clause(f"{number}.{tail.group(1)}", "", cut_off=True))
+    return clauses
 
 
 def parse_section_id(section_id: str) -> tuple[str, str] | None:
@@ -83,11 +128,32 @@ def _spec_ids(node: ast.expr) -> list[str] | None:
     ]
 
 
+def _clause_ids(node: ast.expr) -> list[str]:
+    """The ``clause=`` of a ``spec(...)`` mark: a string or a tuple/list of strings."""
+    if not isinstance(node, ast.Call):
+        return []
+    for keyword in node.keywords:
+        if keyword.arg == "clause":
+            value = keyword.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                return [value.value]
+            if isinstance(value, ast.List | ast.Tuple):
+                return [
+                    e.value
+                    for e in value.elts
+                    if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                ]
+    return []
+
+
 def _marks_in(node: ast.expr) -> list[str]:
-    """Spec ids in a decorator or ``pytestmark`` value (a single mark or a list/tuple of them)."""
+    """Spec ids in a decorator or ``pytestmark`` value (a single mark or a list/tuple of them).
+    A clause rides along as ``<section id>@<clause>``."""
     if isinstance(node, ast.List | ast.Tuple):
         return [section_id for element in node.elts for section_id in _marks_in(element)]
-    return _spec_ids(node) or []
+    ids = _spec_ids(node) or []
+    clauses = _clause_ids(node)
+    return [f"{section_id}@{clause}" for section_id in ids for clause in clauses] or ids
 
 
 def _describe(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -145,10 +211,18 @@ def scan_source(source: str, relpath: str) -> tuple[list[Coverage], list[str]]:
                 ids = list(dict.fromkeys(inherited + own))
                 if not ids:
                     unmarked.append(test_id)
-                for section_id in ids:
+                clauses: dict[str, list[str]] = {}
+                for marked in ids:
+                    section_id, _sep, clause = marked.partition("@")
+                    clauses.setdefault(section_id, [])
+                    if clause:
+                        clauses[section_id].append(clause)
+                for section_id, named in clauses.items():
                     parsed = parse_section_id(section_id)
                     section, label = parsed if parsed else (section_id, "")
-                    coverage.append(Coverage(section, label, test_id, _describe(node)))
+                    coverage.append(
+                        Coverage(section, label, test_id, _describe(node), tuple(named))
+                    )
 
     visit(tree.body, relpath, _module_marks(tree))
     return coverage, unmarked
@@ -171,7 +245,38 @@ def find_spec(root: Path = REPO_ROOT) -> Path:
     return shared if shared.is_file() else root / "docs" / "SPEC.md"
 
 
-def render(sections: list[Section], coverage: list[Coverage], unmarked: list[str]) -> str:
+def render_clauses(clauses: list[Clause], coverage: list[Coverage]) -> list[str]:
+    by_clause: dict[str, set[str]] = defaultdict(set)
+    for item in coverage:
+        for clause in item.clauses:
+            by_clause[clause].add(item.test_id)
+    out = ["", "RULEBOOK CLAUSES (银行回访账户管理办法) AND THE TESTS THAT PROVE THEM"]
+    for clause in clauses:
+        tests = sorted(by_clause.get(clause.number, ()))
+        note = "  (cut off in the source text)" if clause.cut_off else ""
+        out.append(f"  {clause.number} {clause.title}{note}  [{len(tests)} test(s)]")
+        out += [f"      {test_id}" for test_id in tests]
+    untested = [c for c in clauses if c.number not in by_clause]
+    out += ["", "RULEBOOK CLAUSES WITH NO TEST"]
+    out += [
+        f"  {c.number} {c.title}"
+        + ("  (cut off in the source text: nothing to test)" if c.cut_off else "")
+        for c in untested
+    ] or ["  none"]
+    known = {c.number for c in clauses}
+    unknown = sorted({c for item in coverage for c in item.clauses} - known)
+    if unknown:
+        out += ["", "MARKERS NAMING A CLAUSE THE RULEBOOK DOES NOT HAVE"]
+        out += [f"  {c}" for c in unknown]
+    return out
+
+
+def render(
+    sections: list[Section],
+    coverage: list[Coverage],
+    unmarked: list[str],
+    clauses: list[Clause] | None = None,
+) -> str:
     known = {section.number for section in sections}
     by_section: dict[str, dict[str, list[Coverage]]] = defaultdict(lambda: defaultdict(list))
     for item in coverage:
@@ -203,6 +308,9 @@ def render(sections: list[Section], coverage: list[Coverage], unmarked: list[str
     out += ["", "SECTIONS WITH NO TEST YET"]
     out += [f"  Section {s.number}. {s.title}" for s in untested] or ["  none"]
 
+    if clauses:
+        out += render_clauses(clauses, coverage)
+
     unknown = sorted(
         (item for item in coverage if item.section not in known), key=lambda c: c.test_id
     )
@@ -232,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         and LOCAL_SPEC.read_bytes() != spec.read_bytes()
     ):
         print(f"Warning: {LOCAL_SPEC.relative_to(REPO_ROOT)} differs from {spec}; copy it over.")
-    print(render(sections, coverage, unmarked), end="")
+    clauses = read_clauses(RULEBOOK.read_text(encoding="utf-8")) if RULEBOOK.is_file() else []
+    print(render(sections, coverage, unmarked, clauses), end="")
     known = {section.number for section in sections}
     return 1 if any(item.section not in known for item in coverage) else 0
 

@@ -56,7 +56,7 @@ def test_an_event_on_a_closed_account_is_stored_and_answered_with_the_reason(
     assert again.status_code == 200 and again.json()["skipped"] == "account_closed"
 
 
-@pytest.mark.spec("4.do-not-contact", clause="五")
+@pytest.mark.spec("4.do-not-contact", clause=("五.1", "五.2"))
 def test_a_do_not_contact_customer_gets_no_special_event_visit_and_the_answer_says_why(
     api, account, frozen_now
 ):
@@ -67,7 +67,7 @@ def test_a_do_not_contact_customer_gets_no_special_event_visit_and_the_answer_sa
     assert not Visit.objects.exists()
 
 
-@pytest.mark.spec("4.do-not-contact", clause="五")
+@pytest.mark.spec("4.do-not-contact", clause=("五.1", "五.2"))
 def test_a_do_not_contact_customer_still_gets_the_suspected_fraud_visit(api, account, frozen_now):
     account.customer.do_not_contact = True
     account.customer.save()
@@ -82,7 +82,7 @@ def test_a_do_not_contact_customer_still_gets_the_suspected_fraud_visit(api, acc
     assert all("skipped" not in r for r in results["results"])
 
 
-@pytest.mark.spec("4.do-not-contact", clause="五")
+@pytest.mark.spec("4.do-not-contact", clause=("五.1", "五.2"))
 def test_setting_do_not_contact_cancels_the_open_non_fraud_visits(api, account, frozen_now):
     periodic = VisitFactory(account=account, kind="periodic")
     fraud = VisitFactory(account=account, kind="special_event", suspected_fraud=True)
@@ -98,7 +98,7 @@ def test_setting_do_not_contact_cancels_the_open_non_fraud_visits(api, account, 
     assert detail["suspected_fraud"] is False
 
 
-@pytest.mark.spec("4.do-not-contact", clause="五")
+@pytest.mark.spec("4.do-not-contact", clause=("五.1", "五.2"))
 def test_visits_of_a_do_not_contact_customer_are_never_overdue(account, frozen_now):
     past = dt.datetime(2026, 11, 1, 10, 0, tzinfo=dt.UTC)
     plain = VisitFactory(account=account, kind="periodic", due_at=past)

@@ -14,7 +14,7 @@ from visits.models import Visit, VisitKind, VisitStatus
 
 from .conftest import at
 
-pytestmark = [pytest.mark.spec("7.follow-up"), pytest.mark.django_db]
+pytestmark = [pytest.mark.spec("7.follow-up", clause="九.3"), pytest.mark.django_db]
 
 
 def resolved(make_escalation, handler, result="已重置网银密码"):

@@ -29,7 +29,7 @@ from visits.models import ContactAttempt
 
 from .conftest import at, make_record
 
-pytestmark = [pytest.mark.django_db, pytest.mark.spec("5.assessment")]
+pytestmark = [pytest.mark.django_db, pytest.mark.spec("5.assessment", clause="七.3")]
 
 OCTOBER = dt.date(2026, 10, 1)
 AFTER_OCTOBER = at(2026, 11, 2, 2)

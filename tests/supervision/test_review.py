@@ -14,7 +14,7 @@ from supervision.sampling import sample_draw
 
 from .conftest import at, make_record
 
-pytestmark = [pytest.mark.django_db, pytest.mark.spec("8.review")]
+pytestmark = [pytest.mark.django_db, pytest.mark.spec("8.review", clause="十.1")]
 
 CHECKS = {
     "record_complete": True,

@@ -13,7 +13,7 @@ from tests.fixtures import PASSWORD
 
 from .conftest import at, make_record
 
-pytestmark = [pytest.mark.django_db, pytest.mark.spec("8.sampling")]
+pytestmark = [pytest.mark.django_db, pytest.mark.spec("8.sampling", clause="十.1")]
 
 OCT_1, OCT_31 = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
 

@@ -14,7 +14,7 @@ from workspace.models import QuestionnaireInvite, QuestionnaireQuestion
 
 from .workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
 
-pytestmark = [pytest.mark.django_db, pytest.mark.spec("3.online")]
+pytestmark = [pytest.mark.django_db, pytest.mark.spec("3.online", clause="五.3")]
 
 
 @pytest.fixture(autouse=True)

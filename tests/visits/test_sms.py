@@ -17,7 +17,7 @@ from workspace.models import SmsMessage, SmsTemplate
 
 from .workspace_helpers import CALL_TIME, SHANGHAI, ensure_seed_data, open_visit
 
-pytestmark = [pytest.mark.django_db, pytest.mark.spec("3.sms")]
+pytestmark = [pytest.mark.django_db, pytest.mark.spec("3.sms", clause="五.2")]
 
 
 @pytest.fixture(autouse=True)
