@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -256,8 +255,11 @@ class TxnKind(models.TextChoices):
 class AccountEvent(models.Model):
     """An event on an account, from core banking (client set) or a teller (created_by set).
 
-    ``event_id`` is the client's idempotency key; ``body_hash`` and ``response`` let a repeat
-    be answered with the first answer, and a different body with the same id be refused."""
+    On PostgreSQL the table is partitioned by month of ``occurred_at`` (visits migration
+    ``event_store_partitioned``): its primary key is (id, occurred_at), ``id`` alone stays unique
+    because one identity sequence numbers every partition. The idempotency of ``event_id`` is
+    kept by ``EventKey`` (a unique index on a partitioned table would have to include the month),
+    which also holds the first answer."""
 
     client = models.ForeignKey(
         ServiceClient, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
@@ -280,25 +282,39 @@ class AccountEvent(models.Model):
     channel = models.CharField(max_length=10, blank=True)
     flagged = models.BooleanField(_("可疑/大额"), default=False)
     body_hash = models.CharField(max_length=64, blank=True)
-    response = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("账户事件")
         verbose_name_plural = _("账户事件")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["client", "event_id"],
-                condition=Q(client__isnull=False),
-                name="event_id_unique_per_client",
-            ),
-        ]
         indexes = [
             models.Index(fields=["account", "occurred_at"], name="event_account_time"),
-            models.Index(fields=["received_at"], name="event_received_at"),
+            models.Index(fields=["client", "event_id"], name="event_client_event_id"),
         ]
 
     def __str__(self):
         return f"{self.event_id} {self.get_event_type_display()}"
+
+
+class EventKey(models.Model):
+    """The idempotency key of an event a service client sent: unique per client, kept for
+    ``CALLBACK["EVENT_KEY_DAYS"]`` days (then a repeat is stored as a new event). A repeat with
+    the same ``body_hash`` is answered with the first answer (``answer``, kept only when it says
+    more than "no visit": null stands for ``{"event_id": ..., "visits": []}``), another body
+    with 409."""
+
+    client = models.ForeignKey(ServiceClient, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=64)
+    body_hash = models.CharField(max_length=64)
+    answer = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "event_id"], name="event_key_unique"),
+        ]
+
+    def __str__(self):
+        return self.event_id
 
 
 class ConsentKind(models.TextChoices):

@@ -431,6 +431,10 @@ CALLBACK = {
     "COMPLAINT_FORM_GLOBAL_HOUR": env_int("COMPLAINT_FORM_GLOBAL_HOUR", 500),
     "RETENTION_RECORD_YEARS": env_int("RETENTION_RECORD_YEARS", 10),
     "RETENTION_AUDIT_LOG_MONTHS": env_int("RETENTION_AUDIT_LOG_MONTHS", 6),
+    # Event store: idempotency keys kept this many days; events that no visit points to
+    # removed (by whole monthly partitions on PostgreSQL) after this many months.
+    "EVENT_KEY_DAYS": env_int("EVENT_KEY_DAYS", 35),
+    "EVENT_RETENTION_MONTHS": env_int("EVENT_RETENTION_MONTHS", 13),
     "PASSWORD_MAX_AGE_DAYS": env_int("PASSWORD_MAX_AGE_DAYS", 90),
     "BACKUP_DIR": env_str("BACKUP_DIR", str(VAR_DIR / "backups")),
     "BACKUP_KEEP": env_int("BACKUP_KEEP", 7),

@@ -31,6 +31,14 @@ SCHEDULES: tuple[Schedule, ...] = (
         hour="1",
     ),
     Schedule(
+        "visits.event_store_maintain",
+        "visits.tasks.event_store_maintain_task",
+        "Event store: next months' partitions, events past retention that no visit points "
+        "to dropped by month, expired idempotency keys deleted (daily 03:30).",
+        minute="30",
+        hour="3",
+    ),
+    Schedule(
         "visits.assign_visits",
         "visits.tasks.assign_visits_task",
         "Assign pending visits to agents of their branch by load (every 5 minutes).",

@@ -272,7 +272,7 @@ def _anonymise_customers(customer_ids) -> dict[str, int]:
     counts["visits.visit"] = visits.update(reason="", unreachable_reason="", cancelled_reason="")
     counts["accounts.accountevent"] = AccountEvent.objects.filter(
         account__customer__in=customer_ids
-    ).update(data={}, response=None)
+    ).update(data={})
     counts["accounts.consententry"] = ConsentEntry.objects.filter(customer__in=customer_ids).update(
         note=""
     )

@@ -6,7 +6,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import cast
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -19,6 +18,7 @@ from core.audit_actions import AuditAction
 from core.calendar import DueUnit, business_tz, due
 from core.config import callback_int
 from core.masking import mask_address, mask_id_number, mask_phone
+from visits import event_store
 from visits.contact import do_not_contact_visits_cancel
 from visits.rules import Applied, apply_events_explained
 
@@ -340,39 +340,6 @@ def _visit_summary(visit) -> dict:
     }
 
 
-def _insert_new_events(rows: list[AccountEvent]) -> dict[str, int]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement for the whole batch; returns
-    event_id -> pk of the rows this call inserted (a conflicting row, e.g. the winner of a race,
-    is not returned). Works on PostgreSQL and SQLite >= 3.35."""
-    if not rows:
-        return {}
-    fields = [f for f in AccountEvent._meta.concrete_fields if not f.primary_key]
-    # A concrete field always has a column; the type allows None for other fields only.
-    columns = ", ".join(connection.ops.quote_name(cast(str, f.column)) for f in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    table = connection.ops.quote_name(AccountEvent._meta.db_table)
-    inserted: dict[str, int] = {}
-    # In event-id order, so that two overlapping batches wait for each other's rows in the same
-    # order instead of deadlocking on the unique index.
-    rows = sorted(rows, key=lambda row: row.event_id)
-    # SQLite allows 32766 parameters per statement; 1,000 rows of 16 columns fit.
-    per_statement = 1000
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            params = []
-            for row in chunk:
-                for field in fields:
-                    params.append(field.get_db_prep_save(getattr(row, field.attname), connection))
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(chunk))} "
-                f"ON CONFLICT DO NOTHING RETURNING id, event_id",
-                params,
-            )
-            inserted.update({event_id: pk for pk, event_id in cursor.fetchall()})
-    return inserted
-
-
 DEADLOCK_RETRIES = 3
 _RETRYABLE_PGCODES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
@@ -414,21 +381,17 @@ def _events_ingest_once(
 ) -> list[EventResult]:
     """Store new events idempotently and run the event rules on them, set-based.
 
-    ``event_id`` is unique per client (constraint ``event_id_unique_per_client``): a known id
-    with the same body hash answers 200 with the first answer, with another body 409. New
-    events are inserted in one statement and passed to ``visits.rules.apply_events`` once;
-    the loser of a race on the insert reads the winner's row and answers like a repeat.
-    One audit entry summarises the whole call. Returns one result per input, in order."""
+    ``event_id`` is unique per client (its ``EventKey``, kept for a window): a known id with
+    the same body hash answers 200 with the first answer, with another body 409. The keys of
+    the new events are claimed in one statement, the events inserted in another and passed to
+    ``visits.rules.apply_events`` once; the loser of a race on a key reads the winner's key and
+    answers like a repeat. One audit entry summarises the whole call. Returns one result per
+    input, in order."""
 
     results: list[EventResult | None] = [None] * len(events)
     known: dict[str, tuple[str, dict | None]] = {}
     if client is not None and events:
-        known = {
-            event_id: (body_hash, response)
-            for event_id, body_hash, response in AccountEvent.objects.filter(
-                client=client, event_id__in={e.event_id for e in events}
-            ).values_list("event_id", "body_hash", "response")
-        }
+        known = event_store.keys_known(client=client, event_ids=(e.event_id for e in events))
 
     to_insert: dict[str, tuple[int, EventInput]] = {}
     pending_repeats: list[int] = []  # a later duplicate of an id first seen in this batch
@@ -445,59 +408,53 @@ def _events_ingest_once(
     new_events: list[AccountEvent] = []
     race_losers: list[int] = []
     with transaction.atomic():
-        rows = []
-        for _key, (_i, event) in to_insert.items():
+        claimed: dict[str, int] = {}
+        if client is not None:
+            claimed = event_store.keys_claim(
+                client=client,
+                keys=[(event.event_id, event.body_hash) for _i, event in to_insert.values()],
+                now=now,
+            )
+        rows, new_positions = [], []
+        for i, event in to_insert.values():
+            if client is not None and event.event_id not in claimed:
+                race_losers.append(i)  # the winner's key is read after this transaction
+                continue
             fields = dict(event.fields)
             if "account" in fields:  # an id is cheaper than a related object for 1,000 rows
                 fields["account_id"] = fields.pop("account").pk
             rows.append(
-                AccountEvent(
-                    client=client,
-                    created_by=created_by,
-                    event_id=event.event_id,
-                    received_at=now,
-                    body_hash=event.body_hash,
-                    response={"event_id": event.event_id, "visits": []},
+                {
+                    "client_id": client.pk if client is not None else None,
+                    "created_by_id": created_by.pk if created_by is not None else None,
+                    "event_id": event.event_id,
+                    "received_at": now,
+                    "body_hash": event.body_hash,
                     **fields,
-                )
+                }
             )
-        if client is not None:
-            inserted = _insert_new_events(rows)
-            for row in rows:
-                row.pk = inserted.get(row.event_id)
-        else:  # no idempotency key to enforce: plain inserts (teller page, tests)
-            for row in rows:
-                row.save(force_insert=True)
-        new_positions = []
-        for row, (i, _event) in zip(rows, to_insert.values()):
-            if row.pk is None:
-                race_losers.append(i)  # the winner's row is read after this transaction
-                continue
-            row._state.adding = False
-            row._state.db = connection.alias
-            new_events.append(row)
             new_positions.append(i)
+        for row, pk in zip(rows, event_store.events_insert(rows)):
+            event_row = AccountEvent(pk=pk, **row)
+            event_row._state.adding = False
+            event_row._state.db = connection.alias
+            new_events.append(event_row)
         applied = apply_events_explained(new_events) if new_events else Applied({}, {})
-        changed = []
+        answers = {}  # the first answers worth keeping: those that say more than "no visit"
         for row, i in zip(new_events, new_positions):
             visits = applied.visits.get(row.pk) or []
             body = {"event_id": row.event_id, "visits": [_visit_summary(v) for v in visits]}
             if reason := applied.skipped.get(row.pk):
                 body["skipped"] = reason  # a rule matched but scheduled nothing: say why
-            if visits or reason:
-                row.response = body
-                changed.append(row)
+            if (visits or reason) and row.event_id in claimed:
+                answers[claimed[row.event_id]] = body
             results[i] = EventResult(row.event_id, 201, body)
-        if changed:
-            AccountEvent.objects.bulk_update(changed, ["response"], batch_size=500)
+        event_store.keys_answer(answers)
 
     if race_losers:
-        winners = {
-            event_id: (body_hash, response)
-            for event_id, body_hash, response in AccountEvent.objects.filter(
-                client=client, event_id__in={events[i].event_id for i in race_losers}
-            ).values_list("event_id", "body_hash", "response")
-        }
+        winners = event_store.keys_known(
+            client=client, event_ids=(events[i].event_id for i in race_losers)
+        )
         for i in race_losers:
             results[i] = _repeat_result(events[i], *winners[events[i].event_id])
     for i in pending_repeats:

@@ -340,7 +340,12 @@ class VisitTrigger(models.Model):
     """Why a visit exists: each event that created or joined it, and the rule that matched."""
 
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="triggers")
-    event = models.ForeignKey(AccountEvent, on_delete=models.CASCADE, related_name="triggers")
+    # No database-level foreign key to events: on PostgreSQL the events table is partitioned
+    # by month and its key is (id, occurred_at), so ``id`` alone cannot be referenced. The ORM
+    # still cascades; the monthly purge keeps every event a trigger or a check points to.
+    event = models.ForeignKey(
+        AccountEvent, on_delete=models.CASCADE, related_name="triggers", db_constraint=False
+    )
     rule = models.ForeignKey(EventRule, on_delete=models.PROTECT, null=True, blank=True)
     rule_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -512,7 +517,10 @@ class TransactionCheck(models.Model):
     record = models.ForeignKey(
         VisitRecord, on_delete=models.PROTECT, related_name="transaction_checks"
     )
-    event = models.ForeignKey(AccountEvent, on_delete=models.PROTECT, related_name="+")
+    # No database-level foreign key: see VisitTrigger.event.
+    event = models.ForeignKey(
+        AccountEvent, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     confirmed = models.BooleanField(_("客户确认"))
 
     class Meta:

@@ -7,6 +7,7 @@ from celery import shared_task
 
 from core.tasks import RETRY_POLICY
 from visits.assignment import assign_visits
+from visits.event_store import event_store_maintain
 from visits.generation import generate_due_visits
 
 logger = logging.getLogger(__name__)
@@ -24,3 +25,10 @@ def assign_visits_task():
     assigned = assign_visits()
     logger.info("assign_visits_task", extra={"assigned": assigned})
     return assigned
+
+
+@shared_task(name="visits.tasks.event_store_maintain_task", **RETRY_POLICY)
+def event_store_maintain_task():
+    counts = event_store_maintain()
+    logger.info("event_store_maintain_task", extra=counts)
+    return counts

@@ -1,0 +1,314 @@
+"""Storage of account events at bank scale.
+
+- Idempotency keys (``EventKey``): one narrow row per event a service client sent, unique per
+  client, with the body hash and the first answer when it names visits; kept
+  ``EVENT_KEY_DAYS`` days.
+- Event rows: written in one statement per batch (on PostgreSQL an INSERT ... SELECT FROM
+  unnest of one array per column: a few parameters instead of 16 per row).
+- Retention (PostgreSQL): the events table is partitioned by month of ``occurred_at``
+  (visits migration ``event_store_partitioned``). Each night the months ahead get their
+  partition, and a month older than ``EVENT_RETENTION_MONTHS`` is replaced by a copy of the
+  events a visit trigger or a transaction check points to (the others are dropped with the old
+  partition, in one transaction). Rows that landed in the DEFAULT partition (occurred before
+  the first month) and SQLite's single table are purged row by row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import AccountEvent, EventKey
+from visits.models import TransactionCheck, VisitTrigger
+
+logger = logging.getLogger(__name__)
+
+EVENT_TABLE = AccountEvent._meta.db_table
+KEY_TABLE = EventKey._meta.db_table
+MONTHS_AHEAD = 3
+
+
+def _setting(name: str, default: int) -> int:
+    return int(settings.CALLBACK.get(name, default))
+
+
+# --- Idempotency keys ------------------------------------------------------------------------
+
+
+def keys_known(*, client, event_ids: Iterable[str]) -> dict[str, tuple[str, dict | None]]:
+    """event_id -> (body_hash, first answer or None) for the keys already stored."""
+    ids = list(set(event_ids))
+    if not ids:
+        return {}
+    return {
+        event_id: (body_hash, answer)
+        for event_id, body_hash, answer in EventKey.objects.filter(
+            client=client, event_id__in=ids
+        ).values_list("event_id", "body_hash", "answer")
+    }
+
+
+def keys_claim(*, client, keys: list[tuple[str, str]], now: datetime.datetime) -> dict[str, int]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING for (event_id, body_hash) pairs, in event-id
+    order (two overlapping batches then wait for each other in one order instead of
+    deadlocking). Returns event_id -> key id of the keys this call inserted; a key another
+    transaction inserted first is not returned (it waits for that transaction to end)."""
+    if not keys:
+        return {}
+    keys = sorted(keys)
+    claimed: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {KEY_TABLE} (client_id, event_id, body_hash, created_at) "
+                "SELECT %s, e, h, %s FROM unnest(%s::text[], %s::text[]) AS u(e, h) "
+                "ON CONFLICT DO NOTHING RETURNING id, event_id",
+                [client.pk, now, [k for k, _h in keys], [h for _k, h in keys]],
+            )
+            claimed.update({event_id: pk for pk, event_id in cursor.fetchall()})
+            return claimed
+        for start in range(0, len(keys), 5000):  # SQLite: 32766 parameters per statement
+            chunk = keys[start : start + 5000]
+            params: list = []
+            for event_id, body_hash in chunk:
+                params += [client.pk, event_id, body_hash, now]
+            cursor.execute(
+                f"INSERT INTO {KEY_TABLE} (client_id, event_id, body_hash, created_at) VALUES "
+                + ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+                + " ON CONFLICT DO NOTHING RETURNING id, event_id",
+                params,
+            )
+            claimed.update({event_id: pk for pk, event_id in cursor.fetchall()})
+    return claimed
+
+
+def keys_answer(answers: dict[int, dict]) -> None:
+    """Stores first answers on their keys (key id -> answer)."""
+    if not answers:
+        return
+    EventKey.objects.bulk_update(
+        [EventKey(pk=pk, answer=answer) for pk, answer in answers.items()],
+        ["answer"],
+        batch_size=500,
+    )
+
+
+def keys_purge(*, now: datetime.datetime | None = None) -> int:
+    """Deletes the keys older than the window; a later repeat of such an id is a new event."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=_setting("EVENT_KEY_DAYS", 35))
+    deleted, _ = EventKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+# --- Event rows --------------------------------------------------------------------------------
+
+_FIELDS = [f for f in AccountEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime.datetime | datetime.date | Decimal | int | str):
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def events_insert(rows: list[dict]) -> list[int]:
+    """Inserts event rows (dicts by attribute name; a missing one gets the field's default) in
+    one statement; returns their ids in the rows' order."""
+    if not rows:
+        return []
+    defaults = {f.attname: f.get_default() for f in _FIELDS}
+    names = ", ".join(connection.ops.quote_name(f.column) for f in _FIELDS)
+    if connection.vendor != "postgresql":
+        # Multi-row VALUES (SQLite allows 32766 parameters: 1,000 rows of 15 columns fit).
+        ids: list[int] = []
+        row_sql = "(" + ", ".join(["%s"] * len(_FIELDS)) + ")"
+        per_statement = 32000 // len(_FIELDS)
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
+                params = []
+                for row in chunk:
+                    for field in _FIELDS:
+                        value = (
+                            row[field.attname] if field.attname in row else defaults[field.attname]
+                        )
+                        params.append(field.get_db_prep_save(value, connection))
+                cursor.execute(
+                    f"INSERT INTO {EVENT_TABLE} ({names}) VALUES "
+                    f"{', '.join([row_sql] * len(chunk))} RETURNING id",
+                    params,
+                )
+                ids += [pk for (pk,) in cursor.fetchall()]
+        return ids
+    columns = [[] for _ in _FIELDS]
+    for row in rows:
+        for column, field in zip(columns, _FIELDS):
+            column.append(
+                _text(row[field.attname] if field.attname in row else defaults[field.attname])
+            )
+    arrays = ", ".join(["%s::text[]"] * len(_FIELDS))
+    casts = ", ".join(f"c{i}::{f.cast_db_type(connection)}" for i, f in enumerate(_FIELDS))
+    aliases = ", ".join(f"c{i}" for i in range(len(_FIELDS)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {EVENT_TABLE} ({names}) SELECT {casts} "
+            f"FROM unnest({arrays}) WITH ORDINALITY AS u({aliases}, n) ORDER BY n RETURNING id",
+            columns,
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+# --- Partitions and retention (PostgreSQL) ---------------------------------------------------
+
+
+def _month_start(day: datetime.date, shift: int = 0) -> datetime.date:
+    index = day.year * 12 + day.month - 1 + shift
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def partitioned() -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_partitioned_table WHERE partrelid = %s::regclass", [EVENT_TABLE]
+        )
+        return cursor.fetchone() is not None
+
+
+def event_partitions() -> list[tuple[str, datetime.date]]:
+    """(table, first day of its month) of every monthly partition, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass",
+            [EVENT_TABLE],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    out = []
+    prefix = f"{EVENT_TABLE}_p"
+    for name in names:
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            stamp = name[len(prefix) :]
+            out.append((name, datetime.date(int(stamp[:4]), int(stamp[4:6]), 1)))
+    return sorted(out, key=lambda item: item[1])
+
+
+def event_partitions_ensure(*, today: datetime.date | None = None) -> list[str]:
+    """Creates the partitions of this month and the next MONTHS_AHEAD months when missing."""
+    if not partitioned():
+        return []
+    today = today or timezone.localdate()
+    existing = {month for _name, month in event_partitions()}
+    created = []
+    with connection.cursor() as cursor:
+        for shift in range(MONTHS_AHEAD + 1):
+            start = _month_start(today, shift)
+            if start in existing:
+                continue
+            name = f"{EVENT_TABLE}_p{start:%Y%m}"
+            cursor.execute(
+                f"CREATE TABLE {name} PARTITION OF {EVENT_TABLE} FOR VALUES FROM (%s) TO (%s)",
+                [start, _month_start(start, 1)],
+            )
+            created.append(name)
+    return created
+
+
+def _linked(alias: str) -> str:
+    """SQL condition: the event ``alias`` is pointed to by a trigger or a transaction check."""
+    triggers = VisitTrigger._meta.db_table
+    checks = TransactionCheck._meta.db_table
+    return (
+        f"({alias}.id IN (SELECT event_id FROM {triggers}) "
+        f"OR {alias}.id IN (SELECT event_id FROM {checks}))"
+    )
+
+
+def _partition_purge(name: str, start: datetime.date) -> tuple[int, int]:
+    """Replaces the partition by a copy of its linked events; (kept, dropped)."""
+    end = _month_start(start, 1)
+    keep = f"{name}_keep"
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Deferred foreign-key checks still pending in this transaction would forbid the DROP.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"SELECT count(*) FROM {name}")
+        total = cursor.fetchone()[0]
+        cursor.execute(f"CREATE TABLE {keep} (LIKE {EVENT_TABLE} INCLUDING DEFAULTS)")
+        cursor.execute(f"INSERT INTO {keep} SELECT * FROM {name} e WHERE {_linked('e')}")
+        kept = cursor.rowcount
+        # The bounds as a check constraint: ATTACH then needs no scan to prove them.
+        cursor.execute(
+            f"ALTER TABLE {keep} ADD CONSTRAINT {keep}_bounds CHECK "
+            f"(occurred_at IS NOT NULL AND occurred_at >= %s AND occurred_at < %s)",
+            [start, end],
+        )
+        cursor.execute(f"ALTER TABLE {EVENT_TABLE} DETACH PARTITION {name}")
+        cursor.execute(f"DROP TABLE {name}")
+        cursor.execute(f"ALTER TABLE {keep} RENAME TO {name}")
+        cursor.execute(
+            f"ALTER TABLE {EVENT_TABLE} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)",
+            [start, end],
+        )
+        cursor.execute(f"ALTER TABLE {name} DROP CONSTRAINT {keep}_bounds")
+    return kept, total - kept
+
+
+def events_purge(*, now: datetime.datetime | None = None) -> dict:
+    """Removes the events older than ``EVENT_RETENTION_MONTHS`` that no visit points to.
+    Whole months on PostgreSQL (a month is purged once every day of it is past the cutoff);
+    row by row elsewhere. Returns counts."""
+    now = now or timezone.now()
+    months = _setting("EVENT_RETENTION_MONTHS", 13)
+    today = timezone.localtime(now).date()
+    cutoff_month = _month_start(today, -months)  # months before this one are past retention
+    counts = {"partitions": 0, "kept": 0, "deleted": 0}
+    if partitioned():
+        for name, start in event_partitions():
+            if start >= cutoff_month:
+                break
+            if name.endswith("_keep"):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT NOT EXISTS (SELECT 1 FROM {name} e WHERE NOT {_linked('e')})"
+                )
+                if cursor.fetchone()[0]:
+                    continue  # already purged: only linked events left
+            kept, dropped = _partition_purge(name, start)
+            counts["partitions"] += 1
+            counts["kept"] += kept
+            counts["deleted"] += dropped
+        table = f"{EVENT_TABLE}_default"
+    else:
+        table = EVENT_TABLE
+    # Partition bounds are dates at midnight UTC (the connection's time zone); so is the cutoff.
+    cutoff = datetime.datetime.combine(cutoff_month, datetime.time(0), tzinfo=datetime.UTC)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE occurred_at < %s AND NOT {_linked(table)}", [cutoff]
+        )
+        counts["deleted"] += cursor.rowcount
+    logger.info("events purged", extra=counts)
+    return counts
+
+
+def event_store_maintain(*, now: datetime.datetime | None = None) -> dict:
+    """The nightly job: partitions ahead, old events purged, old keys purged."""
+    now = now or timezone.now()
+    created = event_partitions_ensure(today=timezone.localtime(now).date())
+    purged = events_purge(now=now)
+    keys = keys_purge(now=now)
+    return {"partitions_created": len(created), **purged, "keys_deleted": keys}
