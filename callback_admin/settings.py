@@ -449,7 +449,7 @@ CALLBACK = {
     "ESCALATION_FOLLOW_UP_BUSINESS_DAYS": env_int("ESCALATION_FOLLOW_UP_BUSINESS_DAYS", 1),
 }
 
-# Data protection and login hardening (issue 8): see README, "Security".
+# Data protection and login hardening: see README, "Security".
 CALLBACK.update(
     {
         # Supervisors and the three administrators must use a TOTP second factor.

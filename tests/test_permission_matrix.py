@@ -56,7 +56,7 @@ PAGES = [
     # Every logged-in user lands somewhere (302 to the role's landing page).
     _page("home", []),
     _page("login", ROLES, anonymous=200),
-    # Agent workspace (issue 4)
+    # Agent workspace
     _page("workspace:worklist", [AGENT, SUPERVISOR]),
     _page("workspace:claim_next", [AGENT], method="post"),
     _page(
@@ -104,7 +104,7 @@ PAGES = [
     ),
     _page("public:sms_callback", ROLES, method="post", anonymous=401),
     _page("public_complaints:new", ROLES, anonymous=200),
-    # Escalations (issue 5)
+    # Escalations
     _page("escalations:inbox", [AGENT, HANDLER, SUPERVISOR]),
     _page(
         "escalations:detail",
@@ -134,7 +134,7 @@ PAGES = [
         kwargs=lambda w: {"pk": w["notification"].pk},
         method="post",
     ),
-    # Supervision (issue 6)
+    # Supervision
     _page("supervision:dashboard", [SUPERVISOR]),
     _page("supervision:samples", [SUPERVISOR]),
     _page(
@@ -176,7 +176,7 @@ PAGES = [
     _page("supervision:assessments", [SUPERVISOR]),
     _page("supervision:export", [SUPERVISOR], kwargs=lambda w: {"name": "visits", "fmt": "csv"}),
     _page("supervision:audit_log", [SUPERVISOR, AUDITOR]),
-    # Records integrity and security (issue 8)
+    # Records integrity and security
     _page(
         "records:detail",
         [AGENT, SUPERVISOR],
