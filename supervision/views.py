@@ -514,7 +514,7 @@ def export(request, name, fmt):
         )
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
-    handle = exports.xlsx_file(header, rows, title=name)
+    handle = exports.xlsx_file(header, rows, title=exports.sheet_title(name), name=name)
     return FileResponse(
         handle,
         as_attachment=True,
