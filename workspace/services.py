@@ -17,7 +17,7 @@ from core.audit_actions import AuditAction
 from core.config import callback_time
 from core.masking import mask_address, mask_phone
 from escalations.models import Urgency
-from escalations.services import escalation_follow_up_outcome, escalation_open
+from escalations.services import escalation_open
 from visits.models import (
     AttemptOutcome,
     Channel,
@@ -34,6 +34,7 @@ from visits.models import (
 )
 from visits.rules import apply_events
 from visits.transitions import visit_transition
+from workspace.completion import visit_complete
 
 
 class WorkspaceError(Exception):
@@ -87,7 +88,6 @@ def _claimable(agent) -> "models.QuerySet[Visit]":
     )
 
 
-def visit_claim_next(*, agent) -> Visit | None:
 def _own_workable(agent, now: datetime) -> "models.QuerySet[Visit]":
     # The agent's own open visits that can be called now: not waiting for a later call-back
     # appointment, and not already tried today (phone attempts fall on different working days).
@@ -101,6 +101,7 @@ def _own_workable(agent, now: datetime) -> "models.QuerySet[Visit]":
     )
 
 
+def visit_claim_next(*, agent) -> Visit | None:
     """The most urgent visit ``agent`` may work: suspected fraud first (their own or an
     unassigned one of their branches), then their own assigned visits by due time, then the top
     unassigned visit of their branches (overdue first, then priority and due time), which
@@ -108,11 +109,11 @@ def _own_workable(agent, now: datetime) -> "models.QuerySet[Visit]":
     the other transaction are skipped (PostgreSQL SKIP LOCKED)."""
     now = timezone.now()
     skip = connection.features.has_select_for_update_skip_locked
-    with transaction.atomic():
 
     def first(queryset):
         return queryset.select_for_update(skip_locked=skip, of=("self",)).first()
 
+    with transaction.atomic():
         own = _own_workable(agent, now)
         fraud_own = first(own.filter(suspected_fraud=True))
         fraud_pool = first(_claimable(agent).filter(suspected_fraud=True).order_by("due_at", "pk"))
@@ -311,7 +312,7 @@ def record_submit(
             handling=handling,
             problem=data.get("problem", ""),
             answers=answers,
-            resolution_satisfied=data.get("resolution_satisfied") if is_follow_up else None,
+            resolution_satisfied=bool(data["resolution_satisfied"]) if is_follow_up else None,
         )
         TransactionCheck.objects.bulk_create(
             [
@@ -343,15 +344,18 @@ def record_submit(
                 by=agent,
                 record=record,
             )
-        if is_follow_up:
-            escalation_follow_up_outcome(
-                visit=visit,
-                satisfied=bool(data["resolution_satisfied"]),
-                words=data.get("resolution_words", ""),
-                by=agent,
-            )
-        before = {"status": visit.status}
-        visit_transition(visit=visit, to=VisitStatus.COMPLETED, by=agent, now=now)
+        visit_complete(
+            visit=visit,
+            record=record,
+            by=agent,
+            words=data.get("resolution_words", ""),
+            details={
+                "handling": handling,
+                "denied_transactions": [e.pk for e in denied],
+                "reported_changes": changed_fields,
+            },
+            now=now,
+        )
         if changed_fields:
             # Once the visit is completed: a change reported on a special-event visit would
             # otherwise join that same visit and close with it, and nobody would confirm it.
@@ -362,19 +366,6 @@ def record_submit(
                 source="visit",
                 extra={"visit": visit.pk},
             )
-        audit(
-            AuditAction.VISIT_COMPLETE,
-            actor=agent,
-            obj=visit,
-            before=before,
-            after={
-                "status": visit.status,
-                "record": record.pk,
-                "handling": handling,
-                "denied_transactions": [e.pk for e in denied],
-                "reported_changes": changed_fields,
-            },
-        )
     return record
 
 

@@ -22,8 +22,8 @@ from accounts.permissions import branches_visible_to
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.models import Notification
-from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitRecord, VisitStatus
-from visits.transitions import visit_transition
+from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitKind, VisitRecord
+from workspace.completion import visit_complete
 from workspace.models import QuestionnaireInvite, QuestionnaireQuestion
 
 SALT = "visits.questionnaire"
@@ -135,6 +135,16 @@ def _staff_for_action(visit: Visit):
     return None
 
 
+def _flagged_answers(questions, answers: dict, flagged: list[str]) -> str:
+    """The answers that need action, in the customer's words: "question: answer" per line."""
+    labels = {"yes": gettext("是"), "no": gettext("否")}
+    return "\n".join(
+        f"{q.text}：{labels.get(str(answers.get(q.code)), answers.get(q.code))}"
+        for q in questions
+        if q.code in flagged
+    )
+
+
 def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> VisitRecord:
     """The customer's answers become the visit's record (channel online). Single use: the
     conditional UPDATE on ``used_at`` lets exactly one submission through."""
@@ -152,16 +162,19 @@ def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> Visit
         flagged = [q.code for q in questions if answer_needs_action(q, answers.get(q.code))]
         rating = next((answers.get(q.code) for q in questions if q.answer_type == "rating"), None)
         texts = [str(answers.get(q.code)) for q in questions if q.answer_type == "text"]
+        feedback = "\n".join(t for t in texts if t and t != "None")
+        follow_up = visit.kind == VisitKind.FOLLOW_UP
         record = VisitRecord.objects.create(
             visit=visit,
             channel=Channel.ONLINE,
             submitted_at=now,
             answers={**answers, "_needs_action": flagged},
             satisfaction=int(rating) if rating not in (None, "") else None,
-            feedback="\n".join(t for t in texts if t and t != "None"),
+            feedback=feedback,
+            # On a follow-up visit the customer is satisfied with the escalation's result when
+            # no answer needs action.
+            resolution_satisfied=not flagged if follow_up else None,
         )
-        before = visit.status
-        visit_transition(visit=visit, to=VisitStatus.COMPLETED, now=now)
         assignee = None
         if flagged:
             assignee = _staff_for_action(visit)
@@ -176,15 +189,15 @@ def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> Visit
                         "link": reverse("workspace:call_screen", args=[visit.pk]),
                     },
                 )
-        audit(
-            AuditAction.QUESTIONNAIRE_SUBMIT,
-            obj=visit,
-            before={"status": before},
-            after={
-                "status": visit.status,
-                "record": record.pk,
+        visit_complete(
+            visit=visit,
+            record=record,
+            words=feedback or _flagged_answers(questions, answers, flagged),
+            details={
+                "invite": invite.pk,
                 "needs_action": flagged,
                 "assigned_to": assignee.pk if assignee else None,
             },
+            now=now,
         )
     return record

@@ -35,10 +35,10 @@ from visits.models import (
     ContactAttempt,
     ItemStatus,
     Visit,
+    VisitKind,
     VisitRecord,
-    VisitStatus,
 )
-from visits.transitions import visit_transition
+from workspace.completion import visit_complete
 from workspace.models import SmsMessage, SmsStatus, SmsTemplate
 from workspace.services import info_change_follow_up
 
@@ -438,22 +438,17 @@ def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
             return meaning
         if meaning == REPLY_CORRECT:
             if not VisitRecord.objects.filter(visit=visit).exists():
-                VisitRecord.objects.create(
+                record = VisitRecord.objects.create(
                     visit=visit,
                     channel=Channel.SMS,
                     submitted_at=now,
                     mobile_status=ItemStatus.CONFIRMED,
                     answers={"sms_reply": "1"},
                     feedback=gettext("客户短信回复确认信息无误。"),
+                    # On a follow-up visit "1" is the customer saying the result is right.
+                    resolution_satisfied=True if visit.kind == VisitKind.FOLLOW_UP else None,
                 )
-                before = visit.status
-                visit_transition(visit=visit, to=VisitStatus.COMPLETED, now=now)
-                audit(
-                    AuditAction.VISIT_COMPLETE,
-                    obj=visit,
-                    before={"status": before},
-                    after={"status": visit.status},
-                )
+                visit_complete(visit=visit, record=record, now=now)
         elif meaning == REPLY_WRONG:
             # Back to the phone with a fresh count: the failed calls before the SMS do not
             # send the visit straight back down the fallback ladder.
