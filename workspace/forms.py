@@ -1,10 +1,14 @@
 """Forms of the agent workspace: worklist filters, contact attempts, the structured record."""
 
+import re
+
 from django import forms
+from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department
+from core.presentation import vocabulary_choices
 from escalations.models import Urgency
 from visits.models import (
     OPEN_VISIT_STATUSES,
@@ -26,16 +30,12 @@ PHONE_OUTCOMES = [
         AttemptOutcome.CALLBACK,
     )
 ]
-USAGE_CHANNELS = [
-    ("counter", _("柜面")),
-    ("atm", _("自助设备")),
-    ("online", _("网上银行")),
-    ("mobile", _("手机银行")),
-    ("pos", _("POS")),
-]
-NEEDS = [("loan", _("贷款")), ("wealth", _("理财")), ("other", _("其他"))]
+USAGE_CHANNELS = vocabulary_choices("usage_channel")
+NEEDS = vocabulary_choices("need")
 YES_NO = [("yes", _("满意")), ("no", _("不满意"))]
 CONTACT_ITEMS = ("mobile", "email", "landline", "address")
+MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+LANDLINE_RE = re.compile(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?")
 
 
 class WorklistFilterForm(forms.Form):
@@ -171,8 +171,43 @@ class RecordForm(forms.Form):
     def transaction_fields(self):
         return [(event, self[f"txn_{event.pk}"]) for event in self.flagged_events]
 
+    def _clean_reported(self, data) -> None:
+        """What the customer reports as new contact data must look like it (SPEC §2): a
+        mainland mobile number, an e-mail address, a landline, an address that is not empty."""
+        for item in CONTACT_ITEMS:
+            status, key = data.get(f"{item}_status"), f"{item}_new"
+            value = (data.get(key) or "").strip()
+            if status != ItemStatus.CHANGED:
+                if value:
+                    self.add_error(key, _("填写新信息时，请在上方选择“有变更”。"))
+                continue
+            if not value:
+                self.add_error(key, _("选择“有变更”时请填写客户报告的新信息。"))
+                continue
+            if item == "mobile":
+                digits = re.sub(r"[\s-]", "", value)
+                digits = digits[3:] if digits.startswith("+86") else digits
+                if not MOBILE_RE.fullmatch(digits):
+                    self.add_error(key, _("请输入 11 位中国大陆手机号码，例如 13812345678。"))
+                    continue
+                value = digits
+            elif item == "email":
+                try:
+                    validate_email(value)
+                except forms.ValidationError:
+                    self.add_error(key, _("请输入有效的电子邮箱地址，例如 name@example.com。"))
+                    continue
+            elif item == "landline" and not LANDLINE_RE.fullmatch(value):
+                self.add_error(key, _("请输入带区号的固定电话，例如 010-12345678。"))
+                continue
+            data[key] = value
+
     def clean(self):
         data = super().clean()
+        self._clean_reported(data)
+        if data.get("id_expiry_checked") and not data.get("id_expiry_reported"):
+            if "id_expiry_reported" not in self.errors:
+                self.add_error("id_expiry_reported", _("已核对证件有效期时请填写有效期。"))
         if not data.get("reminder_anti_fraud"):
             self.add_error("reminder_anti_fraud", _("必须向客户提示防诈骗事项后才能提交。"))
         if not data.get("reminder_safe_operation"):

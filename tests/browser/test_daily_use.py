@@ -235,3 +235,36 @@ def test_a_handler_sees_the_masked_customer_and_the_source_record_read_only(
     assert "手机银行转账失败" in source.inner_text()
     assert source.locator("form, input, textarea, button").count() == 0
     assert leaked_codes(page.locator("main").inner_text()) == []
+
+
+def test_a_refused_record_shows_a_summary_in_view_that_leads_to_each_field(
+    live_server, pw_page, agent, branch, morning
+):
+    page = pw_page
+    visit = reached_visit(agent, branch)
+    sign_in(page, live_server, agent)
+    page.wait_for_url("**/visits/")
+    page.goto(f"{live_server.url}/visits/{visit.pk}/")
+    page.check("input[name='r-mobile_status'][value='changed']")
+    page.fill("input[name='r-mobile_new']", "abc123")
+    page.check("input[name='r-email_status'][value='changed']")
+    page.fill("input[name='r-email_new']", "not-an-email")
+    page.check("input[name='r-reminder_anti_fraud']")
+    page.check("input[name='r-reminder_safe_operation']")
+    page.click("#record-submit")
+    summary = page.locator("#error-summary")
+    summary.wait_for()
+    page.wait_for_function("window.scrollY > 300")  # the page opens at the summary, not the top
+    box = summary.bounding_box()
+    assert 0 <= box["y"] < page.viewport_size["height"]
+    links = summary.locator("a")
+    assert links.count() == 2
+    assert "手机" in links.nth(0).inner_text() and "11 位" in links.nth(0).inner_text()
+    assert page.locator("#field-r-mobile_new .errorlist").inner_text().startswith("请输入 11 位")
+    assert "电子邮箱" in page.locator("#field-r-email_new .errorlist").inner_text()
+    links.nth(1).click()
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.name === 'r-email_new'"
+    )
+    assert page.locator("input[name='r-mobile_new']").input_value() == "abc123"
+    assert not VisitRecord.objects.filter(visit=visit).exists()
