@@ -268,3 +268,62 @@ def test_a_refused_record_shows_a_summary_in_view_that_leads_to_each_field(
     )
     assert page.locator("input[name='r-mobile_new']").input_value() == "abc123"
     assert not VisitRecord.objects.filter(visit=visit).exists()
+
+
+# --- Error pages --------------------------------------------------------------------------------
+
+
+def assert_error_page(page, status: int, words: str):
+    shown = page.locator("#error-page")
+    assert shown.get_attribute("data-status") == str(status)
+    assert words in shown.inner_text()
+    assert page.locator("header.topbar .brand").inner_text() == "回访管理系统"
+    assert page.locator("#error-home").is_visible()
+    assert "Forbidden" not in page.content() and "Not Found" not in page.content()
+
+
+def test_the_error_pages_are_in_the_products_layout_with_a_way_back(
+    live_server, pw_page, agent, settings, morning
+):
+    page = pw_page
+    sign_in(page, live_server, agent)
+    page.wait_for_url("**/visits/")
+
+    response = page.goto(f"{live_server.url}/supervision/")
+    assert response.status == 403
+    assert_error_page(page, 403, "没有查看此页面")
+    page.click("#error-home")
+    page.wait_for_url("**/visits/")
+
+    response = page.goto(f"{live_server.url}/visits/999999/")
+    assert response.status == 404
+    assert_error_page(page, 404, "页面不存在")
+
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    answer = page.request.fetch(
+        f"{live_server.url}/visits/next/", method="PUT", headers={"X-CSRFToken": token,
+                                                                  "Referer": live_server.url}
+    )  # fmt: skip
+    assert answer.status == 405
+    page.set_content(answer.text())
+    assert "只接受表单提交" in page.locator("#error-page").inner_text()
+
+
+def test_the_lockout_page_says_how_many_minutes_remain(live_server, pw_page, agent, settings):
+    settings.AXES_ENABLED = True
+    page = pw_page
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", agent.username)
+        page.fill("#id_password", "not-the-password")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", agent.username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_response("**/login/") as answer:
+        page.click("button[type=submit]")
+    assert answer.value.status == 429
+    assert_error_page(page, 429, "暂时不能登录")
+    remaining = page.locator("#lockout-remaining").inner_text()
+    assert remaining == f"请在 {settings.AXES_COOLOFF_TIME * 60:.0f} 分钟后再试。"
