@@ -180,5 +180,18 @@ def pw_page(pw_browser):
     context = pw_browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
     page.set_default_timeout(30_000)  # CI runs two workers on two cores: pages can be slow
+    # Every page must pass the Content-Security-Policy: a refused script or style, or a script
+    # error, fails the test that opened it.
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
     yield page
     context.close()
+    assert problems == [], f"console errors on the pages: {problems}"

@@ -68,6 +68,12 @@
     });
   }
 
+  // A select marked data-autosubmit submits its form on change (no inline handlers: CSP).
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field.matches && field.matches("[data-autosubmit]") && field.form) field.form.submit();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     setupSession(document.body);
     setupNav();
