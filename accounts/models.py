@@ -340,3 +340,19 @@ class ConsentEntry(models.Model):
         verbose_name = _("同意记录")
         verbose_name_plural = _("同意记录")
         indexes = [models.Index(fields=["customer", "kind", "-recorded_at"], name="consent_lookup")]
+
+
+class PasswordHistory(models.Model):
+    """A password a user had before (its hash only): a new password may not reuse the last
+    few (accounts/passwords.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history"
+    )
+    password = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("历史密码")
+        verbose_name_plural = _("历史密码")

@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.lockout import lockout_notice
-from accounts.models import StaffProfile
+from accounts.models import PasswordHistory, StaffProfile
 from core.audit import audit
 from core.audit_actions import AuditAction
 
@@ -88,7 +88,22 @@ def audit_user_change(sender, instance, created, raw=False, update_fields=None, 
     password_changed = bool(before) and before.get("password") != instance.password
     if password_changed:
         changed_after["password"] = "changed"
+        password_history_add(user=instance, encoded=before["password"])
 
         StaffProfile.objects.filter(user=instance).update(password_changed_at=timezone.now())
     if changed_after:
         audit(AuditAction.USER_CHANGE, obj=instance, before=changed_before, after=changed_after)
+
+
+PASSWORD_HISTORY_KEEP = 5
+
+
+def password_history_add(*, user, encoded: str) -> None:
+    """Keep the password just replaced, and only the last few."""
+    if not encoded:
+        return
+    PasswordHistory.objects.create(user=user, password=encoded)
+    stale = PasswordHistory.objects.filter(user=user).values_list("pk", flat=True)[
+        PASSWORD_HISTORY_KEEP:
+    ]
+    PasswordHistory.objects.filter(pk__in=list(stale)).delete()

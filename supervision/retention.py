@@ -64,6 +64,7 @@ RETENTION_RULES: dict[str, Rule] = {
     "accounts.certification": Rule("forever", "reference data"),
     "accounts.staffprofile": Rule("forever", "staff record, no customer data"),
     "accounts.staffcertification": Rule("forever", "staff record, no customer data"),
+    "accounts.passwordhistory": Rule("forever", "the last 5 password hashes of a user, no more"),
     "core.serviceclient": Rule("forever", "API client, key stored hashed"),
     "accounts.customer": CDD,
     "accounts.account": CDD,
