@@ -10,7 +10,9 @@ exports what no single process knows, read from shared state at scrape time:
 - ``callback_celery_queue_length{queue=...}``: messages waiting in the broker, and
   ``callback_celery_unacked`` (taken by a worker, not yet acknowledged);
 - ``callback_celery_task_failures_total{task=...}``: tasks that raised, counted by the workers
-  (on any machine) in Redis, or in the cache without Redis.
+  (on any machine) in Redis, or in the cache without Redis;
+- ``callback_calendar_next_year_missing{year=...}``: 1 from 1 November while next year's holiday
+  plan is not loaded (due times in it are provisional until it is).
 
 /metrics answers only to ``METRICS_ALLOWED_IPS`` (127.0.0.1 by default) or to a request carrying
 ``Authorization: Bearer <METRICS_TOKEN>``.
@@ -25,16 +27,19 @@ from celery.signals import task_failure
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
+from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from callback_admin.celery import app
+from core.calendar import calendar_status
 from core.db_router import reports_db
 from visits.models import Visit, VisitStatus
 
 logger = logging.getLogger(__name__)
 
 VISITS_CACHE_KEY = "metrics:visits_by_status"
+CALENDAR_CACHE_KEY = "metrics:calendar_status"
 FAILURES_KEY = "callback:metrics:task_failures"
 # kombu keeps a Redis queue's priorities in separate lists: "celery", "celery\x06\x163", ...
 _PRIORITY_SEPARATOR = "\x06\x16"
@@ -188,7 +193,28 @@ class CallbackCollector:
         except Exception:  # noqa: BLE001
             logger.warning("metrics: task failures unavailable", exc_info=True)
             errors.add_metric(["task_failures"], 1)
+        try:
+            yield calendar_metric()
+        except Exception:  # noqa: BLE001
+            logger.warning("metrics: business calendar unavailable", exc_info=True)
+            errors.add_metric(["calendar"], 1)
         yield errors
+
+
+def calendar_metric() -> GaugeMetricFamily:
+    """1 from 1 November while next year's holiday plan is not loaded (the health warning)."""
+    today = timezone.localdate()
+    status = cache.get(CALENDAR_CACHE_KEY)
+    if status is None:
+        status = calendar_status(today)
+        cache.set(CALENDAR_CACHE_KEY, status, settings.METRICS_CACHE_SECONDS)
+    missing = GaugeMetricFamily(
+        "callback_calendar_next_year_missing",
+        "1 from 1 November while the next year's holiday plan is not loaded",
+        labels=["year"],
+    )
+    missing.add_metric([str(today.year + 1)], 0 if status == "ok" else 1)
+    return missing
 
 
 def _allowed(request) -> bool:

@@ -226,10 +226,16 @@ def loaded_years() -> list[int]:
     return list(CalendarYear.objects.values_list("year", flat=True))
 
 
+def next_year_missing(today: date | None = None) -> int | None:
+    """From 1 November, next year when its holiday plan is not loaded yet; otherwise None."""
+    today = today or timezone.localdate(timezone=business_tz())
+    if today.month >= 11 and not CalendarYear.objects.filter(year=today.year + 1).exists():
+        return today.year + 1
+    return None
+
+
 def calendar_status(today: date | None = None) -> str:
     """``"ok"``, or from 1 November ``"next year missing: YYYY"`` while next year's plan is not
     loaded (a warning for health, /metrics and the supervisor dashboard)."""
-    today = today or timezone.localdate(timezone=business_tz())
-    if today.month >= 11 and not CalendarYear.objects.filter(year=today.year + 1).exists():
-        return f"next year missing: {today.year + 1}"
-    return "ok"
+    missing = next_year_missing(today)
+    return "ok" if missing is None else f"next year missing: {missing}"

@@ -19,6 +19,7 @@ from accounts.models import Role
 from accounts.permissions import has_role, may_reveal_personal_data, role_required
 from core.audit import audit, client_ip
 from core.audit_actions import AuditAction
+from core.calendar import next_year_missing
 from core.masking import mask_name
 from supervision import exports
 from supervision.assessment import AssessmentFrozen, assessment_compute
@@ -97,7 +98,14 @@ def dashboard(request):
     return render(
         request,
         "supervision/dashboard.html",
-        {"form": form, "since": since, "until": until, "data": data, "labels": labels},
+        {
+            "form": form,
+            "since": since,
+            "until": until,
+            "data": data,
+            "labels": labels,
+            "calendar_missing_year": next_year_missing(),
+        },
     )
 
 

@@ -47,6 +47,8 @@ class VisitSerializer(serializers.Serializer):
     channel = serializers.CharField()
     reason = serializers.CharField()
     due_at = serializers.DateTimeField()
+    # True while the due time rests on a calendar year not loaded yet (SPEC §4).
+    due_provisional = serializers.BooleanField()
     cancelled_reason = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

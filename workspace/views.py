@@ -62,7 +62,8 @@ PAGE_SIZE = 50
 # in the "appointments" block, sorted by time.
 APPOINTMENT_LEAD = timedelta(minutes=15)
 WORKLIST_FIELDS = (
-    "id", "kind", "status", "priority", "due_at", "callback_at", "suspected_fraud",
+    "id", "kind", "status", "priority", "due_at", "due_provisional", "callback_at",
+    "suspected_fraud",
     "phone_attempts", "channel", "account__number", "account__customer__name",
     "branch__code", "branch__name",
 )  # fmt: skip

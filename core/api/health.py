@@ -19,6 +19,8 @@ from rest_framework.decorators import throttle_classes as throttle_classes_decor
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from core.calendar import calendar_status
+
 # --- Health --------------------------------------------------------------------------------
 
 
@@ -46,6 +48,11 @@ HEALTH = inline_serializer(
     {
         "database": serializers.ChoiceField(choices=["ok", "down"]),
         "broker": serializers.ChoiceField(choices=["ok", "down"]),
+        "calendar": serializers.CharField(
+            help_text=_(
+                '"ok"；自 11 月 1 日起下一年未导入时为 "next year missing: YYYY"（仍为 200）'
+            )
+        ),
     },
 )
 
@@ -61,12 +68,15 @@ HEALTH = inline_serializer(
 @permission_classes([AllowAny])
 @throttle_classes_decorator([])
 def health(request):
-    """200 {"database": "ok", "broker": "ok"}, or 503 naming the part that is down."""
+    """200 {"database": "ok", "broker": "ok", "calendar": "ok"}, or 503 naming the part that is
+    down. ``calendar`` warns from 1 November while next year's plan is not loaded (still 200)."""
+    database = _database_ok()
     parts = {
-        "database": "ok" if _database_ok() else "down",
+        "database": "ok" if database else "down",
         "broker": "ok" if _broker_ok() else "down",
     }
     code = 200 if all(v == "ok" for v in parts.values()) else 503
+    parts["calendar"] = calendar_status() if database else "unknown"
     return Response(parts, status=code)
 
 
