@@ -211,7 +211,38 @@ def _numbered_auto_event(*, prefix, client, account, event_type, data, request, 
 def _auto_event(*, client, account, event_id, event_type, data, body, request, audit_action):
     """An event the system raises itself (a contact change seen in a PUT, an account opened
     within the new-account window), through the same idempotent path as the API's events."""
-    events_ingest(
+    event_ingest_one(
+        client=client,
+        account=account,
+        event_id=event_id,
+        event_type=event_type,
+        data=data,
+        body=body,
+        request=request,
+        audit_action=audit_action,
+    )
+
+
+def event_ingest_one(
+    *,
+    account,
+    event_id: str,
+    event_type: str,
+    data: dict,
+    audit_action: str,
+    body: dict | None = None,
+    client=None,
+    created_by=None,
+    request=None,
+    audit_details: dict | None = None,
+) -> EventResult:
+    """One event raised inside the product (the teller page, a change reported on a call, an
+    SMS reply, the system's own events) through ``events_ingest``, like the API's: the same
+    idempotency on ``event_id``, the same rules, one audit entry (``audit_details`` added to
+    it). ``body`` is what the idempotency hash covers (default: the id, the type and
+    ``data``)."""
+    body = body if body is not None else {"event_id": event_id, "type": event_type, **data}
+    [result] = events_ingest(
         client=client,
         events=[
             EventInput(
@@ -225,9 +256,12 @@ def _auto_event(*, client, account, event_id, event_type, data, body, request, a
                 },
             )
         ],
+        created_by=created_by,
         request=request,
         audit_action=audit_action,
+        audit_details=audit_details,
     )
+    return result
 
 
 def new_account_window_open(opened_on: datetime.date, now: datetime.datetime | None = None) -> bool:
@@ -378,6 +412,7 @@ def _events_ingest_once(
     created_by=None,
     request=None,
     audit_action: str = AuditAction.EVENT_INGEST,
+    audit_details: dict | None = None,
 ) -> list[EventResult]:
     """Store new events idempotently and run the event rules on them, set-based.
 
@@ -392,17 +427,18 @@ def _events_ingest_once(
     known: dict[str, tuple[str, dict | None]] = {}
     if client is not None and events:
         known = event_store.keys_known(client=client, event_ids=(e.event_id for e in events))
+    elif events:
+        known = _known_without_client(e.event_id for e in events)
 
     to_insert: dict[str, tuple[int, EventInput]] = {}
     pending_repeats: list[int] = []  # a later duplicate of an id first seen in this batch
     for i, event in enumerate(events):
         if event.event_id in known:
             results[i] = _repeat_result(event, *known[event.event_id])
-        elif client is not None and event.event_id in to_insert:
+        elif event.event_id in to_insert:
             pending_repeats.append(i)
         else:
-            key = event.event_id if client is not None else f"{i}:{event.event_id}"
-            to_insert[key] = (i, event)
+            to_insert[event.event_id] = (i, event)
 
     now = timezone.now()
     new_events: list[AccountEvent] = []
@@ -476,12 +512,29 @@ def _events_ingest_once(
         audit(
             audit_action,
             object_type="accounts.accountevent",
-            after={**counts, "first_event_id": ids[0], "last_event_id": ids[-1]},
+            after={
+                **counts,
+                "first_event_id": ids[0],
+                "last_event_id": ids[-1],
+                **(audit_details or {}),
+            },
             actor=created_by,
             client=client,
             request=request,
         )
     return answered
+
+
+def _known_without_client(event_ids) -> dict[str, tuple[str, dict | None]]:
+    """Events without a service client (the teller page, the product's own) have no key row:
+    the event table itself answers for their ids (index ``event_client_event_id``), so that a
+    form sent twice stores its event once."""
+    return {
+        event_id: (body_hash, None)
+        for event_id, body_hash in AccountEvent.objects.filter(
+            client__isnull=True, event_id__in=set(event_ids)
+        ).values_list("event_id", "body_hash")
+    }
 
 
 def _repeat_result(event: EventInput, body_hash: str, response: dict | None) -> EventResult:

@@ -18,6 +18,7 @@ from visits.models import (
     UsageStatus,
     VisitKind,
 )
+from workspace.services import teller_event_id
 
 PHONE_OUTCOMES = [
     (o.value, o.label)
@@ -286,6 +287,11 @@ class TellerEventForm(forms.Form):
     text = forms.CharField(
         label=_("投诉内容"), required=False, max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
+    )  # fmt: skip
+    # Made when the form is shown: the same form sent twice stores its event once.
+    event_id = forms.RegexField(
+        regex=r"^teller-[0-9a-f-]{36}$", required=False, initial=teller_event_id,
+        widget=forms.HiddenInput,
     )  # fmt: skip
 
     def __init__(self, *args, accounts, **kwargs):

@@ -18,6 +18,7 @@ from core.config import callback_time
 from core.masking import mask_address, mask_phone
 from escalations.models import Urgency
 from escalations.services import escalation_open
+from visits.ingest import IDEMPOTENCY_CONFLICT, event_ingest_one
 from visits.models import (
     AttemptOutcome,
     Channel,
@@ -32,7 +33,6 @@ from visits.models import (
     VisitRecord,
     VisitStatus,
 )
-from visits.rules import apply_events
 from visits.transitions import visit_transition
 from workspace.completion import visit_complete
 
@@ -215,16 +215,14 @@ def info_change_follow_up(
     """An ``info_changed`` event through the same rules as core banking's, giving the
     information-change follow-up visit. The customer's master data is not touched."""
 
-    event = AccountEvent.objects.create(
-        created_by=by,
+    event_ingest_one(
+        account=account,
         event_id=f"{source}-{uuid.uuid4()}",
         event_type=EventType.INFO_CHANGED,
-        account=account,
-        occurred_at=timezone.now(),
-        data={"fields": fields, "source": source, **(extra or {})},
+        data={"fields": list(fields), "source": source, **(extra or {})},
+        created_by=by,
+        audit_action=AuditAction.EVENT_RAISE,
     )
-    apply_events([event])
-    return event
 
 
 def record_submit(
@@ -387,9 +385,17 @@ def flagged_events_of(visit: Visit) -> list[AccountEvent]:
 
 
 def teller_event_register(
-    *, teller, account: Account, event_type: str, fields: Sequence[str] = (), text: str = ""
+    *,
+    teller,
+    account: Account,
+    event_type: str,
+    fields: Sequence[str] = (),
+    text: str = "",
+    event_id: str = "",
 ) -> tuple[AccountEvent, list[Visit]]:
-    """A special event seen at the counter, through the same rules as core banking's events."""
+    """A special event seen at the counter, through the one event writer and the same rules as
+    core banking's events. ``event_id`` (``teller-<uuid>``, made when the form is shown) makes
+    a form sent twice store its event once; a new one is made when none is given."""
 
     if event_type == EventType.INFO_CHANGED:
         data = {"fields": list(fields), "source": "counter"}
@@ -397,24 +403,23 @@ def teller_event_register(
         data = {"text": text, "channel": "counter"}
     else:
         raise WorkspaceError(gettext("柜面只能登记信息变更或投诉。"), field="event_type")
+    event_id = event_id or teller_event_id()
     with transaction.atomic():
-        event = AccountEvent.objects.create(
-            created_by=teller,
-            event_id=f"counter-{uuid.uuid4()}",
-            event_type=event_type,
+        result = event_ingest_one(
             account=account,
-            occurred_at=timezone.now(),
+            event_id=event_id,
+            event_type=event_type,
             data=data,
+            created_by=teller,
+            audit_action=AuditAction.EVENT_REGISTER,
+            audit_details={"type": event_type, "account": account.masked_number},
         )
-        visits = apply_events([event]).get(event.pk, [])
-        audit(
-            AuditAction.EVENT_REGISTER,
-            actor=teller,
-            obj=event,
-            after={
-                "type": event_type,
-                "account": account.masked_number,
-                "visits": [v.pk for v in visits],
-            },
-        )
-    return event, list(visits)
+        if result.status == 409:
+            raise WorkspaceError(str(IDEMPOTENCY_CONFLICT))
+        event = AccountEvent.objects.get(client__isnull=True, event_id=event_id)
+        visits = list(Visit.objects.filter(triggers__event=event).order_by("pk"))
+    return event, visits
+
+
+def teller_event_id() -> str:
+    return f"teller-{uuid.uuid4()}"

@@ -23,6 +23,7 @@ def teller(request):
                 event_type=form.cleaned_data["event_type"],
                 fields=form.cleaned_data.get("changed_fields") or [],
                 text=form.cleaned_data.get("text", ""),
+                event_id=form.cleaned_data.get("event_id", ""),
             )
         except WorkspaceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

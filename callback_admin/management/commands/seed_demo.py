@@ -14,7 +14,6 @@ from faker import Faker
 
 from accounts.models import (
     Account,
-    AccountEvent,
     AccountStatus,
     AccountType,
     Branch,
@@ -33,6 +32,7 @@ from supervision.complaints import complaint_register
 from supervision.models import ComplaintSource
 from visits.assignment import assign_visits
 from visits.generation import generate_due_visits
+from visits.ingest import EventInput, canonical_hash, events_ingest
 from visits.models import (
     AttemptOutcome,
     ContactAttempt,
@@ -43,7 +43,6 @@ from visits.models import (
     VisitRecord,
     VisitStatus,
 )
-from visits.rules import apply_events
 from visits.transitions import visit_transition
 
 BRANCHES = [
@@ -84,6 +83,11 @@ def _credit_code(rng) -> str:
 
 
 ACCOUNTS = 3000
+
+
+def _demo_event(event_id: str, **fields) -> EventInput:
+    body = {"event_id": event_id, **fields, "account": fields["account"].number}
+    return EventInput(event_id=event_id, body_hash=canonical_hash(body), fields=fields)
 
 
 class Command(BaseCommand):
@@ -218,19 +222,20 @@ class Command(BaseCommand):
             large = n % 5 == 0
             kind = "cash" if n % 2 else "transfer"
             amount = Decimal(rng.choice([60000, 88000, 650000])) if large else Decimal("1200.00")
+            data = {
+                "amount": f"{amount:.2f}",
+                "currency": "CNY",
+                "direction": "out",
+                "channel": "counter",
+                "kind": kind,
+            }
             events.append(
-                AccountEvent(
-                    event_id=f"DEMO-EV-{n:05d}",
+                _demo_event(
+                    f"DEMO-EV-{n:05d}",
                     event_type="transaction",
                     account=account,
                     occurred_at=now - dt.timedelta(hours=rng.randint(1, 48)),
-                    data={
-                        "amount": f"{amount:.2f}",
-                        "currency": "CNY",
-                        "direction": "out",
-                        "channel": "counter",
-                        "kind": kind,
-                    },
+                    data=data,
                     amount=amount,
                     currency="CNY",
                     txn_kind=kind,
@@ -240,17 +245,16 @@ class Command(BaseCommand):
             )
         for n, account in enumerate(accounts[:30]):
             events.append(
-                AccountEvent(
-                    event_id=f"DEMO-INFO-{n:05d}",
+                _demo_event(
+                    f"DEMO-INFO-{n:05d}",
                     event_type="info_changed" if n % 2 else "complaint",
                     account=account,
                     occurred_at=now - dt.timedelta(hours=2),
                     data={"fields": ["mobile"]} if n % 2 else {"text": "对账单寄送地址有误"},
                 )
             )
-        AccountEvent.objects.bulk_create(events, batch_size=500)
-        saved = list(AccountEvent.objects.filter(event_id__startswith="DEMO-").order_by("pk"))
-        apply_events(saved)
+        # Through the one event writer, like core banking's events.
+        events_ingest(client=None, events=events)
         generate_due_visits(now=now)
         assign_visits(now=now)
 
