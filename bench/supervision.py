@@ -233,6 +233,11 @@ def main() -> int:
     ensure_database()
     setup_django()
     seed()
+    from supervision.rollups import rollups_refresh
+
+    started = time.monotonic()
+    days = rollups_refresh()  # the first run builds every day; later ones only what changed
+    log(f"roll-ups refreshed: {days} days in {time.monotonic() - started:.1f} s")
 
     from django.contrib.auth import get_user_model
     from django.db.models import Count

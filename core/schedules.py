@@ -64,6 +64,20 @@ SCHEDULES: tuple[Schedule, ...] = (
         every_minutes=10,
     ),
     Schedule(
+        "supervision.rollups_refresh",
+        "supervision.tasks.rollups_refresh_task",
+        "Dashboard roll-ups: the days of the visits changed since the watermark (every 5 "
+        "minutes).",
+        every_minutes=5,
+    ),
+    Schedule(
+        "supervision.rollups_reconcile",
+        "supervision.tasks.rollups_reconcile_task",
+        "Dashboard roll-ups rebuilt from the visits, day by day (daily 04:00).",
+        minute="0",
+        hour="4",
+    ),
+    Schedule(
         "supervision.draft_monthly_samples",
         "supervision.tasks.draft_monthly_samples_task",
         "Draft last month's audit sample for each supervisor (1st, 01:00).",

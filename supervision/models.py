@@ -347,3 +347,30 @@ class DestructionCertificate(models.Model):
                 operation=pgtrigger.Update | pgtrigger.Delete,
             )
         ]
+
+
+class VisitDayRollup(models.Model):
+    """Visits due on one day (business time zone) per branch, agent and kind: how many, how many
+    completed, how many still open. Derived data for the dashboard: kept current by
+    ``supervision.rollups.rollups_refresh`` (a beat job with a watermark) and rebuilt from the
+    visits by the nightly reconciliation."""
+
+    day = models.DateField()
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    kind = models.CharField(max_length=20)
+    due = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    open = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "branch"], name="rollup_day_branch")]
+
+
+class RollupWatermark(models.Model):
+    """Up to when the visits' changes are in the roll-ups (``updated_at``)."""
+
+    name = models.CharField(max_length=40, unique=True)
+    at = models.DateTimeField()

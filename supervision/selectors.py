@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Avg, BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import Avg, BooleanField, Count, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.permissions import branches_visible_to
+from accounts.permissions import branch_ids_visible_to, branches_visible_to
 from escalations.access import escalations_visible_to
 from escalations.selectors import escalation_stats
-from supervision.models import Complaint, ComplaintStatus, MonthlyAssessment
+from supervision.models import Complaint, ComplaintStatus, MonthlyAssessment, VisitDayRollup
 from supervision.periods import day_bounds
 from visits.access import records_visible_to, visits_visible_to
 from visits.models import OPEN_VISIT_STATUSES, AttemptOutcome, ContactAttempt, VisitStatus
@@ -62,6 +62,51 @@ def _rollup(grouped: list[dict], keys: tuple[str, ...]) -> list[dict]:
     return [sums[key] for key in sorted(sums)]
 
 
+def _visit_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, list]:
+    """Visit counts grouped by (kind, branch, day) and by agent, for visits due in [since,
+    until]: closed days (before today) from the daily roll-ups, today and later from the visits
+    themselves. A closed day's open visits are all overdue."""
+    tz = timezone.get_current_timezone()
+    today = timezone.localtime(now).date()
+    grouped: list[dict] = []
+    agents: list[dict] = []
+    if since < today:
+        rollups = VisitDayRollup.objects.filter(
+            day__gte=since,
+            day__lte=min(until, today - dt.timedelta(days=1)),
+            branch__in=branch_ids_visible_to(user),
+        ).order_by()
+        sums = {"due": Sum("due"), "done": Sum("done"), "overdue": Sum("open")}
+        grouped += rollups.values("kind", "branch__code", "branch__name", "day").annotate(**sums)
+        agents += (
+            {
+                "assigned_to__username": row.pop("agent__username"),
+                "assigned_to__first_name": row.pop("agent__first_name"),
+                **row,
+            }
+            for row in rollups.filter(agent__isnull=False)
+            .values("agent__username", "agent__first_name")
+            .annotate(**sums)
+        )
+    if until >= today:
+        start, end = day_bounds(max(since, today), until)
+        visits = visits_visible_to(user).filter(due_at__gte=start, due_at__lt=end).order_by()
+        counts = _visit_counts(now)
+        # One grouped scan by (kind, branch, day) feeds the per-kind, per-branch, per-day and
+        # total figures (a few hundred grouped rows, summed here); one more groups by agent.
+        grouped += (
+            visits.annotate(day=TruncDate("due_at", tzinfo=tz))
+            .values("kind", "branch__code", "branch__name", "day")
+            .annotate(**counts)
+        )
+        agents += (
+            visits.filter(assigned_to__isnull=False)
+            .values("assigned_to__username", "assigned_to__first_name")
+            .annotate(**counts)
+        )
+    return grouped, agents
+
+
 def _rate(part, whole):
     return round(part / whole, 4) if whole else None
 
@@ -71,27 +116,16 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     now = now or timezone.now()
     tz = timezone.get_current_timezone()
     start, end = day_bounds(since, until)
-    visits = visits_visible_to(user).filter(due_at__gte=start, due_at__lt=end).order_by()
-    counts = _visit_counts(now)
-
-    # One grouped scan by (kind, branch, day) feeds the per-kind, per-branch, per-day and total
-    # figures (a few hundred grouped rows, summed here); one more groups by agent.
-    grouped = list(
-        visits.annotate(day=TruncDate("due_at", tzinfo=tz))
-        .values("kind", "branch__code", "branch__name", "day")
-        .annotate(**counts)
-    )
+    grouped, agents = _visit_figures(user=user, since=since, until=until, now=now)
     by_kind = _rollup(grouped, ("kind",))
     by_branch = _rollup(grouped, ("branch__code", "branch__name"))
     by_day = _rollup(grouped, ("day",))
     totals = _rollup(grouped, ())
     totals = totals[0] if totals else {"due": 0, "done": 0, "overdue": 0}
-    by_agent = list(
-        visits.filter(assigned_to__isnull=False)
-        .values("assigned_to__username", "assigned_to__first_name")
-        .annotate(**counts)
-        .order_by("-due", "assigned_to__username")[:20]
-    )
+    by_agent = sorted(
+        _rollup(agents, ("assigned_to__username", "assigned_to__first_name")),
+        key=lambda row: (-row["due"], row["assigned_to__username"]),
+    )[:20]
 
     attempts = (
         ContactAttempt.objects.filter(

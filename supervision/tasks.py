@@ -13,6 +13,7 @@ from supervision.assessment import AssessmentFrozen, assessment_compute
 from supervision.backup import backup_create
 from supervision.periods import last_month
 from supervision.retention import destruction_list_draft
+from supervision.rollups import rollups_reconcile, rollups_refresh
 from supervision.sampling import monthly_samples_draft
 
 logger = logging.getLogger(__name__)
@@ -49,3 +50,19 @@ def backup_daily_task() -> str:
 def destruction_list_monthly_task() -> int | None:
     created = destruction_list_draft()
     return created.pk if created else None
+
+
+@shared_task(name="supervision.tasks.rollups_refresh_task", **RETRY_POLICY)
+def rollups_refresh_task() -> int:
+    """Every 5 minutes: the dashboard's daily roll-ups of the visits changed since last time."""
+    days = rollups_refresh()
+    logger.info("rollups_refresh_task", extra={"days": days})
+    return days
+
+
+@shared_task(name="supervision.tasks.rollups_reconcile_task", **RETRY_POLICY)
+def rollups_reconcile_task() -> int:
+    """Nightly: the roll-ups rebuilt from the visits, day by day."""
+    days = rollups_reconcile()
+    logger.info("rollups_reconcile_task", extra={"days": days})
+    return days

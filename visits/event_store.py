@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import logging
@@ -23,6 +24,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from accounts.models import AccountEvent, EventKey
@@ -113,14 +115,36 @@ def keys_purge(*, now: datetime.datetime | None = None) -> int:
 _FIELDS = [f for f in AccountEvent._meta.concrete_fields if not f.primary_key]
 
 
-def _text(value) -> str | None:
-    if value is None:
-        return None
+def _as_text(value) -> str | None:
+    """A value as the text PostgreSQL casts back to the column's type."""
+    if value is None or isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "t" if value else "f"
-    if isinstance(value, datetime.datetime | datetime.date | Decimal | int | str):
-        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal | int):
+        return str(value)
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def event_instances(rows: list[dict], ids: list[int]) -> list[AccountEvent]:
+    """Model instances of rows just inserted, built without ``Model.__init__`` (a third of a
+    batch's Python time for 1,000 rows): every field's attribute set, state "saved"."""
+    defaults = {f.attname: f.get_default() for f in _FIELDS}
+    out = []
+    for row, pk in zip(rows, ids, strict=True):
+        obj = AccountEvent.__new__(AccountEvent)
+        for name, value in defaults.items():
+            if name not in row:  # a fresh copy of a mutable default (data={})
+                obj.__dict__[name] = copy.copy(value)
+        obj.__dict__.update(row)
+        obj.id = pk
+        obj._state = ModelState()
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        out.append(obj)
+    return out
 
 
 def events_insert(rows: list[dict]) -> list[int]:
@@ -156,7 +180,7 @@ def events_insert(rows: list[dict]) -> list[int]:
     for row in rows:
         for column, field in zip(columns, _FIELDS):
             column.append(
-                _text(row[field.attname] if field.attname in row else defaults[field.attname])
+                _as_text(row[field.attname] if field.attname in row else defaults[field.attname])
             )
     arrays = ", ".join(["%s::text[]"] * len(_FIELDS))
     casts = ", ".join(f"c{i}::{f.cast_db_type(connection)}" for i, f in enumerate(_FIELDS))

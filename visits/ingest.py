@@ -470,11 +470,7 @@ def _events_ingest_once(
                 }
             )
             new_positions.append(i)
-        for row, pk in zip(rows, event_store.events_insert(rows)):
-            event_row = AccountEvent(pk=pk, **row)
-            event_row._state.adding = False
-            event_row._state.db = connection.alias
-            new_events.append(event_row)
+        new_events = event_store.event_instances(rows, event_store.events_insert(rows))
         applied = apply_events_explained(new_events) if new_events else Applied({}, {})
         answers = {}  # the first answers worth keeping: those that say more than "no visit"
         for row, i in zip(new_events, new_positions):

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from core.models import AuditLogEntry
 from supervision.models import MonthlyAssessment
+from supervision.rollups import rollups_refresh
 from supervision.selectors import dashboard_data
 from tests.factories import AccountFactory, CustomerFactory, VisitFactory
 
@@ -55,6 +56,7 @@ def test_the_figures_are_scoped_aggregates(visits, supervisor, agent, branch):
         agent=agent, month=dt.date(2026, 10, 1), composite=70, rank=1, rewarded=True
     )
     with time_machine.travel(NOW):
+        rollups_refresh()  # the beat job: closed days are read from the daily roll-ups
         data = dashboard_data(
             user=supervisor, since=dt.date(2026, 11, 1), until=dt.date(2026, 11, 30)
         )

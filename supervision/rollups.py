@@ -1,0 +1,115 @@
+"""Daily roll-ups of visits for the dashboard.
+
+``VisitDayRollup`` holds, per due day (business time zone), branch, agent and kind, the number
+of visits due, completed and still open. A day's rows are always rebuilt whole from the visits
+(delete, then one grouped INSERT), so a refresh is exact for the days it touches:
+
+- ``rollups_refresh`` (beat, every 5 minutes): the days of the visits changed since the
+  watermark (``Visit.updated_at``, with an overlap for transactions that committed late);
+- ``rollups_reconcile`` (nightly): every day of the last ``ROLLUP_RECONCILE_DAYS`` days (and the
+  horizon ahead), which also repairs a day a visit left when its due date moved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from supervision.models import RollupWatermark, VisitDayRollup
+from supervision.periods import day_bounds
+from visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus
+
+WATERMARK = "visit_day_rollup"
+OVERLAP = dt.timedelta(minutes=10)
+
+
+def rollup_days_rebuild(days: Iterable[dt.date]) -> int:
+    """Rebuilds the rows of ``days`` from the visits; returns the rows written."""
+    days = sorted(set(days))
+    if not days:
+        return 0
+    tz = timezone.get_current_timezone()
+    written = 0
+    with transaction.atomic():
+        VisitDayRollup.objects.filter(day__in=days).delete()
+        for day in days:
+            start, end = day_bounds(day, day)
+            grouped = (
+                Visit.objects.filter(due_at__gte=start, due_at__lt=end)
+                .order_by()
+                .annotate(day=TruncDate("due_at", tzinfo=tz))
+                .values("day", "branch_id", "assigned_to_id", "kind")
+                .annotate(
+                    due=Count("pk"),
+                    done=Count("pk", filter=Q(status=VisitStatus.COMPLETED)),
+                    open=Count("pk", filter=Q(status__in=OPEN_VISIT_STATUSES)),
+                )
+            )
+            rows = [
+                VisitDayRollup(
+                    day=row["day"],
+                    branch_id=row["branch_id"],
+                    agent_id=row["assigned_to_id"],
+                    kind=row["kind"],
+                    due=row["due"],
+                    done=row["done"],
+                    open=row["open"],
+                )
+                for row in grouped
+            ]
+            VisitDayRollup.objects.bulk_create(rows, batch_size=1000)
+            written += len(rows)
+    return written
+
+
+def rollups_refresh(*, now: dt.datetime | None = None) -> int:
+    """Rebuilds the days of the visits changed since the watermark; moves the watermark."""
+    now = now or timezone.now()
+    tz = timezone.get_current_timezone()
+    with transaction.atomic():
+        mark, created = RollupWatermark.objects.select_for_update().get_or_create(
+            name=WATERMARK, defaults={"at": now}
+        )
+        if created:  # first run: everything there is
+            changed = Visit.objects.all()
+        else:
+            changed = Visit.objects.filter(updated_at__gte=mark.at - OVERLAP)
+        days = set(
+            changed.order_by()
+            .annotate(day=TruncDate("due_at", tzinfo=tz))
+            .values_list("day", flat=True)
+            .distinct()
+        )
+        rollup_days_rebuild(days)
+        mark.at = now
+        mark.save(update_fields=["at"])
+    return len(days)
+
+
+def rollups_reconcile(*, now: dt.datetime | None = None) -> int:
+    """Nightly: rebuilds every day from ``ROLLUP_RECONCILE_DAYS`` back to the generation
+    horizon ahead, and any day with roll-up rows but no visit left."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).date()
+    back = int(settings.CALLBACK.get("ROLLUP_RECONCILE_DAYS", 400))
+    ahead = int(settings.CALLBACK.get("GENERATION_HORIZON_DAYS", 30)) + 1
+    days = {today + dt.timedelta(days=n) for n in range(-back, ahead + 1)}
+    start, end = day_bounds(min(days), max(days))
+    tz = timezone.get_current_timezone()
+    days |= set(
+        Visit.objects.filter(
+            Q(due_at__lt=start) | Q(due_at__gte=end), updated_at__gte=now - dt.timedelta(days=2)
+        )
+        .order_by()
+        .annotate(day=TruncDate("due_at", tzinfo=tz))
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    rollup_days_rebuild(days)
+    return len(days)
