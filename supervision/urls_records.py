@@ -5,6 +5,7 @@ from supervision import views_security as views
 app_name = "records"
 
 urlpatterns = [
+    path("records/", views.record_list, name="list"),
     path("records/<int:pk>/", views.record_detail, name="detail"),
     path("records/<int:pk>/amend/", views.record_amend_view, name="amend"),
     path("records/destruction/", views.destruction_lists, name="destruction_lists"),

@@ -15,11 +15,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
-from accounts.permissions import has_role, role_required
+from accounts.permissions import has_role, role_required, staff_ids_visible_to
 from core import presentation
 from core.audit_actions import AuditAction
+from core.masking import mask_account_number, mask_name
 from core.models import AuditLogEntry
 from supervision.models import DestructionList
+from supervision.record_search import RecordSearchForm, record_search
 from supervision.records import amendable_fields, effective_value, record_amend
 from supervision.retention import (
     destruction_list_approve,
@@ -27,6 +29,7 @@ from supervision.retention import (
     destruction_list_execute,
 )
 from visits.access import records_visible_to
+from visits.models import VisitRecord
 from visits.presentation import record_rows, stored_text_words
 
 RECORD_ROLES = (Role.AGENT, Role.SUPERVISOR)
@@ -37,6 +40,33 @@ def _record_for(user, pk):
     if not has_role(user, Role.SUPERVISOR):
         queryset = queryset.filter(submitted_by=user)
     return get_object_or_404(queryset, pk=pk)
+
+
+SEARCH_PAGE_SIZE = 50
+
+
+@role_required(*RECORD_ROLES)
+def record_list(request):
+    """Search records: supervisors their branches, agents their own (fixed number of queries)."""
+    form = RecordSearchForm(request.GET or None, user=request.user)
+    status = 200
+    if form.is_bound and not form.is_valid():
+        records, status = VisitRecord.objects.none(), 400
+    else:
+        records = record_search(request.user, form.cleaned_data if form.is_bound else {})
+    page = Paginator(records, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+    for record in page.object_list:
+        customer = record.visit.account.customer
+        record.masked_customer = mask_name(customer.name)
+        record.masked_account = mask_account_number(record.visit.account.number)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "records/list.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+        status=status,
+    )
 
 
 @role_required(*RECORD_ROLES)
@@ -146,14 +176,19 @@ def destruction_lists(request):
             return redirect("records:destruction_lists")
         return redirect("records:destruction_detail", pk=created.pk)
     page = Paginator(
-        DestructionList.objects.select_related("created_by", "approved_by"), 25
+        _destruction_lists_of(request.user).select_related("created_by", "approved_by"), 25
     ).get_page(request.GET.get("page"))
     return render(request, "records/destruction_lists.html", {"page": page})
 
 
+def _destruction_lists_of(user):
+    # Lists drafted by the staff of the user's branches (out of scope: 404).
+    return DestructionList.objects.filter(created_by__in=staff_ids_visible_to(user))
+
+
 @role_required(Role.SUPERVISOR)
 def destruction_detail(request, pk):
-    destruction_list = get_object_or_404(DestructionList, pk=pk)
+    destruction_list = get_object_or_404(_destruction_lists_of(request.user), pk=pk)
     items = Paginator(destruction_list.items.order_by("object_type", "pk"), 100).get_page(
         request.GET.get("page")
     )
@@ -170,7 +205,7 @@ def destruction_detail(request, pk):
 def destruction_act(request, pk, action):
     if action not in ("approve", "execute"):
         raise Http404
-    destruction_list = get_object_or_404(DestructionList, pk=pk)
+    destruction_list = get_object_or_404(_destruction_lists_of(request.user), pk=pk)
     try:
         if action == "approve":
             destruction_list_approve(destruction_list=destruction_list, by=request.user)

@@ -94,6 +94,7 @@ PAGES = [
         method="post",
     ),
     _page("session_keepalive", ROLES, method="post", anonymous=401),
+    _page("records:list", [AGENT, SUPERVISOR]),
     _page("workspace:teller", [TELLER]),
     # Public pages for customers and the SMS gateway: no login.
     _page(

@@ -327,3 +327,24 @@ def test_the_lockout_page_says_how_many_minutes_remain(live_server, pw_page, age
     assert_error_page(page, 429, "暂时不能登录")
     remaining = page.locator("#lockout-remaining").inner_text()
     assert remaining == f"请在 {settings.AXES_COOLOFF_TIME * 60:.0f} 分钟后再试。"
+
+
+def test_a_supervisor_finds_a_record_by_account_number(
+    live_server, pw_page, agent, supervisor, branch, security_dept, morning
+):
+    page = pw_page
+    visit, record = escalated_record(agent, branch, security_dept)
+    reached_visit(agent, branch)  # another account, not to be found
+    login_as(page, live_server, supervisor)
+    page.goto(f"{live_server.url}/supervision/")
+    page.click("#nav-records")
+    page.wait_for_url("**/records/")
+    page.fill("#id_account_number", visit.account.number)
+    page.click("#record-search-submit")
+    page.wait_for_url("**/records/?**")
+    rows = page.locator("#record-results tbody tr[data-record]")
+    assert rows.count() == 1
+    assert rows.first.get_attribute("data-record") == str(record.pk)
+    assert "是" in rows.first.inner_text()  # escalated
+    rows.first.locator(f"a[href='/records/{record.pk}/']").click()
+    page.wait_for_url(f"**/records/{record.pk}/")

@@ -28,9 +28,11 @@ def make_record(
     completed_at=None,
     kind="periodic",
     channel="phone",
+    account=None,
+    handling="no_problem",
 ):
-    """A completed visit of a fresh account at ``branch`` with its submitted record."""
-    account = AccountFactory(customer=CustomerFactory(branch=branch))
+    """A completed visit of a fresh account (or ``account``) at ``branch`` with its record."""
+    account = account or AccountFactory(customer=CustomerFactory(branch=branch))
     visit = VisitFactory(
         account=account,
         kind=kind,
@@ -47,6 +49,7 @@ def make_record(
         reminder_anti_fraud=True,
         reminder_safe_operation=True,
         satisfaction=satisfaction,
+        handling=handling,
     )
 
 
