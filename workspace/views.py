@@ -33,6 +33,7 @@ from escalations.actions import EscalationError
 from escalations.models import EscalationStep
 from visits.access import visit_for_user, visits_visible_to
 from visits.models import OPEN_VISIT_STATUSES, Script, Visit, VisitRecord
+from visits.placeholders import render_placeholders
 from workspace.channels import questionnaire as q
 from workspace.channels import sms
 from workspace.drafts import (
@@ -146,11 +147,6 @@ def claim_next(request):
     return redirect("workspace:call_screen", pk=visit.pk)
 
 
-class _Blank(dict):
-    def __missing__(self, key):
-        return "{" + key + "}"
-
-
 def script_for(visit: Visit) -> Script | None:
     if visit.policy_id and visit.policy.script_id and visit.policy.script.is_active:
         return visit.policy.script
@@ -160,19 +156,7 @@ def script_for(visit: Visit) -> Script | None:
 
 
 def script_text(script: Script | None, visit: Visit, agent) -> str:
-    if script is None:
-        return ""
-    customer = visit.account.customer
-    values = _Blank(
-        bank_name=settings.CALLBACK["BANK_NAME"],
-        agent_name=agent.get_full_name() or agent.get_username(),
-        customer_name=customer.name,
-        masked_mobile=customer.masked_mobile,
-        masked_account=mask_account_number(visit.account.number),
-        address=mask_address(customer.address),
-        branch_name=visit.branch.name,
-    )
-    return script.body.format_map(values)
+    return render_placeholders(script.body, visit, agent=agent) if script else ""
 
 
 def _may_act(user, visit: Visit) -> bool:

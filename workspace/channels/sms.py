@@ -28,7 +28,7 @@ from django.utils.translation import gettext
 from accounts.models import ConsentEntry, ConsentKind, Customer
 from core.audit import audit
 from core.audit_actions import AuditAction
-from core.masking import mask_account_number, mask_name, mask_phone
+from core.masking import mask_phone
 from visits.models import (
     AttemptOutcome,
     Channel,
@@ -38,6 +38,7 @@ from visits.models import (
     VisitKind,
     VisitRecord,
 )
+from visits.placeholders import render_placeholders
 from workspace.completion import visit_complete
 from workspace.models import SmsMessage, SmsStatus, SmsTemplate
 from workspace.services import info_change_follow_up
@@ -201,20 +202,7 @@ def _skip_reason(message: SmsMessage, customer: Customer) -> str:
 
 
 def sms_render(template: SmsTemplate, visit: Visit) -> str:
-    customer = visit.account.customer
-    values = {
-        "bank_name": settings.CALLBACK["BANK_NAME"],
-        "customer_name": mask_name(customer.name),
-        "masked_mobile": customer.masked_mobile,
-        "masked_account": mask_account_number(visit.account.number),
-        "branch_name": visit.branch.name,
-        "agent_name": "",
-        "address": "",
-    }
-    try:
-        return template.body.format_map(values)
-    except (KeyError, IndexError, ValueError):
-        return template.body
+    return render_placeholders(template.body, visit, for_customer=True)
 
 
 def sms_queue_for_visit(visit: Visit) -> SmsMessage | None:
