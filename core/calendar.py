@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+from core.config import callback_time
 from core.models import CalendarDay, CalendarYear
 
 logger = logging.getLogger(__name__)
@@ -64,11 +65,11 @@ def business_tz() -> ZoneInfo:
 
 
 def _workday_start() -> time:
-    return settings.CALLBACK["WORKDAY_START"]
+    return callback_time("WORKDAY_START")
 
 
 def _workday_end() -> time:
-    return settings.CALLBACK["WORKDAY_END"]
+    return callback_time("WORKDAY_END")
 
 
 def end_of_day(d: date) -> datetime:
@@ -144,8 +145,8 @@ class BusinessCalendar:
         return self._add_open_hours(
             start,
             hours,
-            settings.CALLBACK["CALLING_HOURS_START"],
-            settings.CALLBACK["CALLING_HOURS_END"],
+            callback_time("CALLING_HOURS_START"),
+            callback_time("CALLING_HOURS_END"),
             every_day=True,
         )
 

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import holidays
 from django.db import transaction
@@ -74,6 +75,8 @@ def official_source() -> str:
 _TRUE = {"1", "true", "yes", "y", "是", "班", "上班"}
 _FALSE = {"0", "false", "no", "n", "否", "休", "休息"}
 _MAX_LISTED = 5
+# (where in the file, date, working, name) as read, before validation.
+_Row = tuple[str, Any, Any, Any]
 
 
 def _working(value, where: str) -> bool:
@@ -90,7 +93,7 @@ def _working(value, where: str) -> bool:
     )
 
 
-def _rows_from_csv(text: str) -> list[tuple[str, object, object, str]]:
+def _rows_from_csv(text: str) -> list[_Row]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     columns = {c.strip() for c in (reader.fieldnames or [])}
     if not {"date", "working"} <= columns:
@@ -107,7 +110,7 @@ def _rows_from_csv(text: str) -> list[tuple[str, object, object, str]]:
     return rows
 
 
-def _rows_from_json(text: str) -> list[tuple[str, object, object, str]]:
+def _rows_from_json(text: str) -> list[_Row]:
     try:
         data = json.loads(text)
     except ValueError as exc:
