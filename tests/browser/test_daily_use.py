@@ -348,3 +348,40 @@ def test_a_supervisor_finds_a_record_by_account_number(
     assert "是" in rows.first.inner_text()  # escalated
     rows.first.locator(f"a[href='/records/{record.pk}/']").click()
     page.wait_for_url(f"**/records/{record.pk}/")
+
+
+# --- Phone width --------------------------------------------------------------------------------
+
+
+def test_the_worklist_fits_a_390_px_phone_with_a_menu_toggle(
+    live_server, pw_browser, agent, branch, morning
+):
+    context = pw_browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844}
+    )
+    page = context.new_page()
+    try:
+        for n in range(6):
+            VisitFactory(
+                account=AccountFactory(customer=CustomerFactory(branch=branch)),
+                kind="new_account", assigned_to=agent, assigned_at=MORNING, status="assigned",
+                due_at=MORNING + dt.timedelta(hours=n - 2), suspected_fraud=n == 0,
+            )  # fmt: skip
+        sign_in(page, live_server, agent)
+        page.wait_for_url("**/visits/")
+        page.locator("#worklist tr[data-visit]").first.wait_for()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        kind = page.locator("#worklist tr[data-visit] td[data-label='类型']").first
+        assert kind.bounding_box()["height"] < 60  # 新开户回访 on one line, not one per line
+        nav = page.locator("#mainnav")
+        assert nav.is_hidden()
+        page.click("#nav-toggle")
+        nav.wait_for(state="visible")
+        assert page.locator("#nav-toggle").get_attribute("aria-expanded") == "true"
+        visit = VisitFactory._meta.model.objects.filter(assigned_to=agent).first()
+        page.goto(f"{live_server.url}/visits/{visit.pk}/")
+        page.locator("#attempts").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    finally:
+        context.close()
