@@ -32,7 +32,7 @@ from core.masking import mask_account_number, mask_address, mask_name
 from escalations.actions import EscalationError
 from escalations.models import EscalationStep
 from visits.access import visit_for_user, visits_visible_to
-from visits.models import OPEN_VISIT_STATUSES, Script, Visit, VisitRecord
+from visits.models import OPEN_VISIT_STATUSES, AttemptOutcome, Script, Visit, VisitRecord
 from visits.placeholders import render_placeholders
 from workspace.channels import questionnaire as q
 from workspace.channels import sms
@@ -183,8 +183,11 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
         .first()
     )
     may_act = _may_act(request.user, visit)
+    reached = visit_reached(visit)
     draft = None
-    if record_form is None and may_act and record is None:
+    # The record form opens once the customer is reached (a form refused for lack of a reached
+    # attempt comes back bound, with its error).
+    if record_form is None and may_act and record is None and reached:
         record_form = _record_form(visit, flagged)
         draft = record_draft_of(visit=visit, agent=request.user)
         if draft is not None:
@@ -231,19 +234,23 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
         "sms_messages": SmsMessage.objects.filter(visit=visit).order_by("created_at"),
         "record": record,
         "may_act": may_act,
-        "reached": visit_reached(visit),
+        "reached": reached,
         "attempt_form": attempt_form or (AttemptForm(prefix="a") if may_act else None),
         "record_form": record_form,
         "draft": draft,
     }
 
 
+def _screen_visit(pk) -> Visit:
+    """The visit with everything the call screen shows of it (scope checked by the caller)."""
+    return Visit.objects.select_related(
+        "account__customer", "branch", "assigned_to", "policy__script", "rule"
+    ).get(pk=pk)
+
+
 @role_required(Role.AGENT, Role.SUPERVISOR)
 def call_screen(request, pk):
-    visit = visit_for_user(request.user, pk)
-    visit = Visit.objects.select_related(
-        "account__customer", "branch", "assigned_to", "policy__script", "rule"
-    ).get(pk=visit.pk)
+    visit = _screen_visit(visit_for_user(request.user, pk).pk)
     pending = pending_record_take(request.session, visit_pk=visit.pk)
     if pending and _may_act(request.user, visit):
         # A record posted after the session had expired: it becomes this agent's draft.
@@ -321,15 +328,18 @@ def attempt(request, pk):
         except WorkspaceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            target = reverse("workspace:call_screen", args=[visit.pk])
-            if form.cleaned_data["outcome"] == "reached" or not request.htmx:
-                # The record form opens once the customer is reached: reload the whole page
-                # (an HX-Redirect to the same path would only move to the fragment).
-                if not request.htmx:
-                    return redirect(target)
-                response = HttpResponse(status=204)
-                response["HX-Refresh"] = "true"
-                return response
+            if not request.htmx:
+                return redirect("workspace:call_screen", pk=visit.pk)
+            if form.cleaned_data["outcome"] == AttemptOutcome.REACHED:
+                # The answer to a reached attempt carries the record form itself: the attempt
+                # form swaps in #attempts (hx-select) and the now open #record section
+                # (hx-select-oob) from the call screen, so the form appears exactly when the
+                # reached attempt is stored.
+                return render(
+                    request,
+                    "visits/call_screen.html",
+                    _call_screen_context(request, _screen_visit(visit.pk)),
+                )
             form = AttemptForm(prefix="a")
     visit.refresh_from_db()
     context = {

@@ -51,11 +51,36 @@ def login(page, live_server, user):
     )
 
 
+def click_and_settle(page, selector, swapped):
+    """Clicks ``selector`` and returns once htmx has settled the element ``swapped`` that the
+    answer swaps in: htmx wires the hx-* attributes of new content during the settle (20 ms
+    after the swap), so a button of the new content clicked before it would post as a plain
+    form. The listener is in place before the click, so the event cannot be missed; a plain
+    form post instead of htmx reloads the page and the wait fails."""
+    page.evaluate(
+        """swapped => {
+            window.settledSwap = false;
+            document.body.addEventListener("htmx:afterSettle", function listener(event) {
+                if (event.target.matches(swapped)) {
+                    document.body.removeEventListener("htmx:afterSettle", listener);
+                    window.settledSwap = true;
+                }
+            });
+        }""",
+        swapped,
+    )
+    page.click(selector)
+    page.wait_for_function("() => window.settledSwap === true")
+
+
 def record_reached_visit(page, live_server, visit_pk, fill):
     page.goto(f"{live_server.url}/visits/{visit_pk}/")
+    assert page.locator("#record-form").count() == 0  # the form opens once reached
     page.select_option('select[name="a-outcome"]', "reached")
-    page.click("#attempt-submit")
-    page.wait_for_selector("#record-form")
+    # The answer to the reached attempt brings the record form with it (out of band).
+    click_and_settle(page, "#attempt-submit", "#record")
+    page.locator('#attempts tr[data-outcome="reached"]').wait_for()
+    page.locator("#record-form").wait_for()
     page.check('input[name="r-reminder_anti_fraud"]')
     page.check('input[name="r-reminder_safe_operation"]')
     fill(page)
@@ -71,10 +96,10 @@ def handler_accepts_and_resolves(page, live_server, handler, escalation, result)
     login(page, live_server, handler)
     page.goto(f"{live_server.url}/escalations/")
     row = f"#esc-row-{escalation.pk}"
-    page.click(f"{row} button:has-text('受理')")
+    click_and_settle(page, f"{row} button:has-text('受理')", row)
     page.wait_for_selector(f'{row}[data-status="accepted"]')
     page.fill(f'{row} input[name="resolve-result"]', result)
-    page.click(f"{row} button:has-text('处理完毕')")
+    click_and_settle(page, f"{row} button:has-text('处理完毕')", row)
     page.wait_for_selector(f'{row}[data-status="resolved"]')
 
 

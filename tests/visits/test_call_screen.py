@@ -109,6 +109,7 @@ def test_it_shows_the_contact_rule_state(client, agent, account):
 @time_machine.travel(CALL_TIME, tick=False)
 def test_it_lists_the_flagged_transactions_and_previous_visits(client, agent, account):
     visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
+    attempt_log(visit=visit, agent=agent, outcome="reached")  # the record form asks about them
     big = AccountEventFactory(account=account, amount="80000.00", currency="CNY", flagged=True)
     opened = AccountEventFactory(account=account, event_type="account_opened")
     VisitTrigger.objects.create(visit=visit, event=big)
@@ -130,9 +131,12 @@ def test_it_logs_attempts_and_moves_the_visit_in_progress(client, agent, account
     visit = open_visit(account.branch, agent=agent, account=account)
     client.force_login(agent)
     url = reverse("workspace:attempt", args=[visit.pk])
+    screen = client.get(reverse("workspace:call_screen", args=[visit.pk])).content.decode()
+    assert 'id="record-hint"' in screen and 'id="record-form"' not in screen  # not reached yet
     response = client.post(url, {"a-outcome": "no_answer"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert 'data-outcome="no_answer"' in response.content.decode()
+    assert 'id="record-form"' not in response.content.decode()
     visit.refresh_from_db()
     assert (visit.status, visit.phone_attempts) == ("in_progress", 1)
     response = client.post(url, {"a-outcome": "callback"}, HTTP_HX_REQUEST="true")
@@ -142,7 +146,13 @@ def test_it_logs_attempts_and_moves_the_visit_in_progress(client, agent, account
     visit.refresh_from_db()
     assert visit.callback_at == CALL_TIME + dt.timedelta(hours=3)
     response = client.post(url, {"a-outcome": "reached"}, HTTP_HX_REQUEST="true")
-    assert response["HX-Refresh"] == "true"  # the page reloads with the record form
+    # The answer carries the reached attempt and the record form (the attempt form selects
+    # #attempts and, out of band, #record from it): no reload, no second request.
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-outcome="reached"' in html and 'id="record-form"' in html
+    assert 'id="record-hint"' not in html
+    assert 'hx-select="#attempts" hx-select-oob="#record"' in html
     visit.refresh_from_db()
     assert visit.callback_at is None and visit.phone_attempts == 3
     assert list(visit.attempts.values_list("outcome", flat=True)) == [

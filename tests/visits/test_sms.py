@@ -137,21 +137,21 @@ def test_it_never_sends_twice_when_a_worker_retries(branch):
 
 
 def test_it_retries_transient_gateway_errors_then_gives_up(branch):
-    class Flaky(sms.BaseSmsBackend):
+    class TimingOut(sms.BaseSmsBackend):
         calls = 0
 
         def send(self, message):
-            Flaky.calls += 1
+            TimingOut.calls += 1
             raise sms.SmsRetryableError("timeout")
 
     with time_machine.travel(CALL_TIME, tick=False) as traveller:
         message = _queue(branch)
         for _ in range(sms.MAX_TRIES):
-            sms.sms_send_due(backend=Flaky())
+            sms.sms_send_due(backend=TimingOut())
             message.refresh_from_db()
             traveller.move_to(message.not_before)  # the backed-off retry time
     message.refresh_from_db()
-    assert Flaky.calls == sms.MAX_TRIES
+    assert TimingOut.calls == sms.MAX_TRIES
     assert message.status == "failed" and message.error == "timeout"
     assert Visit.objects.get(pk=message.visit_id).attempts.filter(outcome="sms_failed").exists()
 

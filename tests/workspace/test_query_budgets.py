@@ -2,6 +2,8 @@
 number of queries whatever the number of rows it shows (measured with a few rows, then with
 many)."""
 
+import datetime as dt
+
 import pytest
 import time_machine
 from django.urls import reverse
@@ -27,13 +29,16 @@ def _at_call_time():
         yield
 
 
+EARLIER = CALL_TIME - dt.timedelta(hours=1)
+
+
 def _history(visit, agent, count: int) -> None:
     """``count`` more of everything the call screen lists: failed attempts, flagged
     transactions, consent entries and earlier (completed) visits of the account."""
     account = visit.account
     for _ in range(count):
         ContactAttempt.objects.create(
-            visit=visit, channel="phone", agent=agent, outcome="no_answer"
+            visit=visit, channel="phone", agent=agent, outcome="no_answer", started_at=EARLIER
         )
         event = AccountEventFactory(
             account=account, amount="80000.00", currency="CNY", flagged=True
@@ -50,6 +55,9 @@ def test_the_call_screen_has_a_fixed_query_budget(
     client, agent, account, django_assert_num_queries
 ):
     visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
+    # Reached, after every failed attempt: the page shows the record form too (with a question
+    # per flagged transaction).
+    ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
     _history(visit, agent, 2)
     url = reverse("workspace:call_screen", args=[visit.pk])
     client.force_login(agent)
@@ -60,7 +68,8 @@ def test_the_call_screen_has_a_fixed_query_budget(
     with django_assert_num_queries(CALL_SCREEN_QUERIES):
         response = client.get(url)
     assert len(response.context["flagged"]) == 14
-    assert len(list(response.context["attempts"])) == 14
+    assert len(list(response.context["attempts"])) == 15
+    assert len(response.context["record_form"].transaction_fields()) == 14
     assert len(list(response.context["previous"])) == 10
 
 
