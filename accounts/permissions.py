@@ -10,7 +10,8 @@ administrator group, the audit administrator) sees every branch. Out-of-scope ob
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Cast
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
@@ -184,7 +185,10 @@ def staff_ids_visible_to(user):
     User = get_user_model()
     if has_global_branch_scope(user):
         return User.objects.values("pk")
-    branch_pks = [str(pk) for pk in branches_visible_to(user).values_list("pk", flat=True)]
+    # guardian keeps object ids as text: the branch ids as text, in the same statement.
+    branch_pks = (
+        branches_visible_to(user).annotate(text_pk=Cast("pk", CharField())).values("text_pk")
+    )
     codename = BRANCH_PERM.split(".")[1]
     perm = Q(
         permission__codename=codename,

@@ -25,6 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import staff_ids_visible_to
 from core import presentation
 from core.masking import mask_account_number, mask_name
 from escalations.access import escalations_visible_to
@@ -84,7 +85,9 @@ DATETIME = 17
 
 
 def _rankings(user):
-    return MonthlyAssessment.objects.order_by("month", "rank", "agent__username")
+    return MonthlyAssessment.objects.filter(agent__in=staff_ids_visible_to(user)).order_by(
+        "month", "rank", "agent__username"
+    )
 
 
 def _reviews(user):

@@ -9,7 +9,11 @@ from django.db.models import Avg, BooleanField, Count, ExpressionWrapper, F, Q, 
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.permissions import branch_ids_visible_to, branches_visible_to
+from accounts.permissions import (
+    branch_ids_visible_to,
+    branches_visible_to,
+    staff_ids_visible_to,
+)
 from escalations.access import escalations_visible_to
 from escalations.selectors import escalation_stats
 from supervision.models import Complaint, ComplaintStatus, MonthlyAssessment, VisitDayRollup
@@ -166,8 +170,9 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
         since=start, until=end, queryset=escalations_visible_to(user).order_by()
     )
 
+    assessments = MonthlyAssessment.objects.filter(agent__in=staff_ids_visible_to(user))
     latest_month = (
-        MonthlyAssessment.objects.filter(month__lte=until)
+        assessments.filter(month__lte=until)
         .order_by("-month")
         .values_list("month", flat=True)
         .first()
@@ -175,7 +180,7 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     ranking = []
     if latest_month:
         ranking = list(
-            MonthlyAssessment.objects.filter(month=latest_month, rank__isnull=False)
+            assessments.filter(month=latest_month, rank__isnull=False)
             .order_by("rank", "agent__username")
             .values("rank", "composite", "rewarded", "agent__username", "agent__first_name")[:20]
         )

@@ -16,7 +16,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
-from accounts.permissions import has_role, may_reveal_personal_data, role_required
+from accounts.permissions import (
+    has_role,
+    may_reveal_personal_data,
+    role_required,
+    staff_ids_visible_to,
+)
 from core.audit import audit, client_ip
 from core.audit_actions import AuditAction
 from core.calendar import next_year_missing
@@ -425,8 +430,10 @@ def training(request):
         course = course_form.save()
         audit(AuditAction.TRAINING_COURSE_CREATE, actor=request.user, obj=course, request=request)
         return redirect("supervision:training")
-    attendance = TrainingAttendance.objects.select_related("course", "agent").order_by(
-        "-attended_on", "-pk"
+    attendance = (
+        TrainingAttendance.objects.filter(agent__in=staff_ids_visible_to(request.user))
+        .select_related("course", "agent")
+        .order_by("-attended_on", "-pk")
     )
     page = Paginator(attendance, 50).get_page(request.GET.get("page"))
     return render(
@@ -462,12 +469,11 @@ def assessments(request):
             else:
                 messages.success(request, _("已计算 %(n)d 名回访人员。") % {"n": count})
         return redirect(f"{request.path}?month={month:%Y-%m}" if month else request.path)
-    months = list(
-        MonthlyAssessment.objects.order_by("-month").values_list("month", flat=True).distinct()[:24]
-    )
+    visible = MonthlyAssessment.objects.filter(agent__in=staff_ids_visible_to(request.user))
+    months = list(visible.order_by("-month").values_list("month", flat=True).distinct()[:24])
     month = month or (months[0] if months else timezone.localdate().replace(day=1))
     rows = (
-        MonthlyAssessment.objects.filter(month=month)
+        visible.filter(month=month)
         .select_related("agent")
         .order_by(F("rank").asc(nulls_last=True), "-composite", "agent__username")
     )
