@@ -71,23 +71,34 @@ def _datetime_param(dt: datetime):
     return connection.ops.adapt_datetimefield_value(dt)
 
 
-def _id_chunks(chunk_size: int):
-    """(lo, hi] bounds of consecutive account-id chunks: keyset pagination, one index probe
-    per chunk, whatever the table size."""
-    lo = 0
+def _id_chunks(chunk_size: int, first: int = 0, last: int | None = None):
+    """(lo, hi] bounds of consecutive account-id chunks within (first, last]: keyset
+    pagination, one index probe per chunk, whatever the table size."""
+    accounts = Account.objects.all() if last is None else Account.objects.filter(pk__lte=last)
+    lo = first
     while True:
         hi = (
-            Account.objects.filter(pk__gt=lo)
+            accounts.filter(pk__gt=lo)
             .order_by("pk")
             .values_list("pk", flat=True)[chunk_size - 1 : chunk_size]
             .first()
         )
         if hi is None:
-            hi = Account.objects.filter(pk__gt=lo).aggregate(m=Max("pk"))["m"]
+            hi = accounts.filter(pk__gt=lo).aggregate(m=Max("pk"))["m"]
             if hi is None:
                 return
         yield lo, hi
         lo = hi
+
+
+def account_ranges(parts: int) -> list[tuple[int, int]]:
+    """``parts`` (lo, hi] account-id ranges of about equal size covering every account: the
+    work units of a generation split over several workers."""
+    total = Account.objects.count()
+    if total == 0:
+        return []
+    size = max(-(-total // parts), 1)
+    return list(_id_chunks(size))
 
 
 # --- Generation -------------------------------------------------------------------------------
@@ -225,7 +236,9 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
     return re.sub(r"%\((\w+)\)s", "%s", sql), [*params, *(named[name] for name in order)]
 
 
-def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
+def _generate_new_account(
+    now: datetime, calendar: BusinessCalendar, id_range: tuple[int, int] | None = None
+) -> int:
     """New-account visits for accounts opened in the look-back window that never had one."""
     today = timezone.localtime(now, business_tz()).date()
     first = today - timedelta(days=settings.CALLBACK["NEW_ACCOUNT_LOOKBACK_DAYS"])
@@ -276,7 +289,7 @@ def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
         FROM accounts_account a
         JOIN accounts_customer c ON c.id = a.customer_id
         JOIN d ON d.account_type = a.account_type AND d.opened_on = a.opened_on
-        WHERE a.opened_on >= %s AND a.opened_on <= %s
+        WHERE a.opened_on >= %s AND a.opened_on <= %s AND a.id > %s AND a.id <= %s
           AND a.status <> 'closed' AND NOT c.do_not_contact
           AND NOT EXISTS (
               SELECT 1 FROM visits_visit v WHERE v.account_id = a.id AND v.kind = 'new_account'
@@ -286,20 +299,25 @@ def _generate_new_account(now: datetime, calendar: BusinessCalendar) -> int:
     """
     stamp = _datetime_param(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, stamp, stamp, _date_param(first), _date_param(today)])
+        lo, hi = id_range or (0, 2**62)
+        cursor.execute(sql, [*params, stamp, stamp, _date_param(first), _date_param(today), lo, hi])
         return max(cursor.rowcount, 0)
 
 
-def generate_due_visits(*, now: datetime | None = None) -> dict:
+def generate_due_visits(
+    *, now: datetime | None = None, id_range: tuple[int, int] | None = None
+) -> dict:
     """Create the new-account and periodic visits that are due (SPEC §4). Safe to run twice
     at once: each statement inserts with ON CONFLICT DO NOTHING on the partial unique index,
     in account-id order, so a concurrent run waits for the other's rows and skips them.
-    Returns the number of visits created per kind."""
+    ``id_range`` (lo, hi] limits the run to those accounts (one of ``account_ranges``: the
+    ranges can run in parallel on several workers). Returns the number of visits created per
+    kind."""
     now = now or timezone.now()
     started = clock.monotonic()
     calendar = BusinessCalendar()
     created = {VisitKind.NEW_ACCOUNT.value: 0, VisitKind.PERIODIC.value: 0}
-    created[VisitKind.NEW_ACCOUNT.value] = _generate_new_account(now, calendar)
+    created[VisitKind.NEW_ACCOUNT.value] = _generate_new_account(now, calendar, id_range)
 
     policy_rows = _periodic_policy_rows()
     if policy_rows:
@@ -307,7 +325,7 @@ def generate_due_visits(*, now: datetime | None = None) -> dict:
         horizon = today + timedelta(days=settings.CALLBACK["GENERATION_HORIZON_DAYS"])
         chunk = settings.CALLBACK["GENERATION_CHUNK_SIZE"]
         with connection.cursor() as cursor:
-            for lo, hi in _id_chunks(chunk):
+            for lo, hi in _id_chunks(chunk, *(id_range or (0, None))):
                 sql, params = _periodic_sql(
                     policy_rows,
                     lo=lo,
