@@ -76,6 +76,7 @@ RETENTION_RULES: dict[str, Rule] = {
     "visits.script": Rule("forever", "versioned configuration explaining old records"),
     "visits.visitpolicy": Rule("forever", "versioned configuration explaining old records"),
     "visits.eventrule": Rule("forever", "versioned configuration explaining old records"),
+    "visits.currencyrate": Rule("forever", "reference rates: configuration, no personal data"),
     "workspace.smstemplate": Rule("forever", "configuration"),
     "workspace.questionnairequestion": Rule("forever", "configuration"),
     "visits.visit": CDD,

@@ -28,6 +28,7 @@ def test_it_records_an_event_and_schedules_its_visit(api, account, frozen_now):
                 "kind": "special_event",
                 "due_at": body["visits"][0]["due_at"],
                 "due_provisional": False,
+                "suspected_fraud": False,
             }
         ],
     }
