@@ -459,7 +459,7 @@ print(json.dumps({"waits": waits, "status": dict(rows.order_by().values_list("st
 
 def scenario_sms_gateway(stack: Stack, result: Result) -> None:
     if not has_module(stack, "workspace.channels.sms"):
-        result.skip("visits/channels/sms.py not written yet")
+        result.skip("workspace/channels/sms.py not found")
         return
     stub = GatewayStub()
     try:

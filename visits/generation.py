@@ -1,13 +1,9 @@
-"""The scheduled jobs that make the right visits exist and reach an agent (SPEC §3, §4).
-
-- ``generate_due_visits``: set-based ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, one
-  statement per chunk of account ids (keyset pagination). No account is ever loaded into
-  Python. The partial unique index ``one_open_visit_per_account_kind`` is what makes two
-  concurrent runs, or a retried task, create each visit once.
-- ``assign_visits``: pending visits taken with ``SELECT ... FOR UPDATE SKIP LOCKED`` in small
-  batches and given to the eligible agent with the fewest open visits.
-- ``retry_unreached``: the fallback ladder phone -> SMS -> online questionnaire -> unreachable.
-"""
+"""Visit generation (SPEC §4), a scheduled job: ``generate_due_visits`` creates the due
+new-account and periodic visits with a set-based ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``,
+one statement per chunk of account ids (keyset pagination); no account is ever loaded into
+Python. The partial unique index ``one_open_visit_per_account_kind`` is what makes two
+concurrent runs, or a retried task, create each visit once. Assignment is in
+visits/assignment.py, the fallback ladder in workspace/ladder.py."""
 
 from __future__ import annotations
 

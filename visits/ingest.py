@@ -28,7 +28,7 @@ IDEMPOTENCY_CONFLICT = _("该 event_id 已用于内容不同的事件。")
 
 
 # --- Core-banking ingestion: customers, accounts and account events (API.md) ------------------
-# Used by the REST API (accounts/api.py); the teller page may call the same functions.
+# Used by the REST API (visits/api/), the teller page and the system's own events.
 
 CONTACT_FIELDS = ("mobile", "email", "landline", "address")
 _CUSTOMER_FIELDS = (

@@ -1,4 +1,4 @@
-"""Visits for core banking and staff sessions (shared/API.md, "Visits").
+"""Visits for core banking and staff sessions (docs/API.md, "Visits").
 
 A service client with the ``read`` scope sees every visit; a staff session sees what
 ``visits_visible_to`` lets it see, with account numbers masked. Out of scope is 404."""

@@ -1,13 +1,7 @@
-"""The scheduled jobs that make the right visits exist and reach an agent (SPEC §3, §4).
-
-- ``generate_due_visits``: set-based ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, one
-  statement per chunk of account ids (keyset pagination). No account is ever loaded into
-  Python. The partial unique index ``one_open_visit_per_account_kind`` is what makes two
-  concurrent runs, or a retried task, create each visit once.
-- ``assign_visits``: pending visits taken with ``SELECT ... FOR UPDATE SKIP LOCKED`` in small
-  batches and given to the eligible agent with the fewest open visits.
-- ``retry_unreached``: the fallback ladder phone -> SMS -> online questionnaire -> unreachable.
-"""
+"""The fallback ladder (SPEC §3), a scheduled job: ``retry_unreached`` moves a visit that the
+phone did not reach to SMS, an SMS without an answer to the online questionnaire, and an
+expired questionnaire to unreachable, one step per run. Visit generation is in
+visits/generation.py, assignment in visits/assignment.py."""
 
 from __future__ import annotations
 

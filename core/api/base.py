@@ -1,9 +1,6 @@
-"""REST endpoints for branches, customers, accounts and events (shared/API.md).
-
-Writes go through accounts/services.py (customer_upsert, account_upsert, events_ingest); these
-views parse, check scope, call the service and render. Events are validated by a hand-written
-validator (``event_parse``) rather than a serializer per event, so that a batch of 1,000 costs
-milliseconds; the serializers below document the same shapes in the OpenAPI schema."""
+"""The plumbing every REST endpoint of docs/API.md shares: strict JSON parsing and the body
+size limit, the service client of a key and its scopes, throttles, the base view with the
+error format, and cursor pagination."""
 
 import json
 from collections.abc import Mapping

@@ -1,9 +1,5 @@
-"""REST endpoints for branches, customers, accounts and events (shared/API.md).
-
-Writes go through accounts/services.py (customer_upsert, account_upsert, events_ingest); these
-views parse, check scope, call the service and render. Events are validated by a hand-written
-validator (``event_parse``) rather than a serializer per event, so that a batch of 1,000 costs
-milliseconds; the serializers below document the same shapes in the OpenAPI schema."""
+"""GET /api/v1/health (docs/API.md): the database, the broker and next year's calendar, without
+a key; 503 when a part is down."""
 
 from celery import current_app as app
 from django.db import connection

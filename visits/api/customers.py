@@ -1,9 +1,7 @@
-"""REST endpoints for branches, customers, accounts and events (shared/API.md).
+"""REST endpoints for branches, customers and accounts (docs/API.md).
 
-Writes go through accounts/services.py (customer_upsert, account_upsert, events_ingest); these
-views parse, check scope, call the service and render. Events are validated by a hand-written
-validator (``event_parse``) rather than a serializer per event, so that a batch of 1,000 costs
-milliseconds; the serializers below document the same shapes in the OpenAPI schema."""
+Writes go through visits/ingest.py (customer_upsert, account_upsert); these views parse, check
+scope, call the service and render."""
 
 import re
 

@@ -1,8 +1,8 @@
-"""REST endpoints for branches, customers, accounts and events (shared/API.md).
+"""REST endpoints for account events, one or a batch (docs/API.md).
 
-Writes go through accounts/services.py (customer_upsert, account_upsert, events_ingest); these
-views parse, check scope, call the service and render. Events are validated by a hand-written
-validator (``event_parse``) rather than a serializer per event, so that a batch of 1,000 costs
+Writes go through visits/ingest.py (events_ingest, the one event writer); these views parse,
+check scope, call the service and render. Events are validated by a hand-written validator
+(``event_parse``) rather than a serializer per event, so that a batch of 1,000 costs
 milliseconds; the serializers below document the same shapes in the OpenAPI schema."""
 
 import datetime as dt

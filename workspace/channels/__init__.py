@@ -1,2 +1,2 @@
-"""Contact channels other than the agent's phone: SMS (``sms.py``). The online questionnaire
-lives in ``visits/questionnaire.py``."""
+"""Contact channels other than the agent's phone: SMS (``sms.py``) and the online
+questionnaire (``questionnaire.py``)."""
