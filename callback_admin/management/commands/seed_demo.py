@@ -2,6 +2,7 @@
 prints the logins again."""
 
 import datetime as dt
+import itertools
 import random
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 from faker import Faker
 
@@ -17,6 +19,8 @@ from accounts.models import (
     AccountStatus,
     AccountType,
     Branch,
+    ConsentEntry,
+    ConsentKind,
     Customer,
     CustomerType,
     Department,
@@ -28,12 +32,14 @@ from accounts.otp import demo_device, second_factor_required
 from accounts.services import staff_create
 from escalations.models import Urgency
 from escalations.services import escalation_accept, escalation_open
+from supervision.assessment import AssessmentFrozen, assessment_compute
 from supervision.complaints import complaint_register
 from supervision.models import ComplaintSource
 from visits.assignment import assign_visits
 from visits.generation import generate_due_visits
 from visits.ingest import EventInput, canonical_hash, events_ingest
 from visits.models import (
+    OPEN_VISIT_STATUSES,
     AttemptOutcome,
     ContactAttempt,
     Handling,
@@ -98,6 +104,12 @@ class Command(BaseCommand):
         parser.add_argument("--accounts", type=int, default=ACCOUNTS)
 
     def handle(self, *args, **options):
+        # Notifications raised while seeding (escalations, complaints) are not mailed: the
+        # console backend would print every message as raw MIME among the logins.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            self._seed(options)
+
+    def _seed(self, options):
         fake = Faker("zh_CN")
         Faker.seed(20261128)
         rng = random.Random(20261128)
@@ -211,6 +223,30 @@ class Command(BaseCommand):
                 )
             )
         Account.objects.bulk_create(accounts, batch_size=1000)
+        self._consent_ledger(rng, customers)
+
+    def _consent_ledger(self, rng, customers):
+        """The ledger behind the badges: every customer shown as consenting to marketing, or as
+        not to be contacted, has the entry that says when and where they said so."""
+        now = timezone.now()
+        entries = []
+        for customer in customers:
+            when = now - dt.timedelta(days=rng.randint(30, 900))
+            if customer.marketing_consent:
+                entries.append(
+                    ConsentEntry(
+                        customer=customer, kind=ConsentKind.MARKETING, granted=True,
+                        source="counter", note="开户时签署营销同意书", recorded_at=when,
+                    )
+                )  # fmt: skip
+            if customer.do_not_contact:
+                entries.append(
+                    ConsentEntry(
+                        customer=customer, kind=ConsentKind.CONTACT, granted=False,
+                        source="counter", note="客户要求勿扰", recorded_at=when,
+                    )
+                )  # fmt: skip
+        ConsentEntry.objects.bulk_create(entries, batch_size=1000)
 
     def _events_and_visits(self, rng):
         """Events through the same rules as the API, then the scheduled jobs once."""
@@ -257,6 +293,30 @@ class Command(BaseCommand):
         events_ingest(client=None, events=events)
         generate_due_visits(now=now)
         assign_visits(now=now)
+        self._spread_due_dates(rng, now)
+
+    def _spread_due_dates(self, rng, now):
+        """Accounts opened years ago make every periodic visit long overdue; a worklist that is
+        all red shows nothing. Spread the open visits: a few overdue, some due today, most in the
+        coming weeks; suspected fraud within hours."""
+        end_of_day = timezone.localtime(now).replace(hour=23, minute=59, second=0, microsecond=0)
+        today_minutes = max(int((end_of_day - now).total_seconds() // 60) - 5, 10)
+        visits = list(
+            Visit.objects.filter(status__in=OPEN_VISIT_STATUSES)
+            .order_by("pk")
+            .only("pk", "suspected_fraud")
+        )
+        for visit in visits:
+            draw = rng.random()
+            if visit.suspected_fraud:
+                visit.due_at = now + dt.timedelta(hours=rng.randint(1, 20))
+            elif draw < 0.08:
+                visit.due_at = now - dt.timedelta(hours=rng.randint(2, 72))
+            elif draw < 0.22:
+                visit.due_at = now + dt.timedelta(minutes=rng.randint(5, today_minutes))
+            else:
+                visit.due_at = now + dt.timedelta(days=rng.randint(1, 25), hours=rng.randint(0, 8))
+        Visit.objects.bulk_update(visits, ["due_at"], batch_size=1000)
 
     def _history(self, rng, departments):
         """Last month's completed visits with their records (for the audit sample, the
@@ -265,11 +325,16 @@ class Command(BaseCommand):
         User = get_user_model()
         today = timezone.localdate()
         last_month_end = today.replace(day=1) - dt.timedelta(days=1)
+        # Enough rated visits per agent (ASSESSMENT_MIN_RATED_VISITS, 20 by default) for the
+        # ranking to rank: 40 per agent.
+        per_agent = max(int(settings.CALLBACK.get("ASSESSMENT_MIN_RATED_VISITS", 20)) * 2, 40)
         accounts = list(
             Account.objects.filter(visits__isnull=True)
             .select_related("branch")
-            .order_by("pk")[:300]
+            .order_by("pk")[: per_agent * 12]
         )
+        # A small demo (--accounts) visits some accounts more than once.
+        accounts = list(itertools.islice(itertools.cycle(accounts), per_agent * 12))
         # agentNN works in BRANCHES[(NN - 1) % 3] (see _staff).
         agents_by_branch = {}
         for user in User.objects.filter(
@@ -336,16 +401,28 @@ class Command(BaseCommand):
         open_visits = Visit.objects.filter(
             status=VisitStatus.ASSIGNED, kind=VisitKind.SPECIAL_EVENT
         ).select_related("assigned_to")[:6]
+        # Each problem to the department that handles it: a denied transaction is a security
+        # matter, urgent; login and SMS-alert problems go to e-banking.
+        problems = [
+            (security, Urgency.URGENT, "客户否认一笔转账交易"),
+            (ebanking, Urgency.HIGH, "手机银行登录异常"),
+            (ebanking, Urgency.NORMAL, "短信提醒未收到"),
+        ]
         for n, visit in enumerate(open_visits):
+            department, urgency, description = problems[n % 3]
             escalation = escalation_open(
                 visit=visit,
-                department=security if n % 2 == 0 else ebanking,
-                urgency=[Urgency.URGENT, Urgency.HIGH, Urgency.NORMAL][n % 3],
-                description=["客户否认一笔转账交易", "手机银行登录异常", "短信提醒未收到"][n % 3],
+                department=department,
+                urgency=urgency,
+                description=description,
                 by=visit.assigned_to,
             )
-            if n % 2 == 0 and n < 4:
+            if department == security and n < 4:
                 escalation_accept(escalation=escalation, by=handler)
+        try:  # last month's ranking, as the monthly job would have computed it
+            assessment_compute(month=last_month_end.replace(day=1))
+        except AssessmentFrozen:
+            pass
         completed = Visit.objects.filter(status=VisitStatus.COMPLETED).select_related(
             "assigned_to", "account__customer"
         )[:2]
@@ -375,6 +452,15 @@ class Command(BaseCommand):
         ]
         for users, role, label in rows:
             self.stdout.write(f"  {label:<36} {users:<45} password: {PASSWORDS[role]}")
+        start, end = (
+            settings.CALLBACK["CALLING_HOURS_START"],
+            settings.CALLBACK["CALLING_HOURS_END"],
+        )
+        self.stdout.write(
+            f"  呼叫时段 / Calling hours: {start:%H:%M}–{end:%H:%M}. 此时段以外登记电话联系会被拒绝；"
+            "夜间试用回访流程请用 / Calls are refused outside them; to try the agent flow at "
+            "night run: CALLING_HOURS_START=00:00 CALLING_HOURS_END=23:59 make run"
+        )
         if settings.CALLBACK.get("REQUIRE_2FA", True):
             self.stdout.write(
                 "  监督与管理角色需要动态口令 / Supervisors and administrators also need a TOTP "
