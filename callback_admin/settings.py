@@ -298,9 +298,11 @@ else:
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "data_folder_processed": str(_broker_dir / "processed"),
+        # The exchange tables too: by default kombu writes them to ./control.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -494,6 +496,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "core.logging.RequestIdFilter"},
         "redact_pii": {"()": "core.logging.PiiRedactingFilter"},
+        "refusal_without_traceback": {"()": "core.logging.RefusalWithoutTracebackFilter"},
     },
     "formatters": {
         "json": {
@@ -510,5 +513,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Once, through the root handler (Django's own console handler would print it again).
+        "django": {"handlers": [], "propagate": True},
+        "django.request": {"filters": ["refusal_without_traceback"]},
+    },
 }

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from accounts import views as account_views
@@ -19,6 +21,8 @@ urlpatterns = [
     path("", include("supervision.urls")),
     path("", include("supervision.urls_public")),
     path("metrics", metrics_views.metrics, name="metrics"),
+    # Browsers ask for /favicon.ico whatever the page says; answer with the icon, not a 404.
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("", include("accounts.urls_security")),
     path("", include("supervision.urls_records")),
 ]

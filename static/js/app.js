@@ -74,7 +74,17 @@
     if (field.matches && field.matches("[data-autosubmit]") && field.form) field.form.submit();
   });
 
+  // The visit's status badge follows the attempts list that htmx swaps in.
+  function setupVisitStatus() {
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var attempts = document.getElementById("attempts");
+      var badge = document.getElementById("visit-status");
+      if (attempts && badge && attempts.dataset.visitStatus) badge.textContent = attempts.dataset.visitStatus;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupVisitStatus();
     setupSession(document.body);
     setupNav();
     setupErrorSummary();

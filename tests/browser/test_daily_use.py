@@ -385,3 +385,30 @@ def test_the_worklist_fits_a_390_px_phone_with_a_menu_toggle(
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     finally:
         context.close()
+
+
+def test_small_things_the_reveal_button_the_status_badge_the_language_menu_the_icon(
+    live_server, pw_page, agent, branch, morning
+):
+    page = pw_page
+    visit = VisitFactory(
+        account=AccountFactory(customer=CustomerFactory(branch=branch)),
+        assigned_to=agent, assigned_at=MORNING, status="assigned",
+    )  # fmt: skip
+    sign_in(page, live_server, agent)
+    page.wait_for_url("**/visits/")
+    page.goto(f"{live_server.url}/visits/{visit.pk}/")
+    assert page.locator("#visit-status").inner_text() == "已分配"
+    page.select_option("select[name='a-outcome']", "no_answer")
+    page.click("#attempt-submit")
+    page.locator("#attempts tr[data-outcome='no_answer']").wait_for()
+    page.locator("#visit-status", has_text="进行中").wait_for()
+
+    page.click("#reveal")
+    page.locator("#pii", has_text="已显示完整信息").wait_for()
+    assert page.locator("#reveal").is_hidden()
+
+    options = page.locator("select[name='language'] option").all_inner_texts()
+    assert "English" in options and "英语" not in options
+    icon = page.request.get(f"{live_server.url}/favicon.ico")
+    assert icon.status == 200 and "svg" in icon.headers["content-type"]
