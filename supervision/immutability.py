@@ -4,7 +4,8 @@ On PostgreSQL the guarantee is in the database (pgtrigger triggers in the models
 submitted VisitRecord, a finished AuditReview, a closed Escalation and every AuditLogEntry refuse
 UPDATE and DELETE by any path, raw SQL included). The retention procedure alone may anonymise or
 delete them: it sets ``SET LOCAL callback.retention = 'on'`` inside its transaction, which the
-triggers check. On SQLite (the embedded default) the same rules are enforced by the signal
+pgtrigger triggers check, and takes a retention token, which the plain triggers that no session
+setting can switch off check (supervision/db_roles.py). On SQLite (the embedded default) the same rules are enforced by the signal
 receivers below for saves and deletes through the ORM.
 """
 
@@ -17,6 +18,7 @@ from django.dispatch import receiver
 
 from core.models import AuditLogEntry
 from escalations.models import Escalation, EscalationStatus
+from supervision.db_roles import TOKEN_TABLE
 from supervision.models import AuditReview
 from visits.models import VisitRecord
 
@@ -28,8 +30,12 @@ class RecordImmutable(Exception):
 
 
 @contextmanager
-def retention_procedure(using: str = "default"):
-    """The only way to change protected rows: inside one transaction, logged by the caller."""
+def retention_procedure(using: str = "default", *, destruction_list_id: int | None = None):
+    """The only way to change protected rows: inside one transaction, logged by the caller.
+
+    On PostgreSQL the transaction takes a retention token (supervision/db_roles.py): through
+    ``callback_retention_begin`` for an approved destruction list, which is all the runtime role
+    may do; without a list only the tables' owner can (maintenance, tests)."""
     token = _retention_active.set(True)
     try:
         with transaction.atomic(using=using):
@@ -37,6 +43,13 @@ def retention_procedure(using: str = "default"):
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL callback.retention = 'on'")
+                    if destruction_list_id is not None:
+                        cursor.execute("SELECT callback_retention_begin(%s)", [destruction_list_id])
+                    else:
+                        cursor.execute(
+                            f"INSERT INTO {TOKEN_TABLE} (txid) VALUES (txid_current()) "
+                            "ON CONFLICT (txid) DO NOTHING"
+                        )
             yield
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:

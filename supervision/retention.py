@@ -317,7 +317,7 @@ def destruction_list_execute(
 ) -> DestructionCertificate:
     """Carries out an approved list and writes its certificate (kept forever)."""
 
-    with retention_procedure():
+    with retention_procedure(destruction_list_id=destruction_list.pk):
         locked = DestructionList.objects.select_for_update().get(pk=destruction_list.pk)
         approver = locked.approved_by
         if locked.status != DestructionStatus.APPROVED or approver is None:
