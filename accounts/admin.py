@@ -74,7 +74,14 @@ class CustomerAdmin(BranchScopedAdmin):
     personal_data = True
     # Personal data shows masked; full values only through the audited reveal on the call screen.
     list_display = ["external_id", "name", "customer_type", "masked_mobile", "risk_level", "branch"]
-    list_filter = ["customer_type", "risk_level", "do_not_contact", "marketing_consent", "branch"]
+    list_filter = [
+        "customer_type",
+        "risk_level",
+        "do_not_contact",
+        "sms_opt_out",
+        "marketing_consent",
+        "branch",
+    ]
     search_fields = ["=external_id", "name"]
     list_select_related = ["branch"]
     readonly_fields = [

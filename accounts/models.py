@@ -152,6 +152,8 @@ class Customer(models.Model):
     )
     marketing_consent = models.BooleanField(_("营销同意"), default=False)
     do_not_contact = models.BooleanField(_("勿扰"), default=False)
+    # The customer replied "TD" (退订): no more SMS; phone callbacks go on (SPEC §4).
+    sms_opt_out = models.BooleanField(_("退订短信"), default=False, db_default=False)
     branch = models.ForeignKey(
         Branch, on_delete=models.PROTECT, related_name="customers", verbose_name=_("网点")
     )
@@ -320,6 +322,7 @@ class EventKey(models.Model):
 class ConsentKind(models.TextChoices):
     MARKETING = "marketing", _("营销")
     CONTACT = "contact", _("联系（勿扰）")
+    SMS = "sms", _("短信（退订）")
 
 
 class ConsentEntry(models.Model):

@@ -22,7 +22,7 @@ from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitS
 from visits.transitions import visits_transition
 from workspace.channels.questionnaire import invite_create
 from workspace.channels.sms import sms_queue_for_visit
-from workspace.models import SmsMessage
+from workspace.models import SmsMessage, SmsStatus
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,11 @@ def _step(
     return True
 
 
+def _sms_barred(visit: Visit) -> bool:
+    """The customer opted out of SMS ("TD"); like do-not-contact, it yields to suspected fraud."""
+    return visit.account.customer.sms_opt_out and not visit.suspected_fraud
+
+
 def _unreachable_reason(visit: Visit) -> str:
     lines = []
     for attempt in visit.attempts.all():
@@ -103,8 +108,9 @@ def _unreachable_reason(visit: Visit) -> str:
 
 def retry_unreached(*, now: datetime | None = None) -> dict:
     """SPEC §3 fallback ladder. A phone visit with failed attempts on PHONE_ATTEMPTS different
-    calendar days (calls are allowed every day) and no pending call-back moves to SMS; an SMS
-    that failed, or got no answer within SMS_REPLY_DAYS, moves to the online questionnaire; a
+    calendar days (calls are allowed every day) and no pending call-back moves to SMS (straight
+    to the questionnaire when the customer opted out of SMS); an SMS that failed, or got no
+    answer within SMS_REPLY_DAYS of being sent, moves to the online questionnaire; a
     questionnaire that expired unanswered makes the visit unreachable, with the reason of each
     failure. A visit moves at most one step per run: the failures that move it must predate
     the run."""
@@ -143,7 +149,18 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         # Different days are calendar days on which calls are allowed: every day (SPEC §4).
         ready = [pk for pk in chunk if len(calling_days(failures[pk])) >= needed]
         for visit in Visit.objects.filter(pk__in=ready).select_related("account__customer"):
-            if _step(
+            if _sms_barred(visit):
+                # The customer replied "TD": no SMS, straight on to the questionnaire.
+                if _step(
+                    visit,
+                    to_channel=Channel.ONLINE,
+                    function=invite_create,
+                    outcome_ok=AttemptOutcome.ONLINE_SENT,
+                    outcome_failed=AttemptOutcome.ONLINE_EXPIRED,
+                    now=now,
+                ):
+                    counts["to_online"] += 1
+            elif _step(
                 visit,
                 to_channel=Channel.SMS,
                 function=sms_queue_for_visit,
@@ -153,20 +170,23 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
             ):
                 counts["to_sms"] += 1
 
-    # 2. SMS -> online questionnaire
+    # 2. SMS -> online questionnaire. The wait for a reply starts when the SMS is sent: one
+    # held back by quiet hours or the caps has not started it yet (SPEC §4).
     reply_cutoff = now - timedelta(days=callback_int("SMS_REPLY_DAYS"))
     sms_attempts = ContactAttempt.objects.filter(visit=OuterRef("pk"), channel=Channel.SMS)
+    messages = SmsMessage.objects.filter(visit=OuterRef("pk"))
     sms_visits = (
         Visit.objects.open()
         .filter(channel=Channel.SMS)
         .filter(
             Exists(sms_attempts.filter(outcome=AttemptOutcome.SMS_FAILED, started_at__lt=now))
             | Exists(
-                SmsMessage.objects.filter(
-                    visit=OuterRef("pk"), status__in=["failed", "skipped"], created_at__lt=now
+                messages.filter(
+                    status__in=[SmsStatus.FAILED, SmsStatus.SKIPPED], created_at__lt=now
                 )
             )
-            | (Exists(sms_attempts) & ~Exists(sms_attempts.filter(started_at__gt=reply_cutoff)))
+            | Exists(messages.filter(sent_at__isnull=False, sent_at__lte=reply_cutoff))
+            | Q(account__customer__sms_opt_out=True, suspected_fraud=False)
         )
         .select_related("account__customer")
         .order_by("pk")

@@ -17,6 +17,7 @@ from visits.generation import generate_due_visits
 from visits.models import ContactAttempt, Visit, VisitPolicy
 from visits.tasks import assign_visits_task, generate_due_visits_task
 from workspace import ladder
+from workspace.channels.sms import sms_send_due
 from workspace.ladder import retry_unreached
 from workspace.tasks import retry_unreached_task
 
@@ -298,6 +299,7 @@ def test_it_walks_phone_then_sms_then_questionnaire_then_unreachable(branch, age
     with time_machine.travel(NOW, tick=False):
         assert retry_unreached() == {"to_sms": 1, "to_online": 0, "unreachable": 0}
         assert retry_unreached() == {"to_sms": 0, "to_online": 0, "unreachable": 0}  # no double
+        assert sms_send_due() == 1  # the reply wait starts when the SMS is sent
     visit.refresh_from_db()
     assert visit.channel == "sms" and visit.is_open
     assert visit.sms_messages.count() == 1  # queued through the SMS channel

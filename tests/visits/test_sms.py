@@ -9,11 +9,12 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from accounts.models import AccountEvent, ConsentEntry
+from accounts.models import AccountEvent, ConsentEntry, Customer
 from tests.factories import AccountFactory, CustomerFactory
 from visits.models import Visit, VisitRecord
 from workspace.channels import sms
 from workspace.models import SmsMessage, SmsTemplate
+from workspace.services import attempt_log, contact_blocked_reason
 
 from .workspace_helpers import CALL_TIME, SHANGHAI, ensure_seed_data, open_visit
 
@@ -190,8 +191,10 @@ def test_it_sends_marketing_only_with_consent(branch):
     [
         ("1", "correct"), (" 1 ", "correct"), ("１", "correct"), ("1。", "correct"),
         ("2", "wrong"), ("２", "wrong"),
-        ("TD", "opt_out"), ("td", "opt_out"), ("T", "opt_out"), ("退订", "opt_out"),
-        ("ＴＤ", "opt_out"),
+        ("TD", "opt_out"), ("td", "opt_out"), ("退订", "opt_out"), ("ＴＤ", "opt_out"),
+        ("STOP", "opt_out"), ("unsubscribe", "opt_out"),
+        # Ambiguous: a slip, a "No", a cut-off "TD". Unrecognised, never an opt-out.
+        ("T", None), ("N", None), ("n。", None), ("Ｔ", None),
         ("12", None), ("", None), ("好的", None), ("3", None),
     ],
 )  # fmt: skip
@@ -340,6 +343,7 @@ def test_reply_2_sends_the_visit_back_to_the_phone_with_an_info_change_follow_up
     assert Visit.objects.filter(triggers__event=event, kind="special_event").exists()
 
 
+@pytest.mark.spec("4.sms-opt-out", clause="五.2")
 def test_td_opts_out_before_the_next_message(client, sent_message, branch):
     customer = sent_message.customer
     with time_machine.travel(at(2, 9), tick=False):
@@ -352,9 +356,10 @@ def test_td_opts_out_before_the_next_message(client, sent_message, branch):
     next_one.refresh_from_db()
     assert next_one.status == "skipped"
     customer.refresh_from_db()
-    assert customer.do_not_contact is True
+    # SMS only: not do-not-contact, marketing consent untouched (SPEC §4).
+    assert (customer.sms_opt_out, customer.do_not_contact) == (True, False)
     entry = ConsentEntry.objects.get(customer=customer)
-    assert (entry.kind, entry.granted, entry.source) == ("contact", False, "sms")
+    assert (entry.kind, entry.granted, entry.source) == ("sms", False, "sms")
     assert _callback(client, body).status_code == 200  # the gateway repeats itself
     assert ConsentEntry.objects.filter(customer=customer).count() == 1
 
@@ -364,7 +369,50 @@ def test_td_after_an_earlier_reply_still_opts_out(client, sent_message):
     _callback(client, {"type": "reply", "message_id": gid, "text": "1"})
     _callback(client, {"type": "reply", "message_id": gid, "text": "退订"})
     sent_message.customer.refresh_from_db()
-    assert sent_message.customer.do_not_contact is True
+    assert sent_message.customer.sms_opt_out is True
+
+
+@pytest.mark.spec("4.sms-opt-out", clause="五.2")
+def test_td_stops_sms_but_phone_callbacks_go_on(client, sent_message, branch, agent):
+    customer = sent_message.customer
+    Customer.objects.filter(pk=customer.pk).update(marketing_consent=True)
+    body = {"type": "reply", "message_id": sent_message.gateway_message_id, "text": "TD"}
+    with time_machine.travel(at(2, 10), tick=False):
+        assert _callback(client, body).json()["meaning"] == "opt_out"
+        phone_visit = open_visit(branch, account=AccountFactory(customer=customer), agent=agent)
+        assert contact_blocked_reason(phone_visit) == ""
+        attempt = attempt_log(visit=phone_visit, agent=agent, outcome="no_answer")
+    assert attempt.outcome == "no_answer"
+    customer.refresh_from_db()
+    assert customer.marketing_consent is True and customer.do_not_contact is False
+    assert Visit.objects.get(pk=phone_visit.pk).status == "in_progress"
+
+
+@pytest.mark.spec("4.sms-opt-out", clause="五.2")
+@pytest.mark.parametrize("text", ["N", "T"])
+def test_n_and_t_are_unrecognised_replies_not_opt_outs(client, sent_message, branch, text):
+    body = {"type": "reply", "message_id": sent_message.gateway_message_id, "text": text}
+    assert _callback(client, body).json()["meaning"] is None
+    customer = Customer.objects.get(pk=sent_message.customer_id)
+    assert (customer.sms_opt_out, customer.do_not_contact) == (False, False)
+    assert not ConsentEntry.objects.filter(customer=customer).exists()
+    with time_machine.travel(at(3, 9), tick=False):
+        next_one = _queue(branch, customer)
+        assert sms.sms_send_due(backend=CountingBackend()) == 1
+    next_one.refresh_from_db()
+    assert next_one.status == "sent"
+
+
+def test_it_skips_customers_who_opted_out_of_sms_except_for_security_visits(branch):
+    backend = CountingBackend()
+    with time_machine.travel(CALL_TIME, tick=False):
+        plain = _queue(branch, CustomerFactory(branch=branch, sms_opt_out=True))
+        security = _queue(branch, CustomerFactory(branch=branch, sms_opt_out=True),
+                          suspected_fraud=True)  # fmt: skip
+        sms.sms_send_due(backend=backend)
+    plain.refresh_from_db()
+    assert (plain.status, plain.error) == ("skipped", "sms opt-out")
+    assert backend.sent == [security.pk]
 
 
 @pytest.mark.postgres

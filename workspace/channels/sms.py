@@ -191,6 +191,8 @@ def _skip_reason(message: SmsMessage, customer: Customer) -> str:
         return "no mobile number"
     if customer.do_not_contact and not security:
         return "do not contact"
+    if customer.sms_opt_out and not security:
+        return "sms opt-out"
     if message.template_id and message.template.is_marketing and not customer.marketing_consent:
         return "no marketing consent"
     if message.visit_id and not message.visit.is_open:
@@ -335,12 +337,14 @@ def sms_send_due(now: datetime | None = None, *, backend: BaseSmsBackend | None 
 REPLY_CORRECT = "correct"
 REPLY_WRONG = "wrong"
 REPLY_OPT_OUT = "opt_out"
-OPT_OUT_WORDS = {"TD", "T", "退订", "N", "STOP", "UNSUBSCRIBE"}
+# "N" and "T" are not opt-outs: too short to be sure of (a slip, "No", a cut-off "TD").
+OPT_OUT_WORDS = {"TD", "退订", "STOP", "UNSUBSCRIBE"}
 
 
 def sms_reply_parse(text: str) -> str | None:
-    """'1' -> correct, '2' -> wrong, 'TD'/'T'/'退订' -> opt-out; anything else -> None.
-    Full-width characters, spaces and trailing punctuation are tolerated ('１', ' td。')."""
+    """'1' -> correct, '2' -> wrong, 'TD'/'退订'/'STOP'/'UNSUBSCRIBE' -> SMS opt-out; anything
+    else -> None. Full-width characters, spaces and trailing punctuation are tolerated
+    ('１', ' td。')."""
     cleaned = unicodedata.normalize("NFKC", text or "").strip().upper()
     cleaned = cleaned.strip(" .,!?;:。，！？；：、\"'")
     if cleaned == "1":
@@ -366,39 +370,29 @@ def sms_delivery_report(*, gateway_message_id: str, delivered: bool, error: str 
     return True
 
 
-def customer_opt_out(*, customer: Customer, source: str, note: str = "", by=None) -> None:
-    """Opt-out takes effect at once: the flag that the sender checks under the customer lock,
-    and the ledger entry that proves it."""
+def customer_sms_opt_out(*, customer: Customer, source: str, note: str = "", by=None) -> None:
+    """An SMS opt-out ("TD") takes effect at once: the flag that the sender checks under the
+    customer lock, and the ledger entry that proves it. It stops SMS only: phone callbacks go
+    on unless the customer is do-not-contact, and marketing consent is not touched (SPEC §4)."""
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
-        if customer.do_not_contact and not customer.marketing_consent:
+        if customer.sms_opt_out:
             return  # already opted out: a repeated reply adds nothing to the ledger
-        entries = [
-            ConsentEntry(
-                customer=customer,
-                kind=ConsentKind.CONTACT,
-                granted=False,
-                source=source,
-                note=note[:200],
-                recorded_by=by,
-            )
-        ]
-        if customer.marketing_consent:
-            entries.append(
-                ConsentEntry(
-                    customer=customer,
-                    kind=ConsentKind.MARKETING,
-                    granted=False,
-                    source=source,
-                    note=note[:200],
-                    recorded_by=by,
-                )
-            )
-        ConsentEntry.objects.bulk_create(entries)
-        Customer.objects.filter(pk=customer.pk).update(
-            do_not_contact=True, marketing_consent=False, updated_at=timezone.now()
+        ConsentEntry.objects.create(
+            customer=customer,
+            kind=ConsentKind.SMS,
+            granted=False,
+            source=source,
+            note=note[:200],
+            recorded_by=by,
         )
-        audit(AuditAction.CUSTOMER_OPT_OUT, actor=by, obj=customer, after={"source": source})
+        Customer.objects.filter(pk=customer.pk).update(sms_opt_out=True, updated_at=timezone.now())
+        audit(
+            AuditAction.CUSTOMER_OPT_OUT,
+            actor=by,
+            obj=customer,
+            after={"source": source, "channel": "sms"},
+        )
 
 
 def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
@@ -413,7 +407,7 @@ def sms_reply_apply(*, message: SmsMessage, text: str) -> str | None:
         customer = message.customer
         if meaning == REPLY_OPT_OUT:
             # An opt-out always counts, even after an earlier reply to the same message.
-            customer_opt_out(customer=customer, source="sms", note=f"SMS: {text[:50]}")
+            customer_sms_opt_out(customer=customer, source="sms", note=f"SMS: {text[:50]}")
             return meaning
         if not first:
             return meaning
