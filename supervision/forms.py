@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
 from accounts.permissions import branches_visible_to
+from core.forms import PersonChoiceField, PersonMultipleChoiceField
 from supervision.models import ComplaintSource, TrainingCourse
 from supervision.periods import last_month
 from supervision.reviews import CHECKLIST
@@ -57,7 +58,7 @@ class SampleDrawForm(forms.Form):
     branches = forms.ModelMultipleChoiceField(
         label=_("网点"), queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
-    agents = forms.ModelMultipleChoiceField(label=_("回访人员"), queryset=None, required=False)
+    agents = PersonMultipleChoiceField(label=_("回访人员"), queryset=None, required=False)
     kinds = forms.MultipleChoiceField(
         label=_("回访类型"),
         choices=VisitKind.choices,
@@ -138,7 +139,7 @@ class StaffComplaintForm(forms.Form):
         help_text=_("留空为现在。"),
     )
     visit = forms.IntegerField(label=_("回访编号"), required=False, min_value=1)
-    agent = forms.ModelChoiceField(label=_("被投诉人员"), queryset=None, required=False)
+    agent = PersonChoiceField(label=_("被投诉人员"), queryset=None, required=False)
     contact_name = forms.CharField(label=_("联系人"), max_length=100, required=False)
     contact_phone = forms.CharField(label=_("联系电话"), max_length=30, required=False)
     is_complex = forms.BooleanField(label=_("复杂案件"), required=False)
@@ -182,7 +183,7 @@ class PublicComplaintForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    investigator = forms.ModelChoiceField(label=_("调查人"), queryset=None)
+    investigator = PersonChoiceField(label=_("调查人"), queryset=None)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -228,7 +229,7 @@ class AnswerForm(forms.Form):
 
 class AttendanceForm(forms.Form):
     course = forms.ModelChoiceField(label=_("课程"), queryset=TrainingCourse.objects.none())
-    agent = forms.ModelChoiceField(label=_("回访人员"), queryset=None)
+    agent = PersonChoiceField(label=_("回访人员"), queryset=None)
     attended_on = forms.DateField(label=_("日期"), widget=DateInput)
     hours = forms.DecimalField(label=_("学时"), min_value=0.5, max_value=999, decimal_places=1)
     passed = forms.BooleanField(label=_("通过"), required=False)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Branch, Role
 from accounts.permissions import branch_ids_visible_to, has_role
-from core import presentation
+from core.forms import PersonChoiceField
 from escalations.models import Escalation
 from supervision.periods import day_bounds
 from visits.access import records_visible_to
@@ -34,7 +34,7 @@ class RecordSearchForm(forms.Form):
         label=_("至"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     branch = forms.ModelChoiceField(label=_("网点"), required=False, queryset=Branch.objects.none())
-    agent = forms.ModelChoiceField(
+    agent = PersonChoiceField(
         label=_("回访人员"), required=False, queryset=get_user_model().objects.none()
     )
     kind = forms.ChoiceField(
@@ -64,7 +64,6 @@ class RecordSearchForm(forms.Form):
                 .order_by("first_name", "username")
             )
             self.fields["agent"].queryset = agents
-            self.fields["agent"].label_from_instance = presentation.person_name
         else:
             del self.fields["agent"]  # an agent finds only their own records
 

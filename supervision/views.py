@@ -311,6 +311,11 @@ COMPLAINT_ACTIONS = {
 }
 
 
+def _may_answer(complaint, user) -> bool:
+    """Only the appointed investigator answers, once the investigation is under way."""
+    return complaint.status == ComplaintStatus.INVESTIGATING and complaint.investigator_id == user.pk
+
+
 @supervisor_only
 def complaint_detail(request, pk):
     complaint = get_object_or_404(
@@ -327,6 +332,7 @@ def complaint_detail(request, pk):
             else cls(request.POST if action == name else None)
         )
         for name, cls in COMPLAINT_ACTIONS.items()
+        if name != "answer" or _may_answer(complaint, request.user)
     }
     if request.method == "POST":
         form = forms.get(action)
