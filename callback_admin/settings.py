@@ -369,6 +369,11 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 BLIND_INDEX_KEY = env_str("BLIND_INDEX_KEY", "")
 if PRODUCTION and (not FIELD_ENCRYPTION_KEYS or not BLIND_INDEX_KEY):
     raise ImproperlyConfigured("Production needs FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY.")
+# The audit chain's HMAC keys, newest first (rotation: prepend a new key, keep the old ones for
+# verification); without any, a key derived from SECRET_KEY (core/audit.py). The anchors (head
+# hash and count of the log) are appended to this file, which the database cannot rewrite.
+AUDIT_CHAIN_KEYS = env_list("AUDIT_CHAIN_KEYS", [])
+AUDIT_ANCHOR_FILE = env_str("AUDIT_ANCHOR_FILE", str(VAR_DIR / "audit-anchors.log"))
 
 
 def _fernet_key_ok(key: str) -> bool:

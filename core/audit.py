@@ -1,15 +1,20 @@
 """The append-only, hash-chained audit log: ``audit(...)`` is the one way to write it.
 
-Each entry stores the hash of the previous entry and its own hash over its content, so an
-edited or deleted row breaks the chain at that position (``manage.py verify_audit_log``).
+Each entry stores the hash of the previous entry and its own keyed hash (HMAC, the key outside
+the database) over its content, so an edited or deleted row breaks the chain at that position,
+and a rewrite cannot recompute it without the key (``manage.py verify_audit_log``). Anchors (the
+head hash and count, written away from the database: supervision/audit_chain.py) catch the
+newest entries deleted.
 Writers are serialised by a transaction-scoped advisory lock on PostgreSQL (SQLite
 serialises writers by itself), so two processes never chain onto the same predecessor.
 """
 
 import hashlib
+import hmac
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -40,8 +45,21 @@ def _canonical(entry: AuditLogEntry) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, cls=DjangoJSONEncoder)
 
 
-def entry_hash(entry: AuditLogEntry) -> str:
-    return hashlib.sha256(_canonical(entry).encode()).hexdigest()
+def chain_keys() -> list[bytes]:
+    """The chain's HMAC keys, newest first (``AUDIT_CHAIN_KEYS``). They live outside the
+    database: whoever can only write rows cannot recompute a valid chain after an edit. Without
+    any, a key derived from SECRET_KEY (also outside the database; production should set its
+    own, see docs/SECURITY.md)."""
+    keys = list(getattr(settings, "AUDIT_CHAIN_KEYS", []) or [])
+    if not keys:
+        keys = [hashlib.sha256(f"audit-chain:{settings.SECRET_KEY}".encode()).hexdigest()]
+    return [key.encode() for key in keys]
+
+
+def entry_hash(entry: AuditLogEntry, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of the entry's canonical content, with the newest key unless one is given."""
+    key = chain_keys()[0] if key is None else key
+    return hmac.new(key, _canonical(entry).encode(), hashlib.sha256).hexdigest()
 
 
 def _jsonable(value: Any) -> Any:

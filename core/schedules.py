@@ -94,6 +94,13 @@ SCHEDULES: tuple[Schedule, ...] = (
         day_of_month="2",
     ),
     Schedule(
+        "supervision.audit_anchor",
+        "supervision.tasks.audit_anchor_task",
+        "Audit log anchor: head hash and count appended to AUDIT_ANCHOR_FILE and the logs "
+        "(every 15 minutes).",
+        every_minutes=15,
+    ),
+    Schedule(
         "supervision.backup_daily",
         "supervision.tasks.backup_daily_task",
         "Daily backup (02:30).",

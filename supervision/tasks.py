@@ -9,6 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from core.tasks import RETRY_POLICY
+from supervision.audit_chain import audit_anchor_write
 from supervision.assessment import AssessmentFrozen, assessment_compute
 from supervision.backup import backup_create
 from supervision.periods import last_month
@@ -39,6 +40,12 @@ def compute_monthly_assessment_task(month: str | None = None) -> int:
         return 0
     logger.info("compute_monthly_assessment_task", extra={"month": str(target), "agents": count})
     return count
+
+
+@shared_task(name="supervision.tasks.audit_anchor_task", **RETRY_POLICY)
+def audit_anchor_task() -> int | None:
+    anchor = audit_anchor_write()
+    return anchor["last_id"] if anchor else None
 
 
 @shared_task(name="supervision.tasks.backup_daily_task", acks_late=True, **RETRY_POLICY)
