@@ -69,6 +69,9 @@ RETENTION_RULES: dict[str, Rule] = {
     "accounts.customer": CDD,
     "accounts.account": CDD,
     "accounts.accountevent": CDD,
+    "accounts.eventkey": Rule(
+        "forever", "idempotency key, no personal data; deleted after EVENT_KEY_DAYS by its job"
+    ),
     "accounts.consententry": CDD,
     # visits
     "core.calendaryear": Rule("forever", "reference data"),
@@ -99,6 +102,8 @@ RETENTION_RULES: dict[str, Rule] = {
     "supervision.trainingcourse": Rule("forever", "staff record"),
     "supervision.trainingattendance": Rule("forever", "staff record"),
     "supervision.monthlyassessment": Rule("forever", "staff record"),
+    "supervision.visitdayrollup": Rule("forever", "counts derived from visits, no personal data"),
+    "supervision.rollupwatermark": Rule("forever", "job state"),
     "core.auditlogentry": Rule("audit_log", "RETENTION_AUDIT_LOG_MONTHS (>= 6); deleted"),
     "supervision.destructionlist": Rule("forever", "proof of the destruction procedure"),
     "supervision.destructionlistitem": Rule("forever", "proof of the destruction procedure"),
