@@ -109,6 +109,9 @@ def ensure_reference_data() -> None:
         calling_hours.fraud_in_calling_hours(apps, None)
     if not QuestionnaireQuestion.objects.exists():
         import_module("workspace.migrations.0002_seed_sms_questionnaire").seed(apps, None)
+        import_module("workspace.migrations.0004_questionnaire_denies_transactions").mark(
+            apps, None
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,16 @@ class SmsMessageAdmin(BranchScopedAdmin):
 
 @admin.register(QuestionnaireQuestion)
 class QuestionnaireQuestionAdmin(BranchScopedAdmin):
-    list_display = ["kind", "order", "code", "text", "answer_type", "action_if", "is_active"]
+    list_display = [
+        "kind",
+        "order",
+        "code",
+        "text",
+        "answer_type",
+        "action_if",
+        "denies_transactions",
+        "is_active",
+    ]
     list_filter = ["kind", "is_active"]
 
 

@@ -7,15 +7,55 @@ record, the customer's SMS reply "1" or the online questionnaire.
    (``record.resolution_satisfied``): satisfied closes them, unsatisfied reopens them with the
    customer's words;
 3. one ``visit.complete`` audit entry, naming the record and the channel.
+
+A customer who does not recognise transactions, denied one by one on the phone or answered
+"not my transactions" in the online questionnaire, raises the same suspected-fraud escalation
+(``transactions_denied_escalate``).
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from accounts.models import AccountEvent
+from accounts.services import security_department
 from core.audit import audit
 from core.audit_actions import AuditAction
-from escalations.services import escalation_follow_up_outcome
-from visits.models import Visit, VisitKind, VisitRecord, VisitStatus
+from core.calendar import business_tz
+from escalations.models import Escalation, Urgency
+from escalations.services import escalation_follow_up_outcome, escalation_open
+from visits.models import Channel, Visit, VisitKind, VisitRecord, VisitStatus
 from visits.transitions import visit_transition
+
+
+def transactions_denied_escalate(
+    *, visit: Visit, record: VisitRecord, events: Sequence[AccountEvent], by=None
+) -> Escalation:
+    """A suspected fraud (SPEC §4): escalated urgently to the security department (the setting
+    SECURITY_DEPARTMENT_CODE), linked to the record, whatever the channel. ``events`` are the
+    transactions concerned: those denied on the phone; online, the transactions the visit is
+    about (none for a visit that listed none: the customer's answer stands alone), each at
+    Beijing time. ``by`` is the agent, None for the customer's own channel."""
+    lines = "; ".join(
+        f"{timezone.localtime(e.occurred_at, business_tz()):%Y-%m-%d %H:%M} "
+        f"{e.amount or ''} {e.currency} {e.channel}".strip()
+        for e in events
+    )
+    if record.channel == Channel.ONLINE:
+        description = gettext("客户在线上问卷中否认近期交易为本人或授权操作，疑似欺诈：%(lines)s")
+        lines = lines or gettext("（回访未列出具体交易，请核查近期全部交易）")
+    else:
+        description = gettext("客户否认交易，疑似欺诈：%(lines)s")
+    return escalation_open(
+        visit=visit,
+        department=security_department(),
+        urgency=Urgency.URGENT,
+        description=description % {"lines": lines},
+        by=by,
+        record=record,
+    )
 
 
 def visit_complete(

@@ -78,6 +78,16 @@ class QuestionnaireQuestion(models.Model):
     action_if = models.CharField(
         _("需跟进的答案"), max_length=20, blank=True, help_text=_("例如 no，或评分 ≤2 写 low")
     )
+    # "Are the recent transactions all yours?": the answer that needs action is the customer
+    # denying transactions, a suspected fraud escalated to security as on the phone (SPEC §4).
+    denies_transactions = models.BooleanField(
+        _("否认交易即疑似欺诈"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "客户对此问题作出“需跟进的答案”即表示交易非本人操作，按疑似欺诈紧急转安全保卫部"
+        ),
+    )
     is_active = models.BooleanField(_("启用"), default=True)
 
     class Meta:

@@ -11,7 +11,6 @@ from django.utils.translation import gettext
 
 from accounts.models import Account, AccountEvent, EventType
 from accounts.permissions import branches_visible_to
-from accounts.services import security_department
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.config import callback_time
@@ -34,7 +33,7 @@ from visits.models import (
     VisitStatus,
 )
 from visits.transitions import visit_transition
-from workspace.completion import visit_complete
+from workspace.completion import transactions_denied_escalate, visit_complete
 
 
 class WorkspaceError(Exception):
@@ -320,19 +319,7 @@ def record_submit(
         )
         denied = [flagged[pk] for pk, ok in transaction_checks.items() if not ok]
         if denied:
-            security = security_department()
-            lines = "; ".join(
-                f"{e.occurred_at:%Y-%m-%d %H:%M} {e.amount or ''} {e.currency} {e.channel}".strip()
-                for e in denied
-            )
-            escalation_open(
-                visit=visit,
-                department=security,
-                urgency=Urgency.URGENT,
-                description=gettext("客户否认交易，疑似欺诈：%(lines)s") % {"lines": lines},
-                by=agent,
-                record=record,
-            )
+            transactions_denied_escalate(visit=visit, record=record, events=denied, by=agent)
         if handling == Handling.ESCALATED:
             escalation_open(
                 visit=visit,

@@ -7,12 +7,14 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from core.models import Notification
-from visits.models import VisitRecord
+from core.models import AuditLogEntry, Notification
+from escalations.models import Escalation
+from tests.factories import AccountEventFactory
+from visits.models import Visit, VisitRecord, VisitTrigger
 from workspace.channels.questionnaire import InviteError, invite_create, questionnaire_submit
 from workspace.models import QuestionnaireInvite, QuestionnaireQuestion
 
-from .workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
+from .workspace_helpers import CALL_TIME, SHANGHAI, ensure_seed_data, open_visit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.spec("3.online", clause="五.3")]
 
@@ -29,6 +31,8 @@ GOOD = {"info_correct": "yes", "txn_recognised": "yes", "channel_ok": "yes",
 def test_the_default_questions_are_seeded():
     codes = list(QuestionnaireQuestion.objects.filter(kind="").values_list("code", flat=True))
     assert codes == ["info_correct", "txn_recognised", "channel_ok", "satisfaction", "comment"]
+    marked = QuestionnaireQuestion.objects.filter(denies_transactions=True)
+    assert list(marked.values_list("code", "action_if")) == [("txn_recognised", "no")]
 
 
 def test_the_public_page_shows_only_masked_data_without_login(client, account):
@@ -131,3 +135,53 @@ def test_without_an_agent_the_branch_supervisor_gets_it(client, supervisor, acco
     invite.refresh_from_db()
     assert invite.assigned_to == supervisor
     assert Notification.objects.filter(user=supervisor).count() == 1
+
+
+# --- "Not my transactions" online: a suspected fraud, as on the phone ------------------------
+
+
+@pytest.mark.spec("4.online-fraud", clause=("五.3", "九.2"))
+def test_an_online_not_my_transactions_goes_to_security_as_urgent(client, agent, account):
+    transfer = AccountEventFactory(
+        account=account,
+        amount="90000.00",
+        currency="CNY",
+        flagged=True,
+        occurred_at=dt.datetime(2026, 11, 30, 23, 10, tzinfo=SHANGHAI),
+    )
+    visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
+    VisitTrigger.objects.create(visit=visit, event=transfer)
+    with time_machine.travel(CALL_TIME, tick=False):
+        invite, url = invite_create(visit)
+        assert client.post(url, {**GOOD, "txn_recognised": "no"}).status_code == 200
+    record = VisitRecord.objects.get(visit=visit)
+    escalation = Escalation.objects.get()
+    assert escalation.department.code == "security" and escalation.urgency == "urgent"
+    assert escalation.record == record and escalation.visit == visit
+    assert escalation.opened_by is None  # the customer's own channel
+    assert "2026-11-30 23:10 90000.00 CNY" in escalation.description
+    # Urgent: 4 working hours from Tuesday 2026-12-01 10:00 (a working day).
+    assert escalation.deadline_at == dt.datetime(2026, 12, 1, 14, 0, tzinfo=SHANGHAI)
+    assert Visit.objects.get(pk=visit.pk).status == "completed"
+    entry = AuditLogEntry.objects.get(action="visit.complete", object_id=str(visit.pk))
+    assert entry.after["suspected_fraud"] == escalation.pk
+
+
+@pytest.mark.spec("4.online-fraud", clause=("五.3", "九.2"))
+def test_an_online_yes_to_the_transactions_question_raises_nothing(agent, account):
+    visit = open_visit(account.branch, agent=agent, account=account)
+    invite, _url = invite_create(visit)
+    questionnaire_submit(invite=invite, answers={**GOOD, "info_correct": "no"})
+    assert not Escalation.objects.exists()  # another answer needing action is no fraud
+
+
+@pytest.mark.spec("4.online-fraud", clause=("五.3", "九.2"))
+def test_a_visit_listing_no_transaction_still_escalates_the_denial(account, settings):
+    settings.CALLBACK = {**settings.CALLBACK, "SECURITY_DEPARTMENT_CODE": "anti_fraud"}
+    visit = open_visit(account.branch, account=account, kind="periodic")
+    invite, _url = invite_create(visit)
+    with time_machine.travel(CALL_TIME, tick=False):
+        record = questionnaire_submit(invite=invite, answers={**GOOD, "txn_recognised": "no"})
+    escalation = Escalation.objects.get()
+    assert escalation.department.code == "anti_fraud"  # the setting, made if missing
+    assert escalation.record == record and "请核查近期全部交易" in escalation.description

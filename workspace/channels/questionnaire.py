@@ -23,8 +23,9 @@ from core.audit import audit
 from core.audit_actions import AuditAction
 from core.models import Notification
 from visits.models import AttemptOutcome, Channel, ContactAttempt, Visit, VisitKind, VisitRecord
-from workspace.completion import visit_complete
+from workspace.completion import transactions_denied_escalate, visit_complete
 from workspace.models import QuestionnaireInvite, QuestionnaireQuestion
+from workspace.services import flagged_events_of
 
 SALT = "visits.questionnaire"
 
@@ -175,6 +176,12 @@ def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> Visit
             # no answer needs action.
             resolution_satisfied=not flagged if follow_up else None,
         )
+        # "Not my transactions": a suspected fraud, escalated exactly as a denial on the phone.
+        fraud = None
+        if any(q.denies_transactions and q.code in flagged for q in questions):
+            fraud = transactions_denied_escalate(
+                visit=visit, record=record, events=flagged_events_of(visit)
+            )
         assignee = None
         if flagged:
             assignee = _staff_for_action(visit)
@@ -197,6 +204,7 @@ def questionnaire_submit(*, invite: QuestionnaireInvite, answers: dict) -> Visit
                 "invite": invite.pk,
                 "needs_action": flagged,
                 "assigned_to": assignee.pk if assignee else None,
+                "suspected_fraud": fraud.pk if fraud else None,
             },
             now=now,
         )
