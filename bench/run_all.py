@@ -25,6 +25,7 @@ def main() -> int:
     flags = [a for a in sys.argv[1:] if a.startswith("--")]
     only = {a for a in sys.argv[1:] if not a.startswith("--")}
     finals = []
+    results: list[str] = []
     failed = 0
     for title, script in BENCHMARKS:
         if only and not any(o in script for o in only):
@@ -43,6 +44,7 @@ def main() -> int:
         print(proc.stdout, end="", flush=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         last = lines[-1] if lines else "(no RESULT line)"
+        results.extend(lines[-1:])
         status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
         failed += proc.returncode != 0
         finals.append(f"{title}: {last}  [{status}, {time.monotonic() - started:.0f} s]")
@@ -50,9 +52,8 @@ def main() -> int:
     for line in finals:
         print(line)
     print()
-    for line in finals:
-        if "RESULT " in line:
-            print(line[line.index("RESULT ") : line.index("  [")])
+    for line in results:
+        print(line)
     return 1 if failed else 0
 
 
