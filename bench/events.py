@@ -96,11 +96,11 @@ def seed_history(cursor, *, first_month: dt.date, months: int, per_month: int) -
             INSERT INTO accounts_accountevent (client_id, event_id, event_type, account_id,
                 occurred_at, received_at, data, amount, currency, txn_kind, direction, channel,
                 flagged, body_hash)
-            SELECT {client}, 'H{start:%Y%m}-' || g, 'transaction', {a0} + g % {ACCOUNTS},
-                %(start)s::timestamptz + (g % 27) * interval '1 day' + (g % 86400) * interval '1 second',
-                %(start)s::timestamptz + (g % 27) * interval '1 day',
+            SELECT {client}, 'H{start:%Y%m}-' || g, 'transaction', {a0} + g %% {ACCOUNTS},
+                %(start)s::timestamptz + (g %% 27) * interval '1 day' + (g %% 86400) * interval '1 second',
+                %(start)s::timestamptz + (g %% 27) * interval '1 day',
                 '{{"amount": "1500.00", "currency": "CNY", "direction": "out", "channel": "online", "kind": "transfer"}}',
-                1500, 'CNY', 'transfer', 'out', 'online', g % 100 = 0, md5(g::text)
+                1500, 'CNY', 'transfer', 'out', 'online', g %% 100 = 0, md5(g::text)
             FROM generate_series(1, %(n)s) g
             """,
             {"start": start, "n": per_month},
