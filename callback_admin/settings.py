@@ -458,6 +458,9 @@ CALLBACK = {
     "COMPLAINT_FORM_GLOBAL_HOUR": env_int("COMPLAINT_FORM_GLOBAL_HOUR", 500),
     "RETENTION_RECORD_YEARS": env_int("RETENTION_RECORD_YEARS", 10),
     "RETENTION_AUDIT_LOG_MONTHS": env_int("RETENTION_AUDIT_LOG_MONTHS", 6),
+    # Record-form drafts: deleted once their visit is closed, or this many days after the last
+    # change (workspace.tasks.record_drafts_purge_task).
+    "RETENTION_DRAFT_DAYS": env_int("RETENTION_DRAFT_DAYS", 30),
     # Event store: idempotency keys kept this many days; events that no visit points to
     # removed (by whole monthly partitions on PostgreSQL) after this many months.
     "EVENT_KEY_DAYS": env_int("EVENT_KEY_DAYS", 35),

@@ -52,6 +52,14 @@ SCHEDULES: tuple[Schedule, ...] = (
         hour="8",
     ),
     Schedule(
+        "workspace.record_drafts_purge",
+        "workspace.tasks.record_drafts_purge_task",
+        "Record-form drafts of closed visits, or untouched for RETENTION_DRAFT_DAYS, deleted "
+        "(daily 03:45).",
+        minute="45",
+        hour="3",
+    ),
+    Schedule(
         "workspace.sms_send_due",
         "workspace.tasks.sms_send_due_task",
         "Send queued SMS whose time has come (quiet hours and caps apply).",

@@ -11,6 +11,8 @@ Rules:
 - ``audit_log``: ``RETENTION_AUDIT_LOG_MONTHS`` (at least 6); the oldest entries are deleted and
   the certificate keeps the hash where the chain now starts.
 - ``notification``: in-app notifications, ``RETENTION_NOTIFICATION_DAYS``; deleted.
+- ``own_job``: rows with a short window of their own, deleted by their own scheduled job (the
+  note names the setting and the job): idempotency keys, record-form drafts.
 - ``forever``: reference data, configuration (needed to explain old records), staff records
   that hold no customer data, and the destruction lists and certificates themselves.
 
@@ -50,7 +52,7 @@ from workspace.models import SmsMessage
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str  # cdd | audit_log | notification | forever
+    kind: str  # cdd | audit_log | notification | own_job | forever
     note: str = ""
 
 
@@ -70,7 +72,9 @@ RETENTION_RULES: dict[str, Rule] = {
     "accounts.account": CDD,
     "accounts.accountevent": CDD,
     "accounts.eventkey": Rule(
-        "forever", "idempotency key, no personal data; deleted after EVENT_KEY_DAYS by its job"
+        "own_job",
+        "idempotency key, no personal data: EVENT_KEY_DAYS, then deleted by "
+        "visits.tasks.event_store_maintain_task",
     ),
     "accounts.consententry": CDD,
     # visits
@@ -92,6 +96,12 @@ RETENTION_RULES: dict[str, Rule] = {
     "escalations.escalationstep": CDD,
     "workspace.smsmessage": CDD,
     "workspace.questionnaireinvite": CDD,
+    "workspace.recorddraft": Rule(
+        "own_job",
+        "scratch of the record form: deleted when the record is submitted, once the visit is "
+        "closed, or RETENTION_DRAFT_DAYS after its last change, by "
+        "workspace.tasks.record_drafts_purge_task",
+    ),
     "core.notification": Rule("notification", "RETENTION_NOTIFICATION_DAYS; deleted"),
     # supervision
     "supervision.auditsample": Rule("forever", "quality record of staff work, no customer data"),

@@ -6,13 +6,17 @@ new anonymous session and becomes the draft once the same browser signs in again
 the session's data across login (it only changes the key).
 
 Drafts are scratch work, not records: saving one writes no audit entry (the record itself,
-when submitted, does)."""
+when submitted, does). They hold what the customer said, so they do not outlive their use: a
+daily job deletes those of closed visits and those untouched for RETENTION_DRAFT_DAYS."""
+
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from visits.models import Visit
+from core.config import callback_int
+from visits.models import OPEN_VISIT_STATUSES, Visit
 from workspace.models import RecordDraft
 
 # Only the record form's own fields are kept (its prefix is "r"); never the CSRF token.
@@ -43,6 +47,19 @@ def record_draft_of(*, visit: Visit, agent) -> RecordDraft | None:
 
 def record_draft_discard(*, visit: Visit, agent) -> None:
     RecordDraft.objects.filter(visit=visit, agent=agent).delete()
+
+
+def record_drafts_purge(*, now: datetime | None = None) -> int:
+    """The retention rule of drafts (supervision/retention.py): delete those whose visit is
+    closed (completed elsewhere, by SMS or online, cancelled or unreachable) and those not
+    changed for RETENTION_DRAFT_DAYS. One set-based DELETE; returns how many went."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=callback_int("RETENTION_DRAFT_DAYS"))
+    stale = RecordDraft.objects.exclude(visit__status__in=OPEN_VISIT_STATUSES) | (
+        RecordDraft.objects.filter(updated_at__lte=cutoff)
+    )
+    deleted, _detail = RecordDraft.objects.filter(pk__in=stale.values("pk")).delete()
+    return deleted
 
 
 def draft_initial(form, data: dict[str, list[str]]) -> dict:

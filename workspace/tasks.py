@@ -1,4 +1,4 @@
-"""Scheduled jobs of the workspace channels: the fallback ladder and the SMS outbox."""
+"""Scheduled jobs of the workspace: the fallback ladder, the SMS outbox, record-form drafts."""
 
 import logging
 
@@ -6,6 +6,7 @@ from celery import shared_task
 
 from core.tasks import RETRY_POLICY
 from workspace.channels.sms import sms_send_due
+from workspace.drafts import record_drafts_purge
 from workspace.ladder import retry_unreached
 
 logger = logging.getLogger(__name__)
@@ -25,3 +26,12 @@ def sms_send_due_task():
     sent = sms_send_due()
     logger.info("sms_send_due_task", extra={"sent": sent})
     return sent
+
+
+@shared_task(name="workspace.tasks.record_drafts_purge_task", **RETRY_POLICY)
+def record_drafts_purge_task() -> int:
+    """Daily: record-form drafts of closed visits, and those untouched for RETENTION_DRAFT_DAYS,
+    deleted (their retention rule)."""
+    deleted = record_drafts_purge()
+    logger.info("record_drafts_purge_task", extra={"deleted": deleted})
+    return deleted

@@ -3,14 +3,17 @@ person, irreversible anonymisation, a certificate kept forever, and legal holds.
 
 import datetime as dt
 import hashlib
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 
-from accounts.models import Account, Customer
+from accounts.models import Account, Customer, Role
+from accounts.services import staff_create
 from core.audit import audit
 from core.models import AuditLogEntry
 from supervision.audit_chain import verify_chain
@@ -21,8 +24,13 @@ from supervision.retention import (
     destruction_list_draft,
     destruction_list_execute,
 )
-from tests.factories import AccountFactory, CustomerFactory
+from tests.factories import AccountFactory, CustomerFactory, VisitFactory
+from tests.fixtures import PASSWORD
 from visits.models import VisitRecord
+from workspace.models import RecordDraft
+from workspace.tasks import record_drafts_purge_task
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.mark.spec("6.retention")
@@ -36,6 +44,41 @@ def test_it_has_a_retention_rule_for_every_model_of_the_project():
     assert set(RETENTION_RULES) - labels == set()  # no stale entries
     assert RETENTION_RULES["visits.visitrecord"].kind == "cdd"
     assert RETENTION_RULES["supervision.destructioncertificate"].kind == "forever"
+    # Short windows of their own, each deleted by its job; roll-ups hold counts only.
+    assert RETENTION_RULES["accounts.eventkey"].kind == "own_job"
+    assert RETENTION_RULES["workspace.recorddraft"].kind == "own_job"
+    assert RETENTION_RULES["supervision.visitdayrollup"].kind == "forever"
+    assert RETENTION_RULES["supervision.rollupwatermark"].kind == "forever"
+
+
+@pytest.mark.spec("6.retention", clause="八.3")
+def test_it_deletes_drafts_of_closed_visits_and_those_untouched_for_30_days(agent, branch):
+    now = dt.datetime(2026, 12, 31, 3, 45, tzinfo=SHANGHAI)
+    open_visit = VisitFactory(
+        account=AccountFactory(customer=CustomerFactory(branch=branch)),
+        status="in_progress",
+        assigned_to=agent,
+    )
+    closed_visit = VisitFactory(
+        account=AccountFactory(customer=CustomerFactory(branch=branch)), status="completed"
+    )
+    data = {"r-feedback": ["客户说新号码是 13912345678"]}
+    fresh = RecordDraft.objects.create(
+        visit=open_visit, agent=agent, data=data, updated_at=now - dt.timedelta(days=30, seconds=-1)
+    )
+    of_closed = RecordDraft.objects.create(
+        visit=closed_visit, agent=agent, data=data, updated_at=now
+    )
+    other_agent = staff_create(
+        username="agent-b", password=PASSWORD, role=Role.AGENT, branches=[branch]
+    )
+    stale = RecordDraft.objects.create(
+        visit=open_visit, agent=other_agent, data=data, updated_at=now - dt.timedelta(days=30)
+    )
+    with time_machine.travel(now, tick=False):
+        assert record_drafts_purge_task.delay().get() == 2
+    assert list(RecordDraft.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not RecordDraft.objects.filter(pk__in=[of_closed.pk, stale.pk]).exists()
 
 
 @pytest.fixture
