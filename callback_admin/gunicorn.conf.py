@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -53,6 +54,15 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
+# Digit runs long enough to be an account, ID or phone number (in a path such as
+# /api/v1/accounts/<number>): only the last four digits stay. The query string is never logged.
+_LONG_NUMBER = re.compile(r"\d{5,}(\d{4})")
+
+
+def _redacted_path(path: str) -> str:
+    return _LONG_NUMBER.sub(lambda match: "*" * (len(match.group(0)) - 4) + match.group(1), path)
+
+
 class JsonAccessLogger(Logger):
     """Access log lines as JSON (values escaped properly, unlike a format string)."""
 
@@ -71,7 +81,7 @@ class JsonAccessLogger(Logger):
             "remote_addr": environ.get("REMOTE_ADDR", "-"),
             "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR", ""),
             "method": environ.get("REQUEST_METHOD", ""),
-            "path": environ.get("PATH_INFO", ""),
+            "path": _redacted_path(environ.get("PATH_INFO", "")),
             "status": int(status) if str(status).isdigit() else status,
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 1),

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, IntegerField, Q, Value, When
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +27,7 @@ from accounts.permissions import (
     may_reveal_personal_data,
     role_required,
 )
-from accounts.pii import reveal_fields
+from accounts.pii import RevealLimitReached, reveal_count_hour, reveal_fields
 from core.masking import mask_account_number, mask_address, mask_name
 from escalations.actions import EscalationError
 from escalations.models import EscalationStep
@@ -300,10 +300,20 @@ def reveal(request, pk):
     visit = visit_for_user(request.user, pk)
     if not may_reveal_personal_data(request.user):
         return HttpResponse(status=403)
+    # An agent sees the full data of its own visits only; anyone else states why.
+    own = visit.assigned_to_id == request.user.pk
+    if has_role(request.user, Role.AGENT) and not own:
+        raise Http404
+    reason = request.POST.get("reason", "").strip()[:200]
+    if not own and not reason:
+        return HttpResponse(_("请说明查看完整信息的原因。"), status=400)
+    try:
+        reveal_count_hour(request.user)
+    except RevealLimitReached:
+        return HttpResponse(_("本小时查看完整信息的次数已达上限。"), status=429)
     customer = visit.account.customer
-    reveal_fields(
-        user=request.user, customer=customer, request=request, context={"visit": visit.pk}
-    )
+    context = {"visit": visit.pk, **({"reason": reason} if reason else {})}
+    reveal_fields(user=request.user, customer=customer, request=request, context=context)
     return render(
         request,
         "visits/call_screen_pii.html",

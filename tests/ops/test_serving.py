@@ -113,6 +113,12 @@ def test_it_writes_the_access_log_as_json_with_the_request_id(caplog):
     assert line["path"] == '/api/v1/events"'  # escaped, still one valid JSON object
     assert "6222020000000001" not in caplog.records[-1].getMessage()
     assert conf["workers"] >= 1 and conf["wsgi_app"] == "callback_admin.wsgi:application"
+    # An account number in the path is masked to its last four digits.
+    environ = {**environ, "PATH_INFO": "/api/v1/accounts/6222020000000001"}
+    with caplog.at_level(logging.INFO, logger="test.gunicorn.access"):
+        logger.access(response, None, environ, timedelta(milliseconds=1))
+    line = json.loads(caplog.records[-1].getMessage())
+    assert line["path"] == "/api/v1/accounts/************0001"
 
 
 @pytest.mark.spec("9.static")
