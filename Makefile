@@ -26,7 +26,7 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 
 # Works with no environment: SQLite and a filesystem Celery broker are the settings' defaults.
 run: venv
-	$(PY) manage.py migrate --noinput
+	PY=$(PY) bin/migrate
 	$(PY) manage.py seed_demo
 	bin/run-all
 
