@@ -14,7 +14,6 @@ from core.models import AuditLogEntry
 from supervision.audit_chain import verify_chain
 from tests.fixtures import PASSWORD
 
-
 RETENTION_TOKEN = (
     "INSERT INTO callback_retention_token (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING"
 )
