@@ -76,7 +76,9 @@ class PasswordHistoryValidator:
             .order_by("-created_at", "-pk")
             .values_list("password", flat=True)[: self.keep]
         )
-        current = get_user_model()._base_manager.filter(pk=user.pk).values_list("password", flat=True)
+        current = (
+            get_user_model()._base_manager.filter(pk=user.pk).values_list("password", flat=True)
+        )
         for encoded in [*current, *previous]:
             if encoded and check_password(password, encoded):
                 raise ValidationError(
