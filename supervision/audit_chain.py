@@ -28,13 +28,24 @@ logger = logging.getLogger(__name__)
 
 
 def chain_anchors(using: str = "default") -> set[str]:
-    """Hashes the chain may start from: the genesis, or the last entry a destruction removed."""
-    anchors = set(
-        DestructionCertificate.objects.using(using)
-        .exclude(chain_anchor="")
-        .values_list("chain_anchor", flat=True)
-    )
-    return {GENESIS, *anchors}
+    """Hashes the chain may start from: the genesis, or where a destruction left it starting
+    (the last entry removed; with entries a legal hold kept, the entry before the first)."""
+    return {GENESIS, *(to for before, to in chain_jumps(using) if before == "")}
+
+
+def chain_jumps(using: str = "default") -> set[tuple[str, str]]:
+    """The skips over destroyed entries that certificates recorded: (hash of the remaining
+    entry before, "" at the start; hash the next remaining entry links to). A certificate from
+    before skips were recorded names only its anchor, the start."""
+    jumps: set[tuple[str, str]] = set()
+    for anchor, recorded in DestructionCertificate.objects.using(using).values_list(
+        "chain_anchor", "chain_jumps"
+    ):
+        if recorded:
+            jumps.update((before, to) for before, to in recorded)
+        elif anchor:
+            jumps.add(("", anchor))
+    return jumps
 
 
 def _key_index(entry: AuditLogEntry, keys: list[bytes], newest_allowed: int) -> int | None:
@@ -141,16 +152,22 @@ def verify_chain(
 
     The position is 1-based among the entries present. The first entry must link to the
     genesis or to the anchor a destruction certificate recorded (retention removes the oldest
-    entries through the approved procedure only)."""
+    entries through the approved procedure only); a later one to its predecessor, or across
+    the destroyed entries around those a legal hold kept, exactly as a certificate recorded."""
     position = 0
     prev: str | None = None
     anchors = chain_anchors(using)
+    jumps = chain_jumps(using)
     keys = chain_keys()
     newest_allowed = len(keys) - 1
     entries = AuditLogEntry.objects.using(using).order_by("pk").iterator(chunk_size=2000)
     for entry in entries:
         position += 1
-        expected_ok = entry.prev_hash in anchors if prev is None else entry.prev_hash == prev
+        expected_ok = (
+            entry.prev_hash in anchors
+            if prev is None
+            else entry.prev_hash == prev or (prev, entry.prev_hash) in jumps
+        )
         if not expected_ok:
             return (
                 False,

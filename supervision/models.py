@@ -336,6 +336,10 @@ class DestructionCertificate(models.Model):
     ids_sha256 = models.CharField(_("已销毁编号的SHA-256"), max_length=64)
     # Audit-log destruction: the hash of the last destroyed entry, where the chain now starts.
     chain_anchor = models.CharField(max_length=64, blank=True)
+    # Where the remaining chain skips destroyed entries: pairs [hash of the remaining entry
+    # before ("" at the start of the log), hash the next remaining entry links to]. More than
+    # one when a legal hold kept entries inside the destroyed range.
+    chain_jumps = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-executed_at"]

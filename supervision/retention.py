@@ -16,13 +16,18 @@ Rules:
 - ``forever``: reference data, configuration (needed to explain old records), staff records
   that hold no customer data, and the destruction lists and certificates themselves.
 
-A legal hold on a customer or any of its accounts stops destruction of everything of it, checked
-when the list is drawn up and again when it is executed.
+A legal hold on a customer or any of its accounts stops destruction of everything of it, the
+audit-log entries about it included (they stay in place; the certificate records where the chain
+skips the destroyed entries around them), checked when the list is drawn up and again when it is
+executed. A list drafted by the system (no author) needs two different people: one approves it,
+another executes it.
 """
 
 import datetime as dt
 import hashlib
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -47,7 +52,7 @@ from supervision.models import (
     DestructionStatus,
 )
 from visits.models import ContactAttempt, RecordAmendment, Visit, VisitRecord
-from workspace.models import SmsMessage
+from workspace.models import QuestionnaireInvite, SmsMessage
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,42 @@ def _held(customers):
     )
 
 
+# The audit-log entries about a customer: those naming the customer or one of its rows.
+_CUSTOMER_OBJECTS = {
+    "accounts.customer": (Customer, "pk"),
+    "accounts.account": (Account, "customer"),
+    "accounts.accountevent": (AccountEvent, "account__customer"),
+    "accounts.consententry": (ConsentEntry, "customer"),
+    "visits.visit": (Visit, "account__customer"),
+    "visits.visitrecord": (VisitRecord, "visit__account__customer"),
+    "visits.recordamendment": (RecordAmendment, "record__visit__account__customer"),
+    "escalations.escalation": (Escalation, "account__customer"),
+    "supervision.complaint": (Complaint, "customer"),
+    "workspace.smsmessage": (SmsMessage, "customer"),
+    "workspace.questionnaireinvite": (QuestionnaireInvite, "visit__account__customer"),
+}
+
+
+def _audit_entries_about(customer_ids) -> Q:
+    """A filter on AuditLogEntry: the entries about these customers (object ids are text)."""
+    return reduce(
+        operator.or_,
+        (
+            Q(
+                object_type=object_type,
+                object_id__in=model.objects.filter(**{f"{path}__in": customer_ids})
+                .annotate(pk_text=Cast("pk", CharField()))
+                .values("pk_text"),
+            )
+            for object_type, (model, path) in _CUSTOMER_OBJECTS.items()
+        ),
+    )
+
+
+def _held_customer_ids() -> list[int]:
+    return list(_held(Customer.objects.all()).values_list("pk", flat=True))
+
+
 def _in_lists(object_type: str, statuses):
     return DestructionListItem.objects.filter(
         object_type=object_type, destruction_list__status__in=statuses
@@ -208,7 +249,9 @@ def destruction_list_draft(*, by=None, now: dt.datetime | None = None) -> Destru
                 record_class="audit_log",
                 object_type=AUDIT_LOG,
                 object_id=str(last),
-                row_count=AuditLogEntry.objects.filter(pk__lte=last).count(),
+                row_count=AuditLogEntry.objects.filter(pk__lte=last)
+                .exclude(_audit_entries_about(_held_customer_ids()))
+                .count(),
             )
     if not DestructionListItem.objects.filter(
         object_type=NOTIFICATION, destruction_list__status__in=open_statuses
@@ -320,6 +363,22 @@ def _anonymise_customers(customer_ids) -> dict[str, int]:
     return counts
 
 
+def _chain_jumps(kept: list[tuple[int, str, str]], last_doomed: tuple[int, str] | None):
+    """Where the chain will skip destroyed entries: [hash of the remaining entry before ("" at
+    the start of the log), hash the next remaining entry links to], for each entry a legal hold
+    keeps (``kept``: pk, hash, prev_hash in order) that no longer follows its predecessor, and
+    for the first entry after the range when the range ends with a destroyed one."""
+    jumps = []
+    before = ""
+    for _pk, entry_hash, prev_hash in kept:
+        if prev_hash != before:
+            jumps.append([before, prev_hash])
+        before = entry_hash
+    if last_doomed is not None and (not kept or last_doomed[0] > kept[-1][0]):
+        jumps.append([before, last_doomed[1]])
+    return jumps
+
+
 def _ids_digest(lines) -> str:
     digest = hashlib.sha256()
     for line in lines:
@@ -337,6 +396,10 @@ def destruction_list_execute(
         approver = locked.approved_by
         if locked.status != DestructionStatus.APPROVED or approver is None:
             raise ValidationError(_("只有已批准的清单可以执行。"), code="not_approved")
+        if locked.created_by_id is None and (by is None or by.pk == approver.pk):
+            raise ValidationError(
+                _("系统起草的销毁清单须由批准人以外的另一人执行。"), code="same_person"
+            )
         items = list(locked.items.order_by("object_type", "pk"))
         customer_ids = sorted(int(i.object_id) for i in items if i.object_type == CUSTOMER)
         held = set(_held(Customer.objects.filter(pk__in=customer_ids)).values_list("pk", flat=True))
@@ -350,10 +413,21 @@ def destruction_list_execute(
                 rows += count
         id_lines = [f"{CUSTOMER}:{pk}" for pk in destroyed_customers]
         anchor = ""
+        jumps: list[list[str]] = []
         for item in items:
             if item.object_type == AUDIT_LOG:
-                doomed = AuditLogEntry.objects.filter(pk__lte=int(item.object_id))
-                anchor = doomed.order_by("-pk").values_list("hash", flat=True).first() or ""
+                in_range = AuditLogEntry.objects.filter(pk__lte=int(item.object_id))
+                kept_by_hold = _audit_entries_about(_held_customer_ids())
+                kept = list(
+                    in_range.filter(kept_by_hold)
+                    .order_by("pk")
+                    .values_list("pk", "hash", "prev_hash")
+                )
+                doomed = in_range.exclude(kept_by_hold)
+                last_doomed = doomed.order_by("-pk").values_list("pk", "hash").first()
+                anchor = last_doomed[1] if last_doomed else ""
+                jumps = _chain_jumps(kept, last_doomed)
+                summary["audit_log_kept_legal_hold"] = len(kept)
                 id_lines.extend(
                     f"{AUDIT_LOG}:{pk}"
                     for pk in doomed.order_by("pk").values_list("pk", flat=True).iterator()
@@ -387,6 +461,7 @@ def destruction_list_execute(
             approved_by=approver,
             ids_sha256=_ids_digest(id_lines),
             chain_anchor=anchor,
+            chain_jumps=jumps,
         )
         DestructionList.objects.filter(pk=locked.pk).update(
             status=DestructionStatus.EXECUTED, executed_at=now

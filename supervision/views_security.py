@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -182,8 +183,11 @@ def destruction_lists(request):
 
 
 def _destruction_lists_of(user):
-    # Lists drafted by the staff of the user's branches (out of scope: 404).
-    return DestructionList.objects.filter(created_by__in=staff_ids_visible_to(user))
+    # Lists drafted by the staff of the user's branches, and those the monthly job drafted
+    # (out of scope: 404).
+    return DestructionList.objects.filter(
+        Q(created_by__in=staff_ids_visible_to(user)) | Q(created_by__isnull=True)
+    )
 
 
 @role_required(Role.SUPERVISOR)

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -208,3 +209,84 @@ def test_it_runs_the_procedure_from_the_pages(client, ended_customer, supervisor
         .get()
         .number.startswith("DESTROYED-")
     )
+
+
+@pytest.mark.spec("6.legal-hold", clause="八.3")
+def test_a_legal_hold_keeps_the_audit_entries_about_the_held_customer(
+    record, supervisor, other_supervisor, time_machine
+):
+    held = record.visit.account.customer
+    Account.objects.filter(customer=held).update(legal_hold=True)  # an AML investigation
+    time_machine.move_to(dt.datetime(2025, 1, 10, 10, tzinfo=dt.UTC))
+    old = [
+        audit("user.change", actor=supervisor),
+        audit("pii.reveal", actor=supervisor, obj=held),
+        audit("user.change", actor=supervisor),
+        audit("visit.complete", actor=supervisor, obj=record.visit),
+        audit("user.change", actor=supervisor),
+    ]
+    kept = [old[1], old[3]]
+    # 2025-07-01 is six months and a day later: all five are past RETENTION_AUDIT_LOG_MONTHS.
+    time_machine.move_to(dt.datetime(2026, 11, 1, 10, tzinfo=dt.UTC))
+    recent = audit("user.change", actor=supervisor)
+    drafted = destruction_list_draft(by=supervisor)
+    item = drafted.items.get(object_type="core.auditlogentry")
+    doomed_before = AuditLogEntry.objects.filter(pk__lte=int(item.object_id)).count()
+    assert item.row_count == doomed_before - 2  # the held customer's two are not counted
+    destruction_list_approve(destruction_list=drafted, by=other_supervisor)
+    certificate = destruction_list_execute(destruction_list=drafted, by=other_supervisor)
+
+    remaining = set(AuditLogEntry.objects.values_list("pk", flat=True))
+    assert {e.pk for e in kept} <= remaining and recent.pk in remaining
+    assert not remaining & {old[0].pk, old[2].pk, old[4].pk}
+    assert certificate.summary["audit_log_kept_legal_hold"] == 2
+    assert certificate.summary["core.auditlogentry"] == doomed_before - 2
+    assert len(certificate.chain_jumps) == 3  # the start, the gap between the two, the end
+    assert verify_chain()[0], verify_chain()[2]
+    # The gap does not excuse a kept entry removed afterwards, outside the procedure.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM core_auditlogentry WHERE id = %s", [kept[0].pk])
+    ok, broken_at, _why = verify_chain()
+    assert not ok and broken_at == kept[1].pk
+
+
+@pytest.mark.spec("6.retention", clause="八.3")
+def test_a_list_drafted_by_the_system_needs_one_person_to_approve_and_another_to_execute(
+    ended_customer, supervisor, other_supervisor
+):
+    drafted = destruction_list_draft()  # the monthly job: no author
+    assert drafted.created_by is None
+    destruction_list_approve(destruction_list=drafted, by=supervisor)
+    with pytest.raises(ValidationError) as exc:
+        destruction_list_execute(destruction_list=drafted, by=supervisor)
+    assert exc.value.code == "same_person"
+    with pytest.raises(ValidationError):
+        destruction_list_execute(destruction_list=drafted, by=None)  # nobody named
+    with pytest.raises(CommandError):
+        call_command("destruction_execute", str(drafted.pk))
+    assert DestructionList.objects.get(pk=drafted.pk).status == DestructionStatus.APPROVED
+    assert Customer.objects.get(pk=ended_customer.pk).id_number == "110101199003074514"
+    certificate = destruction_list_execute(destruction_list=drafted, by=other_supervisor)
+    assert (certificate.approved_by, certificate.executed_by) == (supervisor, other_supervisor)
+
+
+@pytest.mark.spec("6.retention", clause="八.3")
+def test_the_pages_offer_a_system_list_to_a_second_person_only(
+    client, ended_customer, supervisor, other_supervisor
+):
+    drafted = destruction_list_draft()
+    detail = reverse("records:destruction_detail", args=[drafted.pk])
+    execute = reverse("records:destruction_act", args=[drafted.pk, "execute"])
+    client.force_login(supervisor)
+    assert (
+        client.get(reverse("records:destruction_lists")).context["page"].object_list[0] == drafted
+    )
+    client.post(reverse("records:destruction_act", args=[drafted.pk, "approve"]))
+    page = client.get(detail).content.decode()
+    assert 'id="second-person"' in page and execute not in page
+    client.post(execute)
+    assert DestructionList.objects.get(pk=drafted.pk).status == DestructionStatus.APPROVED
+    client.force_login(other_supervisor)
+    assert execute in client.get(detail).content.decode()
+    client.post(execute)
+    assert DestructionList.objects.get(pk=drafted.pk).status == DestructionStatus.EXECUTED
