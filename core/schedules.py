@@ -74,8 +74,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule(
         "supervision.rollups_refresh",
         "supervision.tasks.rollups_refresh_task",
-        "Dashboard roll-ups: the days of the visits changed since the watermark (every 5 "
-        "minutes).",
+        "Dashboard roll-ups: the days of the visits changed since the watermark (every 5 minutes).",
         every_minutes=5,
     ),
     Schedule(

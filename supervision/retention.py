@@ -182,7 +182,7 @@ def _audit_entries_about(customer_ids) -> Q:
         (
             Q(
                 object_type=object_type,
-                object_id__in=model.objects.filter(**{f"{path}__in": customer_ids})
+                object_id__in=model._default_manager.filter(**{f"{path}__in": customer_ids})
                 .annotate(pk_text=Cast("pk", CharField()))
                 .values("pk_text"),
             )

@@ -11,7 +11,9 @@ from core.models import AuditLogEntry
 
 
 def test_it_writes_durations_in_hours_and_minutes():
-    assert presentation.duration_text(dt.timedelta(hours=1, minutes=23, seconds=49)) == "1 小时 23 分"
+    assert (
+        presentation.duration_text(dt.timedelta(hours=1, minutes=23, seconds=49)) == "1 小时 23 分"
+    )
     assert presentation.duration_text(dt.timedelta(minutes=5)) == "5 分"
     assert presentation.duration_text(dt.timedelta(seconds=83.822586)) == "1 分"
     assert presentation.duration_text(dt.timedelta(seconds=12)) == "12 秒"
