@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 
@@ -8,6 +9,7 @@ from accounts.admin_scope import BranchScopedAdmin, admin_site_has_permission
 from accounts.models import (
     Account,
     AccountEvent,
+    AccountStatus,
     Branch,
     Certification,
     ConsentEntry,
@@ -17,6 +19,7 @@ from accounts.models import (
     StaffProfile,
 )
 from accounts.permissions import departments_visible_to
+from accounts.services import customer_relationship_refresh
 from core.api.auth import service_client_create, service_client_revoke
 from core.models import Notification, ServiceClient
 
@@ -106,6 +109,17 @@ class AccountAdmin(BranchScopedAdmin):
     list_select_related = ["customer", "branch"]
     date_hierarchy = "opened_on"
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        # Closing here is closing as the API does: a day of closing, cleared on reopening, and
+        # the business relationship ended (or resumed) by the same service (SPEC §6).
+        if obj.status == AccountStatus.CLOSED and obj.closed_on is None:
+            obj.closed_on = timezone.localdate()
+        elif obj.status != AccountStatus.CLOSED and "status" in form.changed_data:
+            obj.closed_on = None
+        super().save_model(request, obj, form, change)
+        customers = {obj.customer_id, form.initial.get("customer")} - {None}
+        customer_relationship_refresh(customer_ids=customers)
 
 
 @admin.register(AccountEvent)

@@ -1,6 +1,9 @@
 from django.contrib import admin
 
+from accounts.admin import CustomerAdmin as AccountsCustomerAdmin
 from accounts.admin_scope import BranchScopedAdmin
+from accounts.models import Customer
+from visits.contact import do_not_contact_visits_cancel
 from visits.models import (
     ContactAttempt,
     EventRule,
@@ -105,3 +108,16 @@ class VisitRecordAdmin(BranchScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The customer page lives in accounts/admin.py; it is registered again here, one layer up, so
+# that setting do-not-contact in the admin cancels the visits as the API does (SPEC §4).
+admin.site.unregister(Customer)
+
+
+@admin.register(Customer)
+class CustomerAdmin(AccountsCustomerAdmin):
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.do_not_contact and "do_not_contact" in form.changed_data:
+            do_not_contact_visits_cancel(customer=obj, request=request)
