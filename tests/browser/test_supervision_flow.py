@@ -8,6 +8,7 @@ from django.test import Client
 
 from supervision.models import AuditReview, CorrectiveAction
 from supervision.periods import last_month
+from supervision.rollups import rollups_refresh
 from tests.supervision.conftest import make_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,6 +68,7 @@ def test_sample_review_acknowledge_and_dashboard(pw_page, live_server, branch, a
     action.refresh_from_db()
     assert action.acknowledged_at is not None
 
+    rollups_refresh()  # the roll-up job that runs every 5 minutes has run since
     login(page, live_server, supervisor)
     page.goto(
         f"{live_server.url}/supervision/?since={first.isoformat()}&until={dt.date.today().isoformat()}"
