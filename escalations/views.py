@@ -192,7 +192,11 @@ def _detail_context(request, escalation, forms_by_action=None, error=None):
     source = (
         Escalation.objects.select_related("account__customer", "record", "visit__record")
         .only(
-            "pk", "account__number", "account__customer__name", "record", "visit__kind",
+            "pk",
+            "account__number",
+            "account__customer__name",
+            "record",
+            "visit__kind",
             "visit__record",
         )  # fmt: skip
         .get(pk=escalation.pk)

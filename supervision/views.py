@@ -313,7 +313,9 @@ COMPLAINT_ACTIONS = {
 
 def _may_answer(complaint, user) -> bool:
     """Only the appointed investigator answers, once the investigation is under way."""
-    return complaint.status == ComplaintStatus.INVESTIGATING and complaint.investigator_id == user.pk
+    return (
+        complaint.status == ComplaintStatus.INVESTIGATING and complaint.investigator_id == user.pk
+    )
 
 
 @supervisor_only

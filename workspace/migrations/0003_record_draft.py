@@ -7,27 +7,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('visits', '0002_seed_policies_rules_scripts'),
-        ('workspace', '0002_seed_sms_questionnaire'),
+        ("visits", "0002_seed_policies_rules_scripts"),
+        ("workspace", "0002_seed_sms_questionnaire"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RecordDraft',
+            name="RecordDraft",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('data', models.JSONField(default=dict)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='record_drafts', to=settings.AUTH_USER_MODEL)),
-                ('visit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='record_drafts', to='visits.visit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("data", models.JSONField(default=dict)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="record_drafts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="record_drafts",
+                        to="visits.visit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '回访记录草稿',
-                'verbose_name_plural': '回访记录草稿',
-                'constraints': [models.UniqueConstraint(fields=('visit', 'agent'), name='record_draft_one_per_agent')],
+                "verbose_name": "回访记录草稿",
+                "verbose_name_plural": "回访记录草稿",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("visit", "agent"), name="record_draft_one_per_agent"
+                    )
+                ],
             },
         ),
     ]
