@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.utils import timezone
 
 from core.models import Notification
 
@@ -18,6 +19,14 @@ class Mail:
     to: str
     subject: str
     body: str
+
+
+def notifications_read_for(*, user, link: str) -> int:
+    """Someone who has acted on an item has read what told them about it: their unread
+    notifications pointing at it are marked read. Returns how many."""
+    return Notification.objects.filter(user=user, link=link, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
 
 
 def notify(users, *, message: str, link: str, key: str | None) -> list[Mail]:

@@ -16,6 +16,7 @@ from accounts.models import Department, Role
 from accounts.permissions import has_role, role_of, role_required
 from core.masking import mask_account_number, mask_name
 from core.models import Notification
+from core.notifications import notifications_read_for
 from escalations.access import escalation_for_user, escalations_visible_to
 from escalations.actions import (
     ACTION_LABELS,
@@ -29,6 +30,7 @@ from escalations.deadlines import escalations_raised, near_deadline_threshold
 from escalations.models import Escalation, EscalationStatus, Urgency
 from escalations.selectors import escalation_stats, escalations_with_timeline
 from escalations.services import (
+    detail_link,
     escalation_accept,
     escalation_extend,
     escalation_open,
@@ -248,6 +250,8 @@ def act(request, pk, action):
                 form.add_error(exc.field, exc.message)
             else:
                 error = exc.message
+        else:
+            notifications_read_for(user=request.user, link=detail_link(escalation))
     failed = error is not None or (form is not None and not form.is_valid())
     if request.htmx and request.POST.get("from") == "inbox":
         now = timezone.now()
