@@ -72,6 +72,13 @@ SCHEDULES: tuple[Schedule, ...] = (
         every_minutes=10,
     ),
     Schedule(
+        "supervision.complaint_overdue",
+        "supervision.tasks.complaint_overdue_task",
+        "Complaints past their decision date: notice to the investigator and the branch's "
+        "supervisors, once per missed date (hourly at :05).",
+        minute="5",
+    ),
+    Schedule(
         "supervision.rollups_refresh",
         "supervision.tasks.rollups_refresh_task",
         "Dashboard roll-ups: the days of the visits changed since the watermark (every 5 minutes).",

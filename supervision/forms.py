@@ -142,7 +142,11 @@ class StaffComplaintForm(forms.Form):
     agent = PersonChoiceField(label=_("被投诉人员"), queryset=None, required=False)
     contact_name = forms.CharField(label=_("联系人"), max_length=100, required=False)
     contact_phone = forms.CharField(label=_("联系电话"), max_length=30, required=False)
-    is_complex = forms.BooleanField(label=_("复杂案件"), required=False)
+    is_complex = forms.BooleanField(
+        label=_("申请认定为复杂案件"),
+        required=False,
+        help_text=_("须由另一位监督管理人员批准；批准前按 15 天答复期限计算。"),
+    )
     text = forms.CharField(label=_("投诉内容"), widget=forms.Textarea(attrs={"rows": 4}))
 
     def __init__(self, *args, user, **kwargs):
@@ -209,12 +213,28 @@ class LinkForm(forms.Form):
 
 
 class ClassifyForm(forms.Form):
-    is_complex = forms.BooleanField(label=_("复杂案件"), required=False)
+    """Asks for the complex marking; another supervisor approves it."""
+
+    reason = forms.CharField(label=_("理由"), max_length=300, required=False)
 
 
 class ExtendForm(forms.Form):
+    """Asks for the extension of a complex complaint; another supervisor approves it."""
+
     extension_days = forms.IntegerField(label=_("延长天数"), min_value=1, max_value=30)
     extension_reason = forms.CharField(label=_("延长理由"), max_length=300)
+
+
+class DecideForm(forms.Form):
+    """Another supervisor's decision on the pending request."""
+
+    change = forms.IntegerField(widget=forms.HiddenInput)
+    approve = forms.TypedChoiceField(
+        label=_("审批意见"),
+        choices=[("1", _("批准")), ("0", _("驳回"))],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
 
 
 class AnswerForm(forms.Form):

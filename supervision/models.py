@@ -177,6 +177,8 @@ class Complaint(models.Model):
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # When the overdue notice went out; a later deadline (an extension) is noticed again.
+    overdue_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -186,6 +188,51 @@ class Complaint(models.Model):
             models.CheckConstraint(condition=Q(extension_days__lte=30), name="extension_max_30")
         ]
         indexes = [models.Index(fields=["status", "received_at"], name="complaint_status_time")]
+
+
+class ComplaintChangeKind(models.TextChoices):
+    COMPLEX = "complex", _("认定为复杂案件")
+    EXTENSION = "extension", _("延长答复期限")
+
+
+class ComplaintChangeRequest(models.Model):
+    """Marking a complaint complex, or extending its clock, is asked by one supervisor and
+    decided by another, neither the one who asked nor anyone involved in the complaint (its
+    registrant included) (SPEC §8; supervision/complaints.py)."""
+
+    complaint = models.ForeignKey(
+        Complaint, on_delete=models.PROTECT, related_name="change_requests"
+    )
+    kind = models.CharField(_("申请事项"), max_length=10, choices=ComplaintChangeKind.choices)
+    days = models.PositiveSmallIntegerField(
+        _("延长天数"), default=0, validators=[MaxValueValidator(30)]
+    )
+    reason = models.CharField(_("理由"), max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    approved = models.BooleanField(_("批准"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("投诉复杂认定及延期申请")
+        verbose_name_plural = _("投诉复杂认定及延期申请")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["complaint", "kind"],
+                condition=Q(decided_at__isnull=True),
+                name="complaint_change_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("requested_by")),
+                name="complaint_change_decider_not_requester",
+            ),
+        ]
 
 
 # --- Training and assessment ---------------------------------------------------------------

@@ -46,6 +46,7 @@ from escalations.models import Escalation, EscalationStep
 from supervision.immutability import retention_procedure
 from supervision.models import (
     Complaint,
+    ComplaintChangeRequest,
     DestructionCertificate,
     DestructionList,
     DestructionListItem,
@@ -114,6 +115,7 @@ RETENTION_RULES: dict[str, Rule] = {
     "supervision.auditreview": Rule("forever", "quality record of staff work"),
     "supervision.correctiveaction": Rule("forever", "quality record of staff work"),
     "supervision.complaint": CDD,
+    "supervision.complaintchangerequest": CDD,
     "supervision.trainingcourse": Rule("forever", "staff record"),
     "supervision.trainingattendance": Rule("forever", "staff record"),
     "supervision.monthlyassessment": Rule("forever", "staff record"),
@@ -337,8 +339,11 @@ def _anonymise_customers(customer_ids) -> dict[str, int]:
         note=""
     )
     counts["supervision.complaint"] = Complaint.objects.filter(customer__in=customer_ids).update(
-        contact_name="", contact_phone="", text=DESTROYED, answer=""
+        contact_name="", contact_phone="", text=DESTROYED, answer="", extension_reason=""
     )
+    counts["supervision.complaintchangerequest"] = ComplaintChangeRequest.objects.filter(
+        complaint__customer__in=customer_ids
+    ).update(reason="")
     accounts = Account.objects.filter(customer__in=customer_ids)
     counts["accounts.account"] = 0
     for account_id in accounts.values_list("pk", flat=True).iterator(chunk_size=5000):

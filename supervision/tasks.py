@@ -12,6 +12,7 @@ from core.tasks import RETRY_POLICY
 from supervision.audit_chain import audit_anchor_write
 from supervision.assessment import AssessmentFrozen, assessment_compute
 from supervision.backup import backup_create
+from supervision.complaints import complaints_overdue_notify
 from supervision.periods import last_month
 from supervision.retention import destruction_list_draft
 from supervision.rollups import rollups_reconcile, rollups_refresh
@@ -73,3 +74,12 @@ def rollups_reconcile_task() -> int:
     days = rollups_reconcile()
     logger.info("rollups_reconcile_task", extra={"days": days})
     return days
+
+
+@shared_task(name="supervision.tasks.complaint_overdue_task", **RETRY_POLICY)
+def complaint_overdue_task() -> int:
+    """Hourly: complaints past their decision date noticed to their investigator and the
+    supervisors of their branch, once per missed date."""
+    noticed = complaints_overdue_notify()
+    logger.info("complaint_overdue_task", extra={"noticed": noticed})
+    return noticed

@@ -31,10 +31,11 @@ from supervision.assessment import AssessmentFrozen, assessment_compute
 from supervision.complaints import (
     complaint_answer,
     complaint_assign,
-    complaint_classify,
-    complaint_extend,
+    complaint_change_decide,
+    complaint_change_request,
     complaint_form_allowed,
     complaint_link,
+    complaint_may_decide,
     complaint_register,
 )
 from supervision.forms import (
@@ -43,6 +44,7 @@ from supervision.forms import (
     AttendanceForm,
     ClassifyForm,
     CourseForm,
+    DecideForm,
     ExtendForm,
     LinkForm,
     MonthForm,
@@ -55,6 +57,7 @@ from supervision.forms import (
 from supervision.models import (
     AuditSample,
     AuditSampleItem,
+    ComplaintChangeKind,
     ComplaintSource,
     ComplaintStatus,
     CorrectiveAction,
@@ -305,8 +308,9 @@ def complaint_new(request):
 COMPLAINT_ACTIONS = {
     "assign": AssignForm,
     "link": LinkForm,
-    "classify": ClassifyForm,
-    "extend": ExtendForm,
+    "classify": ClassifyForm,  # asks for the complex marking
+    "extend": ExtendForm,  # asks for an extension of a complex complaint
+    "decide": DecideForm,  # another supervisor approves or rejects what was asked
     "answer": AnswerForm,
 }
 
@@ -327,14 +331,23 @@ def complaint_detail(request, pk):
         pk=pk,
     )
     action = request.POST.get("action", "")
+    pending = list(
+        complaint.change_requests.filter(decided_at__isnull=True).select_related("requested_by")
+    )
+    decidable = [c for c in pending if complaint_may_decide(change=c, user=request.user)]
+    offered = _complaint_actions_offered(complaint, request.user, pending, decidable)
     forms = {
         name: (
             cls(request.POST if action == name else None, user=request.user)
             if name == "link"
-            else cls(request.POST if action == name else None)
+            else cls(
+                request.POST if action == name else None,
+                initial={"change": decidable[0].pk} if name == "decide" and decidable else None,
+            )
         )
         for name, cls in COMPLAINT_ACTIONS.items()
-        if name != "answer" or _may_answer(complaint, request.user)
+        # A refused action posted anyway is shown with the service's reason.
+        if name in offered or (name == action and name != "answer")
     }
     if request.method == "POST":
         form = forms.get(action)
@@ -355,19 +368,28 @@ def complaint_detail(request, pk):
                         complaint=complaint, visit=data["visit"], by=request.user, request=request
                     )
                 elif action == "classify":
-                    complaint_classify(
+                    complaint_change_request(
                         complaint=complaint,
-                        is_complex=data["is_complex"],
+                        kind=ComplaintChangeKind.COMPLEX,
+                        reason=data["reason"],
                         by=request.user,
                         request=request,
                     )
                 elif action == "extend":
-                    complaint_extend(
+                    complaint_change_request(
                         complaint=complaint,
+                        kind=ComplaintChangeKind.EXTENSION,
                         days=data["extension_days"],
                         reason=data["extension_reason"],
                         by=request.user,
                         request=request,
+                    )
+                elif action == "decide":
+                    change = complaint.change_requests.filter(pk=data["change"]).first()
+                    if change is None:
+                        raise ValidationError(_("该申请不存在。"))
+                    complaint_change_decide(
+                        change=change, approve=data["approve"], by=request.user, request=request
                     )
                 else:
                     complaint_answer(
@@ -385,8 +407,35 @@ def complaint_detail(request, pk):
     return render(
         request,
         "supervision/complaint_detail.html",
-        {"complaint": complaint, "forms": forms, "now": timezone.now()},
+        {
+            "complaint": complaint,
+            "forms": forms,
+            "pending": pending,
+            "may_decide": bool(decidable),
+            "now": timezone.now(),
+        },
     )
+
+
+def _complaint_actions_offered(complaint, user, pending, decidable) -> set[str]:
+    """What the page offers ``user`` now: a request only when it can be made (complex when not
+    yet complex, an extension once complex and never extended, none already waiting), the
+    approval only to a supervisor who may give it, the answer only to the investigator."""
+    waiting = {change.kind for change in pending}
+    offered = {"assign", "link"}
+    if not complaint.is_complex and ComplaintChangeKind.COMPLEX not in waiting:
+        offered.add("classify")
+    if (
+        complaint.is_complex
+        and not complaint.extension_days
+        and ComplaintChangeKind.EXTENSION not in waiting
+    ):
+        offered.add("extend")
+    if decidable:
+        offered.add("decide")
+    if _may_answer(complaint, user):
+        offered.add("answer")
+    return offered
 
 
 def public_complaint(request):

@@ -15,12 +15,12 @@ from accounts.services import staff_create
 from supervision.complaints import (
     complaint_answer,
     complaint_assign,
-    complaint_classify,
-    complaint_extend,
+    complaint_change_decide,
+    complaint_change_request,
     complaint_link,
     complaint_register,
 )
-from supervision.models import Complaint, ComplaintSource, ComplaintStatus
+from supervision.models import Complaint, ComplaintChangeRequest, ComplaintSource, ComplaintStatus
 from supervision.selectors import complaints_with_clock, overdue_complaints
 from tests.fixtures import PASSWORD
 
@@ -57,32 +57,134 @@ def test_it_links_the_visit_its_customer_branch_and_agent(supervisor, visit_reco
     assert complaint.customer == visit_record.visit.account.customer
 
 
-def test_the_clock_is_15_days_30_when_complex_plus_an_approved_extension(supervisor, investigator):
+@pytest.fixture
+def third(branch):
+    return staff_create(
+        username="super3", password=PASSWORD, role=Role.SUPERVISOR, branches=[branch]
+    )
+
+
+def approve(change, by):
+    return complaint_change_decide(change=change, approve=True, by=by)
+
+
+@pytest.mark.spec("8.complaints", clause="十.2")
+def test_the_clock_is_15_days_30_when_complex_plus_an_approved_extension(
+    supervisor, investigator, third
+):
     complaint = register(supervisor)
-    assert (
-        complaint.decision_due_at == at(2026, 11, 17, 23, 59) + END_SECONDS
-    )  # end of day (SPEC §8)
-    complaint = complaint_classify(complaint=complaint, is_complex=True, by=supervisor)
+    assert complaint.decision_due_at == at(2026, 11, 17, 23, 59) + END_SECONDS  # end of day
+    asked = complaint_change_request(complaint=complaint, kind="complex", by=investigator)
+    complaint.refresh_from_db()  # nothing changes until another supervisor approves
+    assert complaint.is_complex is False
+    assert complaint.decision_due_at == at(2026, 11, 17, 23, 59) + END_SECONDS
+    approve(asked, third)
+    complaint.refresh_from_db()
+    assert complaint.is_complex is True
     assert complaint.decision_due_at == at(2026, 12, 2, 23, 59) + END_SECONDS
     with pytest.raises(ValidationError) as exc:
-        complaint_extend(complaint=complaint, days=31, reason="需调取录音", by=investigator)
+        complaint_change_request(
+            complaint=complaint, kind="extension", days=31, reason="需调取录音", by=investigator
+        )
     assert "extension_days" in exc.value.error_dict
     with pytest.raises(ValidationError) as exc:
-        complaint_extend(complaint=complaint, days=10, reason=" ", by=investigator)
+        complaint_change_request(
+            complaint=complaint, kind="extension", days=10, reason=" ", by=investigator
+        )
     assert "extension_reason" in exc.value.error_dict
-    complaint = complaint_extend(complaint=complaint, days=30, reason="需调取录音", by=investigator)
-    assert complaint.decision_due_at == at(2027, 1, 1, 23, 59) + END_SECONDS
+    asked = complaint_change_request(
+        complaint=complaint, kind="extension", days=30, reason="需调取录音", by=investigator
+    )
+    approve(asked, third)
+    complaint.refresh_from_db()
+    assert complaint.decision_due_at == at(2027, 1, 1, 23, 59) + END_SECONDS  # 60 days at most
     assert complaint.due_provisional is False  # calendar days need no loaded year
-    assert complaint.extension_approved_by == investigator
+    assert complaint.extension_approved_by == third
     with pytest.raises(ValidationError):  # at most one extension, 30 days in all
-        complaint_extend(complaint=complaint, days=1, reason="再延", by=investigator)
+        complaint_change_request(
+            complaint=complaint, kind="extension", days=1, reason="再延", by=investigator
+        )
 
 
-def test_the_registering_person_cannot_approve_an_extension(supervisor):
+@pytest.mark.spec("8.complaints", clause="十.2")
+def test_a_simple_complaint_can_never_be_extended(supervisor, investigator, third):
     complaint = register(supervisor)
     with pytest.raises(ValidationError) as exc:
-        complaint_extend(complaint=complaint, days=5, reason="x", by=supervisor)
-    assert "extension_approved_by" in exc.value.error_dict
+        complaint_change_request(
+            complaint=complaint, kind="extension", days=30, reason="需调取录音", by=investigator
+        )
+    assert "extension_days" in exc.value.error_dict
+    complaint_change_request(complaint=complaint, kind="complex", by=investigator)
+    with pytest.raises(ValidationError):  # a complex marking asked is not yet complex
+        complaint_change_request(
+            complaint=complaint, kind="extension", days=30, reason="需调取录音", by=investigator
+        )
+    assert not ComplaintChangeRequest.objects.filter(kind="extension").exists()
+    complaint.refresh_from_db()
+    assert complaint.decision_due_at == at(2026, 11, 17, 23, 59) + END_SECONDS  # not 45 days
+
+
+@pytest.mark.spec("8.complaints", clause="十.2")
+def test_the_approval_needs_another_supervisor_than_the_requester_and_the_registrant(
+    supervisor, investigator, third, agent
+):
+    complaint = register(supervisor)
+    asked = complaint_change_request(complaint=complaint, kind="complex", by=investigator)
+    for refused in (investigator, supervisor):  # who asked; who registered it
+        with pytest.raises(ValidationError):
+            approve(asked, refused)
+    with pytest.raises(ValidationError):
+        approve(asked, agent)  # not a supervisor
+    with pytest.raises(ValidationError):
+        complaint_change_request(complaint=complaint, kind="complex", by=third)  # one waits
+    assert Complaint.objects.get(pk=complaint.pk).is_complex is False
+    decided = complaint_change_decide(change=asked, approve=False, by=third)
+    assert (decided.approved, decided.decided_by) == (False, third)
+    assert Complaint.objects.get(pk=complaint.pk).is_complex is False  # rejected
+    with pytest.raises(ValidationError):
+        approve(asked, third)  # decided once
+
+
+@pytest.mark.spec("8.complaints", clause="十.2")
+def test_complex_at_registration_is_asked_not_granted(supervisor, investigator):
+    complaint = register(supervisor, is_complex=True)
+    assert complaint.is_complex is False
+    assert complaint.decision_due_at == at(2026, 11, 17, 23, 59) + END_SECONDS
+    asked = complaint.change_requests.get()
+    assert (asked.kind, asked.requested_by) == ("complex", supervisor)
+    with pytest.raises(ValidationError):
+        approve(asked, supervisor)
+    approve(asked, investigator)
+    assert Complaint.objects.get(pk=complaint.pk).decision_due_at == (
+        at(2026, 12, 2, 23, 59) + END_SECONDS
+    )
+
+
+@pytest.mark.spec("8.complaints", clause="十.2")
+def test_the_page_offers_the_approval_only_to_another_supervisor(
+    client, supervisor, investigator, third
+):
+    complaint = register(supervisor)
+    url = reverse("supervision:complaint", args=[complaint.pk])
+    client.force_login(investigator)
+    assert client.post(url, {"action": "classify", "reason": "涉及多个网点"}).status_code == 302
+    page = client.get(url)
+    assert "decide" not in page.context["forms"] and "classify" not in page.context["forms"]
+    html = page.content.decode()
+    assert 'id="complaint-decide"' not in html and "须由申请人以外" in html
+    asked = ComplaintChangeRequest.objects.get()
+    # The requester posting the approval anyway is refused, nothing changes.
+    response = client.post(url, {"action": "decide", "change": asked.pk, "approve": "1"})
+    assert response.status_code == 200 and response.context["forms"]["decide"].errors
+    assert Complaint.objects.get(pk=complaint.pk).is_complex is False
+    client.force_login(third)
+    page = client.get(url)
+    assert page.context["forms"]["decide"].initial == {"change": asked.pk}
+    assert 'id="complaint-decide"' in page.content.decode()
+    response = client.post(url, {"action": "decide", "change": asked.pk, "approve": "1"})
+    assert response.status_code == 302
+    assert Complaint.objects.get(pk=complaint.pk).is_complex is True
+    assert "extend" in client.get(url).context["forms"]  # complex now: an extension may be asked
 
 
 def test_the_list_shows_what_is_overdue(client, supervisor, investigator):

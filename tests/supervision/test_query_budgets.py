@@ -211,9 +211,10 @@ def test_the_complaint_page_has_a_fixed_query_budget(
 
 # 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions (guardian, for the branch scope);
 # 6 the complaint with its branch, visit, agent, investigator, registering and approving
-# staff, within the scope; 7 unread notifications (menu); 8 the supervisors who may
-# investigate (assign form); 9-11 savepoint, session refresh, release.
-COMPLAINT_QUERIES = 11
+# staff, within the scope; 7 the requests (complex, extension) waiting for approval, with who
+# asked; 8 unread notifications (menu); 9 the supervisors who may investigate (assign form);
+# 10-12 savepoint, session refresh, release.
+COMPLAINT_QUERIES = 12
 
 
 def test_the_training_page_has_a_fixed_query_budget(
