@@ -104,7 +104,8 @@ class AccountAdmin(BranchScopedAdmin):
     personal_data = True
     list_display = ["masked_number", "customer", "account_type", "status", "opened_on", "branch"]
     list_filter = ["account_type", "status", "branch"]
-    search_fields = ["=number", "=customer__external_id"]
+    search_fields = ["=customer__external_id"]
+    blind_search_fields = ("number_index",)
     raw_id_fields = ["customer"]
     list_select_related = ["customer", "branch"]
     date_hierarchy = "opened_on"
@@ -128,7 +129,8 @@ class AccountEventAdmin(BranchScopedAdmin):
     personal_data = True
     list_display = ["event_id", "event_type", "account", "occurred_at", "amount", "flagged"]
     list_filter = ["event_type", "flagged", "txn_kind"]
-    search_fields = ["=event_id", "=account__number"]
+    search_fields = ["=event_id"]
+    blind_search_fields = ("account__number_index",)
     raw_id_fields = ["account", "client", "created_by"]
     list_select_related = ["account"]
     show_full_result_count = False

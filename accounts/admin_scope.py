@@ -9,12 +9,14 @@
 """
 
 from django.contrib import admin
+from django.db.models import Q
 from django.http import Http404
 
 from accounts.models import Role
 from accounts.permissions import has_role, scope_to_branches
 from core.audit import audit
 from core.audit_actions import AuditAction
+from core.crypto import blind_index
 
 ADMIN_ROLES = (Role.ADMINISTRATOR, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN)
 
@@ -31,6 +33,9 @@ class BranchScopedAdmin(admin.ModelAdmin):
     staff_path: str | None = None
     # Views of this model show personal data: each one is audit-logged.
     personal_data: bool = False
+    # Blind indexes matched against the whole search term (an encrypted column cannot be
+    # searched itself), e.g. "account__number_index": an exact account number finds its rows.
+    blind_search_fields: tuple[str, ...] = ()
 
     def get_queryset(self, request):
         return scope_to_branches(
@@ -39,6 +44,16 @@ class BranchScopedAdmin(admin.ModelAdmin):
             branch=self.branch_path,
             staff=self.staff_path,
         )
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if self.blind_search_fields and search_term.strip():
+            index = blind_index(search_term)
+            exact = Q()
+            for path in self.blind_search_fields:
+                exact |= Q(**{path: index})
+            found = found | queryset.filter(exact)
+        return found, may_have_duplicates
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)

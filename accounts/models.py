@@ -1,11 +1,12 @@
 """Branches, departments, staff, customers, accounts and the events core banking sends."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.crypto import BlindIndexField, EncryptedTextField, blind_index
+from core.crypto import BlindIndexField, EncryptedTextField, MaskedCopyField, blind_index
 from core.masking import mask_account_number, mask_id_number, mask_phone
 from core.models import ServiceClient
 
@@ -202,8 +203,19 @@ class AccountStatus(models.TextChoices):
 ABNORMAL_STATUSES = (AccountStatus.DORMANT, AccountStatus.FROZEN)
 
 
+class AccountQuerySet(models.QuerySet):
+    def by_number(self, number: str):
+        return self.filter(number_index=blind_index(number))
+
+
 class Account(models.Model):
-    number = models.CharField(_("账号"), max_length=32, unique=True)
+    # Encrypted; exact lookups through the blind index (``Account.objects.by_number``), lists and
+    # exports show the masked copy (6222********0001) without decrypting.
+    number = EncryptedTextField(_("账号"), max_length=32)
+    number_index = BlindIndexField(source="number", unique=True, db_index=False)
+    number_masked = MaskedCopyField(
+        _("账号（脱敏）"), max_length=32, source="number", mask=mask_account_number
+    )
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("客户")
     )
@@ -221,6 +233,8 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = AccountQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("账户")
         verbose_name_plural = _("账户")
@@ -230,11 +244,23 @@ class Account(models.Model):
         ]
 
     def __str__(self):
-        return mask_account_number(self.number)
+        return self.masked_number
 
     @property
     def masked_number(self) -> str:
-        return mask_account_number(self.number)
+        return self.number_masked or mask_account_number(self.number)
+
+    @property
+    def number_last4(self) -> str:
+        return self.masked_number[-4:]
+
+    def validate_unique(self, exclude=None):
+        # The number's uniqueness is its blind index's, which no form edits.
+        super().validate_unique(exclude)
+        if self.number and "number" not in (exclude or ()):
+            others = Account.objects.by_number(self.number).exclude(pk=self.pk)
+            if others.exists():
+                raise ValidationError({"number": _("该账号已存在。")})
 
     @property
     def is_abnormal(self) -> bool:

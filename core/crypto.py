@@ -8,6 +8,7 @@ old key. Exact lookups use a keyed hash (HMAC-SHA256) of the normalised value, t
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -59,6 +60,22 @@ def blind_index(value: str) -> str:
     return hmac.new(key, normalise(value).encode(), hashlib.sha256).hexdigest()
 
 
+def blind_indexes(values) -> dict[str, str]:
+    """Blind index of each value (one key lookup for all): for filtering a batch with
+    ``<field>_index__in=`` in one query, then mapping the rows back to the values."""
+    key = (settings.BLIND_INDEX_KEY or settings.SECRET_KEY).encode()
+    return {
+        value: hmac.new(key, normalise(value).encode(), hashlib.sha256).hexdigest()
+        for value in values
+    }
+
+
+def sealed(value: str) -> tuple[str, str]:
+    """(ciphertext, blind index) of a value, as the ORM would store them: for code that
+    writes rows with raw SQL (bulk loads, benchmarks)."""
+    return encrypt(value), blind_index(value)
+
+
 class EncryptedTextField(models.TextField):
     """A text column that never holds plaintext in the database."""
 
@@ -95,10 +112,35 @@ class BlindIndexField(models.CharField):
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
         kwargs["source"] = self.source
+        kwargs["db_index"] = self.db_index  # False is not this field's default
         return name, path, args, kwargs
 
     def pre_save(self, model_instance, add):
         raw = getattr(model_instance, self.source)
         value = blind_index(raw) if raw else ""
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class MaskedCopyField(models.CharField):
+    """A masked copy of another (encrypted) field, computed whenever the row is saved, so that
+    lists and exports show the masked value without decrypting anything."""
+
+    def __init__(self, *args, source: str = "", mask: Callable[[str], str] | None = None, **kwargs):
+        self.source = source
+        self.mask = mask
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        kwargs["mask"] = self.mask
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        raw = getattr(model_instance, self.source)
+        value = self.mask(raw) if raw and self.mask else ""
         setattr(model_instance, self.attname, value)
         return value

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Department, Role
 from accounts.permissions import has_role, role_of, role_required
-from core.masking import mask_account_number, mask_name
+from core.masking import mask_name
 from core.models import Notification
 from core.notifications import notifications_read_for
 from escalations.access import escalation_for_user, escalations_visible_to
@@ -195,7 +195,7 @@ def _detail_context(request, escalation, forms_by_action=None, error=None):
         Escalation.objects.select_related("account__customer", "record", "visit__record")
         .only(
             "pk",
-            "account__number",
+            "account__number_masked",
             "account__customer__name",
             "record",
             "visit__kind",
@@ -210,7 +210,7 @@ def _detail_context(request, escalation, forms_by_action=None, error=None):
         # account masked, the agent's record read-only.
         "source": {
             "customer": mask_name(source.account.customer.name),
-            "account": mask_account_number(source.account.number),
+            "account": source.account.masked_number,
             "visit_kind": source.visit.get_kind_display(),
             "record": record,
             "record_rows": record_rows(record) if record is not None else [],

@@ -53,6 +53,8 @@ class ComplaintAdmin(BranchScopedAdmin):
     personal_data = True
     list_display = ["id", "source", "status", "received_at", "is_complex", "upheld"]
     list_filter = ["source", "status", "upheld", "is_complex"]
+    search_fields = ["=id", "contact_name"]
+    blind_search_fields = ("contact_phone_index",)
     raw_id_fields = [
         "customer",
         "visit",

@@ -44,6 +44,9 @@ class Column:
     present: Callable[[object], object] | None = None  # the stored value in words
     width: int = 12  # Excel column width, in characters
     number_format: str | None = None  # Excel number format of a numeric column
+    # A stored masked copy of an encrypted field, read instead of it when masked: a masked
+    # export decrypts nothing.
+    masked_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,13 @@ EXPORTS: dict[str, Export] = {
             Column(_("回访类型"), "kind", present=_label("visits.Visit", "kind")),
             Column(_("状态"), "status", present=_label("visits.Visit", "status"), width=8),
             Column(_("网点"), "branch__name", width=16),
-            Column(_("账号"), "account__number", mask_account_number, width=22),
+            Column(
+                _("账号"),
+                "account__number",
+                mask_account_number,
+                width=22,
+                masked_field="account__number_masked",
+            ),
             Column(_("客户"), "account__customer__name", mask_name, width=10),
             Column(_("到期时间"), "due_at", width=DATETIME),
             Column(_("完成时间"), "completed_at", width=DATETIME),
@@ -125,7 +134,13 @@ EXPORTS: dict[str, Export] = {
             Column(_("提交时间"), "submitted_at", width=DATETIME),
             *_person("submitted_by"),
             Column(_("网点"), "visit__branch__name", width=16),
-            Column(_("账号"), "visit__account__number", mask_account_number, width=22),
+            Column(
+                _("账号"),
+                "visit__account__number",
+                mask_account_number,
+                width=22,
+                masked_field="visit__account__number_masked",
+            ),
             Column(_("客户"), "visit__account__customer__name", mask_name, width=10),
             Column(_("满意度"), "satisfaction", width=8),
             Column(_("问题处理"), "handling", present=_label("visits.VisitRecord", "handling")),
@@ -143,7 +158,13 @@ EXPORTS: dict[str, Export] = {
             Column(_("部门"), "department__name", width=16),
             Column(_("紧急程度"), "urgency", present=_label("escalations.Escalation", "urgency")),
             Column(_("状态"), "status", present=_label("escalations.Escalation", "status")),
-            Column(_("账号"), "account__number", mask_account_number, width=22),
+            Column(
+                _("账号"),
+                "account__number",
+                mask_account_number,
+                width=22,
+                masked_field="account__number_masked",
+            ),
             Column(_("转办时间"), "created_at", width=DATETIME),
             Column(_("处理时限"), "deadline_at", width=DATETIME),
             Column(_("处理完成"), "resolved_at", width=DATETIME),
@@ -225,6 +246,8 @@ def export_rows(name: str, queryset: QuerySet, *, unmasked: bool) -> Iterator[li
     spans = []  # per column: the slice of the fetched values it reads
     for column in columns:
         names = column.field if isinstance(column.field, tuple) else (column.field,)
+        if column.masked_field and not unmasked:
+            names = (column.masked_field,)
         spans.append(slice(len(fields), len(fields) + len(names)))
         fields.extend(names)
     masks = [None if unmasked else column.mask for column in columns]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Branch, Certification, Customer
+from core.crypto import BlindIndexField, EncryptedTextField, blind_index
 from visits.models import Visit, VisitRecord
 
 # --- Audit sampling and review -------------------------------------------------------------
@@ -130,6 +131,11 @@ class ComplaintStatus(models.TextChoices):
     ANSWERED = "answered", _("已答复")
 
 
+class ComplaintQuerySet(models.QuerySet):
+    def by_phone(self, phone: str):
+        return self.filter(contact_phone_index=blind_index(phone))
+
+
 class Complaint(models.Model):
     source = models.CharField(_("来源"), max_length=20, choices=ComplaintSource.choices)
     customer = models.ForeignKey(
@@ -148,7 +154,8 @@ class Complaint(models.Model):
     )
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, null=True, blank=True)
     contact_name = models.CharField(_("联系人"), max_length=100, blank=True)
-    contact_phone = models.CharField(_("联系电话"), max_length=30, blank=True)
+    contact_phone = EncryptedTextField(_("联系电话"), max_length=30, blank=True)
+    contact_phone_index = BlindIndexField(source="contact_phone")
     text = models.TextField(_("投诉内容"))
     received_at = models.DateTimeField(_("收到时间"), default=timezone.now)
     # The regulator's clock, kept by supervision.complaints (15 / 30 days + approved extension).
@@ -179,6 +186,8 @@ class Complaint(models.Model):
     )
     # When the overdue notice went out; a later deadline (an extension) is noticed again.
     overdue_notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ComplaintQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at"]

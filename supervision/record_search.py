@@ -9,12 +9,21 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Branch, Role
 from accounts.permissions import branch_ids_visible_to, has_role
+from core.crypto import blind_index
 from core.forms import PersonChoiceField
 from escalations.models import Escalation
 from supervision.periods import day_bounds
 from visits.access import records_visible_to
 from visits.models import Handling, VisitKind, VisitRecord
 
+# Encrypted columns a result list never shows (it shows the stored masked number).
+LIST_DEFERRED = (
+    "number",
+    "customer__id_number",
+    "customer__mobile",
+    "customer__landline",
+    "customer__address",
+)
 YES_NO_ANY = [("", _("全部")), ("yes", _("是")), ("no", _("否"))]
 
 
@@ -97,14 +106,14 @@ def record_search(user, data: dict) -> QuerySet[VisitRecord]:
         escalated = Exists(Escalation.objects.filter(visit_id=OuterRef("visit_id")))
         records = records.filter(escalated if data["escalated"] == "yes" else ~escalated)
     if data.get("account_number"):
-        # Exact only: the unique index on the number answers it; no partial matching of
-        # account numbers.
-        records = records.filter(visit__account__number=data["account_number"])
+        # Exact only, through the blind index (the number is encrypted): no partial matching.
+        records = records.filter(visit__account__number_index=blind_index(data["account_number"]))
     if data.get("customer_name"):
         records = records.filter(visit__account__customer__name__contains=data["customer_name"])
     escalated = Exists(Escalation.objects.filter(visit_id=OuterRef("visit_id")))
     return (
         records.annotate(is_escalated=escalated)
         .select_related("submitted_by", "visit__branch", "visit__account__customer")
+        .defer(*(f"visit__account__{name}" for name in LIST_DEFERRED))
         .order_by("-submitted_at", "-pk")
     )

@@ -41,6 +41,7 @@ from accounts.permissions import has_role
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.config import callback_int
+from core.crypto import blind_index
 from core.models import AuditLogEntry, Notification
 from escalations.models import Escalation, EscalationStep
 from supervision.immutability import retention_procedure
@@ -339,7 +340,12 @@ def _anonymise_customers(customer_ids) -> dict[str, int]:
         note=""
     )
     counts["supervision.complaint"] = Complaint.objects.filter(customer__in=customer_ids).update(
-        contact_name="", contact_phone="", text=DESTROYED, answer="", extension_reason=""
+        contact_name="",
+        contact_phone="",
+        contact_phone_index="",
+        text=DESTROYED,
+        answer="",
+        extension_reason="",
     )
     counts["supervision.complaintchangerequest"] = ComplaintChangeRequest.objects.filter(
         complaint__customer__in=customer_ids
@@ -348,8 +354,9 @@ def _anonymise_customers(customer_ids) -> dict[str, int]:
     counts["accounts.account"] = 0
     for account_id in accounts.values_list("pk", flat=True).iterator(chunk_size=5000):
         # The number is unique and personal: replaced by a meaningless unique token.
+        token = f"DESTROYED-{account_id}"
         counts["accounts.account"] += Account.objects.filter(pk=account_id).update(
-            number=f"DESTROYED-{account_id}"
+            number=token, number_index=blind_index(token), number_masked=DESTROYED
         )
     counts["accounts.customer"] = 0
     for customer_id in customer_ids:

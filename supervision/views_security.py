@@ -19,7 +19,7 @@ from accounts.models import Role
 from accounts.permissions import has_role, role_required, staff_ids_visible_to
 from core import presentation
 from core.audit_actions import AuditAction
-from core.masking import mask_account_number, mask_name
+from core.masking import mask_name
 from core.models import AuditLogEntry
 from supervision.models import DestructionList
 from supervision.record_search import RecordSearchForm, record_search
@@ -59,7 +59,7 @@ def record_list(request):
     for record in page.object_list:
         customer = record.visit.account.customer
         record.masked_customer = mask_name(customer.name)
-        record.masked_account = mask_account_number(record.visit.account.number)
+        record.masked_account = record.visit.account.masked_number
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -76,7 +76,8 @@ class VisitAdmin(BranchScopedAdmin):
     personal_data = True
     list_display = ["id", "kind", "status", "priority", "due_at", "branch", "assigned_to"]
     list_filter = ["status", "kind", "suspected_fraud", "channel", "branch"]
-    search_fields = ["=id", "=account__number"]
+    search_fields = ["=id"]
+    blind_search_fields = ("account__number_index",)
     raw_id_fields = ["account", "assigned_to", "policy", "rule"]
     list_select_related = ["branch", "assigned_to"]
     inlines = [VisitTriggerInline, ContactAttemptInline]

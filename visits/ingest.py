@@ -17,6 +17,7 @@ from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import DueUnit, business_tz, due
 from core.config import callback_int
+from core.crypto import blind_index
 from core.masking import mask_address, mask_id_number, mask_phone
 from visits import event_store
 from visits.contact import do_not_contact_visits_cancel
@@ -280,14 +281,14 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
     """Create or replace the account ``number``. ``data`` holds validated values (``customer``
     and ``branch`` are objects). Returns (account, created). Creating an account inside the
     new-account window records an ``account_opened`` event with the deterministic id
-    ``auto-opened-<number>`` through the idempotent event path, so its visit is never
+    ``auto-opened-<account id>`` through the idempotent event path, so its visit is never
     scheduled twice."""
 
     with transaction.atomic():
         account, created = _locked_get_or_create(
             Account,
-            lookup={"number": number},
-            values={k: data[k] for k in _ACCOUNT_FIELDS if k in data},
+            lookup={"number_index": blind_index(number)},
+            values={"number": number, **{k: data[k] for k in _ACCOUNT_FIELDS if k in data}},
         )
         if created:
             if account.status == AccountStatus.CLOSED and account.closed_on is None:
@@ -304,7 +305,7 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
             if account.status != AccountStatus.CLOSED and new_account_window_open(
                 account.opened_on
             ):
-                event_id = f"auto-opened-{account.number}"
+                event_id = f"auto-opened-{account.pk}"  # the number is personal data
                 _auto_event(
                     client=client,
                     account=account,
@@ -354,7 +355,7 @@ def _account_closed_event(*, account, client, request) -> None:
     """A PUT that closes the account is itself an ``account_closed`` event: its open visits are
     cancelled as when core banking sends the event."""
     _numbered_auto_event(
-        prefix=f"auto-closed-{account.number}-",
+        prefix=f"auto-closed-{account.pk}-",
         client=client,
         account=account,
         event_type=EventType.ACCOUNT_CLOSED,

@@ -14,7 +14,7 @@ import re
 
 from django.conf import settings
 
-from core.masking import mask_account_number, mask_address, mask_name
+from core.masking import mask_address, mask_name
 from visits.models import Visit
 
 PLACEHOLDERS = (
@@ -36,7 +36,7 @@ def placeholder_values(visit: Visit, *, agent=None, for_customer: bool = False) 
         "agent_name": (agent.get_full_name() or agent.get_username()) if agent else "",
         "customer_name": mask_name(customer.name) if for_customer else customer.name,
         "masked_mobile": customer.masked_mobile,
-        "masked_account": mask_account_number(visit.account.number),
+        "masked_account": visit.account.masked_number,
         "address": mask_address(customer.address),
         "branch_name": visit.branch.name,
     }
@@ -47,7 +47,7 @@ def render_placeholders(
 ) -> str:
     """``template`` with its placeholders filled for ``visit`` (see the module docstring)."""
     values = placeholder_values(visit, agent=agent, for_customer=for_customer)
-    tail = (visit.account.number or "")[-4:]
+    tail = visit.account.number_last4
 
     def fill(match: re.Match) -> str:
         prefix, name = match.group(1) or "", match.group(2)

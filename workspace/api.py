@@ -12,6 +12,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from core.api.base import ApiCursorPagination, ApiView, ReadScope, paginated, service_client_of
+from core.crypto import blind_index
 from core.masking import mask_account_number
 from escalations.models import Escalation
 from visits.access import visits_visible_to
@@ -23,13 +24,16 @@ BIGINT_MAX = 2**63 - 1
 
 def visits_for(request):
     """The caller's visits, with the account number, customer id and branch code annotated
-    (no join of encrypted customer columns)."""
+    (no join of encrypted customer columns). A staff session gets the stored masked number,
+    so its lists decrypt nothing; a service client the full one."""
     if service_client_of(request) is not None:
         visits = Visit.objects.all()
+        number = F("account__number")
     else:
         visits = visits_visible_to(request.user)
+        number = F("account__number_masked")
     return visits.annotate(
-        account_number=F("account__number"),
+        account_number=number,
         customer_external_id=F("account__customer__external_id"),
         branch_code=F("branch__code"),
     )
@@ -62,7 +66,7 @@ class VisitSerializer(serializers.Serializer):
 
     def get_account_number(self, visit) -> str:
         if self.context.get("mask_account", True):
-            return mask_account_number(visit.account_number)
+            return mask_account_number(visit.account_number)  # masked already: unchanged
         return visit.account_number
 
 
@@ -155,7 +159,7 @@ class VisitList(ApiView):
             _text_param(request, name)
         visits = visits_for(request)
         if number := _text_param(request, "account_number"):
-            visits = visits.filter(account__number=number)
+            visits = visits.filter(account__number_index=blind_index(number))
         if external_id := _text_param(request, "customer_external_id"):
             visits = visits.filter(account__customer__external_id=external_id)
         if kind := _choice(request, "kind", VisitKind.values):

@@ -301,7 +301,7 @@ class TellerEventForm(forms.Form):
 
     def clean_account_number(self):
         number = self.cleaned_data["account_number"].strip().replace(" ", "")
-        self.account = self.accounts.filter(number=number).select_related("customer").first()
+        self.account = self.accounts.by_number(number).select_related("customer").first()
         if self.account is None:
             # Out of the teller's branches and nonexistent look the same.
             raise forms.ValidationError(_("未找到该账号（仅限本网点账户）。"))

@@ -28,7 +28,7 @@ from accounts.permissions import (
     role_required,
 )
 from accounts.pii import RevealLimitReached, reveal_count_hour, reveal_fields
-from core.masking import mask_account_number, mask_address, mask_name
+from core.masking import mask_address, mask_name
 from escalations.actions import EscalationError
 from escalations.models import EscalationStep
 from visits.access import visit_for_user, visits_visible_to
@@ -65,7 +65,7 @@ APPOINTMENT_LEAD = timedelta(minutes=15)
 WORKLIST_FIELDS = (
     "id", "kind", "status", "priority", "due_at", "due_provisional", "callback_at",
     "suspected_fraud",
-    "phone_attempts", "channel", "account__number", "account__customer__name",
+    "phone_attempts", "channel", "account__number_masked", "account__customer__name",
     "branch__code", "branch__name",
 )  # fmt: skip
 
@@ -203,7 +203,7 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
             "landline": customer.masked_landline,
             "id_number": customer.masked_id_number,
             "address": mask_address(customer.address),
-            "account": mask_account_number(visit.account.number),
+            "account": visit.account.masked_number,
             "email": customer.email,
         },
         "may_reveal": may_reveal_personal_data(request.user),
@@ -492,7 +492,7 @@ def questionnaire(request, token):
             "bank_name": settings.CALLBACK["BANK_NAME"],
             "masked_name": mask_name(customer.name),
             "masked_mobile": customer.masked_mobile,
-            "masked_account": mask_account_number(visit.account.number),
+            "masked_account": visit.account.masked_number,
             "visit": visit,
         },
         status=400 if request.method == "POST" else 200,

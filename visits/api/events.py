@@ -34,6 +34,7 @@ from core.api.base import (
     RequestTooLarge,
     service_client_of,
 )
+from core.crypto import blind_indexes
 from visits.currencies import CNY, known_currencies
 from visits.ingest import CONTACT_FIELDS, EventInput, canonical_hash, events_ingest
 
@@ -262,11 +263,18 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
     # One query, and only for a foreign currency: an amount in a currency without a reference
     # rate cannot be judged against the thresholds, so it is refused, never stored.
     known = known_currencies() if currencies - {CNY} else {CNY}
-    accounts = (
-        dict(Account.objects.filter(number__in=numbers).values_list("number", "pk"))
-        if numbers
+    # The batch's accounts in one query, through the blind index of each number.
+    indexes = blind_indexes(numbers)
+    found = (
+        dict(
+            Account.objects.filter(number_index__in=indexes.values()).values_list(
+                "number_index", "pk"
+            )
+        )
+        if indexes
         else {}
     )
+    accounts = {number: found[index] for number, index in indexes.items() if index in found}
     out = []
     for p, errors in parsed:
         if p is None:

@@ -1,10 +1,17 @@
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from accounts.models import Customer
-from core.crypto import rotate
+from core.crypto import EncryptedTextField, rotate
 
-FIELDS = ("id_number", "mobile", "landline", "address")
+
+def encrypted_fields():
+    """(model, names of its encrypted fields) for every installed model that has some: the
+    customers' personal data, account numbers, complaint phones..."""
+    for model in apps.get_models():
+        names = [f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+        if names and not model._meta.proxy:
+            yield model, names
 
 
 class Command(BaseCommand):
@@ -17,13 +24,19 @@ class Command(BaseCommand):
         parser.add_argument("--chunk", type=int, default=2000)
 
     def handle(self, *args, chunk, **options):
+        for model, names in encrypted_fields():
+            self._rotate(model, names, chunk)
+
+    def _rotate(self, model, names, chunk):
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(f) for f in FIELDS)
+        meta = model._meta
+        columns = ", ".join(quote(meta.get_field(n).column) for n in names)
+        pk = quote(meta.pk.column)
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
         # Raw column values: the stored ciphertext, not the decrypted field.
         sql = (
-            f"SELECT id, {columns} FROM {quote(Customer._meta.db_table)} "
-            f"WHERE id > %s ORDER BY id LIMIT %s{lock}"
+            f"SELECT {pk}, {columns} FROM {quote(meta.db_table)} "
+            f"WHERE {pk} > %s ORDER BY {pk} LIMIT %s{lock}"
         )
         last_pk = done = 0
         while True:
@@ -32,11 +45,11 @@ class Command(BaseCommand):
                 rows = cursor.fetchall()
                 if not rows:
                     break
-                for pk, *values in rows:
-                    new = {f: rotate(v) for f, v in zip(FIELDS, values) if v}
+                for row_pk, *values in rows:
+                    new = {f: rotate(v) for f, v in zip(names, values) if v}
                     if new:
-                        Customer.objects.filter(pk=pk).update(**new)
+                        model._base_manager.filter(pk=row_pk).update(**new)
                 last_pk = rows[-1][0]
                 done += len(rows)
-            self.stdout.write(f"{done} customers re-encrypted")
-        self.stdout.write(self.style.SUCCESS(f"done: {done} customers"))
+            self.stdout.write(f"{meta.label}: {done} rows re-encrypted")
+        self.stdout.write(self.style.SUCCESS(f"done: {meta.label}, {done} rows"))
