@@ -46,6 +46,7 @@ test: lint typecheck
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_ENV=production SECRET_KEY="$$($(RANDOM_KEY))" ALLOWED_HOSTS=example.com DEBUG=false \
 	FIELD_ENCRYPTION_KEYS="$$($(FERNET_KEY))" BLIND_INDEX_KEY="$$($(RANDOM_KEY))" \
+	AUDIT_CHAIN_KEYS="$$($(RANDOM_KEY))" \
 	$(PY) manage.py check --deploy --fail-level WARNING
 	$(VENV)/bin/pytest -n 2
 

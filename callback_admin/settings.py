@@ -373,6 +373,10 @@ if PRODUCTION and (not FIELD_ENCRYPTION_KEYS or not BLIND_INDEX_KEY):
 # verification); without any, a key derived from SECRET_KEY (core/audit.py). The anchors (head
 # hash and count of the log) are appended to this file, which the database cannot rewrite.
 AUDIT_CHAIN_KEYS = env_list("AUDIT_CHAIN_KEYS", [])
+if PRODUCTION and (not AUDIT_CHAIN_KEYS or any(len(key) < 32 for key in AUDIT_CHAIN_KEYS)):
+    raise ImproperlyConfigured(
+        "Production needs AUDIT_CHAIN_KEYS: keys of 32 characters or more, newest first."
+    )
 AUDIT_ANCHOR_FILE = env_str("AUDIT_ANCHOR_FILE", str(VAR_DIR / "audit-anchors.log"))
 
 

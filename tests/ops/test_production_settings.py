@@ -16,6 +16,7 @@ GOOD = {
     "ALLOWED_HOSTS": "callback.bank.example",
     "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "BLIND_INDEX_KEY": "b" * 40,
+    "AUDIT_CHAIN_KEYS": "a" * 40,
     "DEBUG": "",
 }
 
@@ -60,6 +61,8 @@ def test_it_accepts_a_complete_production_environment():
         ({"FIELD_ENCRYPTION_KEYS": None}, "FIELD_ENCRYPTION_KEYS"),
         ({"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}, "FIELD_ENCRYPTION_KEYS"),
         ({"BLIND_INDEX_KEY": "short"}, "BLIND_INDEX_KEY"),
+        ({"AUDIT_CHAIN_KEYS": None}, "AUDIT_CHAIN_KEYS"),
+        ({"AUDIT_CHAIN_KEYS": f"{'n' * 40},short"}, "AUDIT_CHAIN_KEYS"),
     ],
 )
 def test_it_refuses_to_start_misconfigured(changes, named):
