@@ -138,6 +138,7 @@ def test_it_passes_check_deploy_in_production_settings():
         "ALLOWED_HOSTS": "callback.bank.example",
         "FIELD_ENCRYPTION_KEYS": "avcUpuujp7m-E8azTHh6WdXWdbicVD6RI9u7xlqCQOQ=",
         "BLIND_INDEX_KEY": "b" * 40,
+        "AUDIT_CHAIN_KEYS": "a" * 40,
         "DATABASE_URL": f"sqlite:///{root / 'var' / 'deploy-check.sqlite3'}",
         "METRICS_TOKEN": "m" * 40,
     }
