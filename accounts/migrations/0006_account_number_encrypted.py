@@ -1,16 +1,47 @@
 """Account numbers encrypted at rest: the column holds Fernet ciphertext, exact lookups go
-through a blind index (HMAC-SHA256), lists read a masked copy. Existing rows are re-saved
-through the historical model, whose fields encrypt, index and mask on save."""
+through a blind index (HMAC-SHA256), lists read a masked copy. Existing rows are rewritten in
+chunks with the values the historical model's fields compute (they encrypt, index and mask)."""
+
+from types import SimpleNamespace
 
 import core.crypto
 import core.masking
 from django.db import migrations
 
+CHUNK = 5000
+
 
 def encrypt_numbers(apps, schema_editor):
     Account = apps.get_model("accounts", "Account")
-    for account in Account.objects.order_by("pk").iterator(chunk_size=2000):
-        account.save(update_fields=["number", "number_index", "number_masked"])
+    meta = Account._meta
+    number, index, masked = (meta.get_field(n) for n in ("number", "number_index", "number_masked"))
+    quote = schema_editor.connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {quote(number.column)} = %s, "
+        f"{quote(index.column)} = %s, {quote(masked.column)} = %s WHERE id = %s"
+    )
+    last = 0
+    while True:
+        # Read through the field: a plaintext number as it is, an encrypted one decrypted.
+        rows = list(
+            Account.objects.filter(pk__gt=last).order_by("pk").values_list("pk", "number")[:CHUNK]
+        )
+        if not rows:
+            return
+        params = []
+        for pk, plain in rows:
+            row = SimpleNamespace(number=plain)
+            params.append(
+                (
+                    number.get_prep_value(plain),
+                    index.pre_save(row, False),
+                    masked.pre_save(row, False),
+                    pk,
+                )
+            )
+        with schema_editor.connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+        last = rows[-1][0]
 
 
 class Migration(migrations.Migration):
