@@ -10,9 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Role
 from accounts.permissions import branches_visible_to
 from core.forms import PersonChoiceField, PersonMultipleChoiceField
-from supervision.models import ComplaintSource, TrainingCourse
+from supervision.models import AuditReview, ComplaintSource, TrainingCourse
 from supervision.periods import last_month
-from supervision.reviews import CHECKLIST
+from supervision.reviews import CHECKLIST, answers_for, checklist_items
 from visits.access import visits_visible_to
 from visits.models import Channel, VisitKind
 
@@ -99,12 +99,9 @@ class SampleDrawForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
-    record_complete = forms.BooleanField(label=_("记录完整"), required=False)
-    identity_stated = forms.BooleanField(label=_("表明身份"), required=False)
-    script_followed = forms.BooleanField(label=_("遵循话术"), required=False)
-    reminders_given = forms.BooleanField(label=_("已作安全提示"), required=False)
-    handled_in_time = forms.BooleanField(label=_("问题及时处理"), required=False)
-    escalation_justified = forms.BooleanField(label=_("转办合理"), required=False)
+    """The checklist asks each item of the record as yes / no / its third answer (not
+    applicable or not assessed); the escalation item only when the record raised one."""
+
     score = forms.IntegerField(label=_("评分"), min_value=0, max_value=100)
     findings = forms.CharField(
         label=_("发现问题"),
@@ -114,6 +111,19 @@ class ReviewForm(forms.Form):
     )
     action_due_on = forms.DateField(label=_("整改期限"), required=False, widget=DateInput)
 
+    def __init__(self, *args, record, **kwargs):
+        super().__init__(*args, **kwargs)
+        checks = {
+            name: forms.ChoiceField(
+                label=AuditReview._meta.get_field(name).verbose_name,
+                choices=[(answer.value, answer.label) for answer in answers_for(name)],
+                widget=forms.RadioSelect,
+            )
+            for name in checklist_items(record)
+        }
+        # The checklist first, then score, findings and the corrective action's due date.
+        self.fields = {**checks, **self.fields}
+
     def clean_action_due_on(self):
         due = self.cleaned_data.get("action_due_on")
         if due and due < timezone.localdate():
@@ -121,7 +131,7 @@ class ReviewForm(forms.Form):
         return due
 
     def checklist(self) -> dict:
-        return {name: self.cleaned_data[name] for name in CHECKLIST}
+        return {name: self.cleaned_data[name] for name in CHECKLIST if name in self.cleaned_data}
 
 
 class StaffComplaintForm(forms.Form):

@@ -67,15 +67,29 @@ class AuditSampleItem(models.Model):
         ]
 
 
+class CheckResult(models.TextChoices):
+    """One checklist item's finding: "no" is a finding, "not assessed" and "not applicable"
+    are not."""
+
+    YES = "yes", _("是")
+    NO = "no", _("否")
+    NOT_APPLICABLE = "na", _("不适用")
+    NOT_ASSESSED = "unassessed", _("未评估")
+
+
+def _check(label):
+    return models.CharField(label, max_length=10, choices=CheckResult.choices)
+
+
 class AuditReview(models.Model):
     item = models.OneToOneField(AuditSampleItem, on_delete=models.PROTECT, related_name="review")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    record_complete = models.BooleanField(_("记录完整"))
-    identity_stated = models.BooleanField(_("表明身份"))
-    script_followed = models.BooleanField(_("遵循话术"))
-    reminders_given = models.BooleanField(_("已作安全提示"))
-    handled_in_time = models.BooleanField(_("问题及时处理"))
-    escalation_justified = models.BooleanField(_("转办合理"))
+    record_complete = _check(_("记录完整"))
+    identity_stated = _check(_("表明身份"))
+    script_followed = _check(_("遵循话术"))
+    reminders_given = _check(_("已作安全提示"))
+    handled_in_time = _check(_("问题及时处理"))
+    escalation_justified = _check(_("转办合理"))
     score = models.PositiveSmallIntegerField(
         _("评分"), validators=[MinValueValidator(0), MaxValueValidator(100)]
     )

@@ -16,9 +16,11 @@ from supervision.models import (
     AuditReview,
     AuditSample,
     AuditSampleItem,
+    CheckResult,
     CorrectiveAction,
     SampleStatus,
 )
+from visits.models import Handling
 
 # --- Review ----------------------------------------------------------------------------------
 
@@ -30,6 +32,59 @@ CHECKLIST = (
     "handled_in_time",
     "escalation_justified",
 )
+# Each item's third answer beside yes and no: whether the item may not apply to the record
+# (no problem to handle) or the reviewer could not assess it.
+THIRD_ANSWER = {
+    "record_complete": CheckResult.NOT_ASSESSED,
+    "identity_stated": CheckResult.NOT_ASSESSED,
+    "script_followed": CheckResult.NOT_ASSESSED,
+    "reminders_given": CheckResult.NOT_ASSESSED,
+    "handled_in_time": CheckResult.NOT_APPLICABLE,
+    "escalation_justified": CheckResult.NOT_ASSESSED,
+}
+# Asked only about a record that raised an escalation; otherwise recorded as not applicable.
+ESCALATION_ITEM = "escalation_justified"
+
+
+def record_escalated(record) -> bool:
+    return record.handling == Handling.ESCALATED or record.escalations.exists()
+
+
+def checklist_items(record) -> tuple[str, ...]:
+    """The items asked about this record."""
+    if record_escalated(record):
+        return CHECKLIST
+    return tuple(name for name in CHECKLIST if name != ESCALATION_ITEM)
+
+
+def answers_for(name: str) -> tuple[CheckResult, ...]:
+    return (CheckResult.YES, CheckResult.NO, THIRD_ANSWER[name])
+
+
+def review_checks(review: AuditReview) -> list[tuple[str, str]]:
+    """The finished checklist as (item, answer) labels."""
+    return [
+        (AuditReview._meta.get_field(name).verbose_name, CheckResult(getattr(review, name)).label)
+        for name in CHECKLIST
+    ]
+
+
+def _checked(record, checklist: dict) -> dict[str, str]:
+    """Every item's stored answer: each asked item must have one of its answers; the skipped
+    escalation item is not applicable."""
+    asked = checklist_items(record)
+    values, errors = {}, {}
+    for name in CHECKLIST:
+        if name not in asked:
+            values[name] = CheckResult.NOT_APPLICABLE
+            continue
+        value = checklist.get(name)
+        if value not in answers_for(name):
+            errors[name] = _("请选择一项。")
+        values[name] = value
+    if errors:
+        raise ReviewRefused(errors)
+    return values
 
 
 class ReviewRefused(ValidationError):
@@ -52,6 +107,7 @@ def review_submit(
         raise ReviewRefused({"score": _("评分须在 0 到 100 之间。")})
     if reviewer.pk in (item.agent_id, item.record.submitted_by_id):
         raise ReviewRefused(_("不能评审本人的回访记录。"))
+    answers = _checked(item.record, checklist)
     findings = (findings or "").strip()
     today = timezone.localdate()
     due_on = action_due_on or today + dt.timedelta(days=callback_int("CORRECTIVE_ACTION_DAYS"))
@@ -69,7 +125,7 @@ def review_submit(
             score=int(score),
             findings=findings,
             finished_at=timezone.now(),
-            **{name: bool(checklist.get(name)) for name in CHECKLIST},
+            **answers,
         )
         action = None
         if findings and item.agent_id:

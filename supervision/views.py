@@ -65,7 +65,7 @@ from supervision.models import (
     TrainingAttendance,
     TrainingCourse,
 )
-from supervision.reviews import corrective_action_acknowledge, review_submit
+from supervision.reviews import corrective_action_acknowledge, review_checks, review_submit
 from supervision.sampling import sample_draw, sample_open, sample_verify, samples_with_progress
 from supervision.selectors import complaints_visible_to, complaints_with_clock, dashboard_data
 from supervision.training import training_attendance_record
@@ -192,7 +192,8 @@ def review(request, pk):
         sample__created_by=request.user,
     )
     existing = getattr(item, "review", None)  # a reverse one-to-one: None when absent
-    form = ReviewForm(request.POST or None)
+    # The form asks whether the record escalated (a query): only while there is a review to take.
+    form = None if existing else ReviewForm(request.POST or None, record=item.record)
     if request.method == "POST":
         if existing is not None:
             messages.error(request, _("该记录已评审完成，不能修改。"))
@@ -223,6 +224,7 @@ def review(request, pk):
             "customer_name": mask_name(item.record.visit.account.customer.name),
             "form": form,
             "existing": existing,
+            "checks": review_checks(existing) if existing else [],
             "actions": existing.actions.all() if existing else [],
         },
     )

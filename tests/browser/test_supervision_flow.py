@@ -47,15 +47,20 @@ def test_sample_review_acknowledge_and_dashboard(pw_page, live_server, branch, a
     page.click(f"tr[data-record='{record.pk}'] a.review-link")
 
     page.wait_for_selector("#review-form")
+    # Yes is each item's first choice, no its second; the record raised no escalation, so the
+    # escalation item is not asked.
     for name in ("record_complete", "identity_stated", "reminders_given", "handled_in_time"):
-        page.check(f"#id_{name}")
+        page.check(f"#id_{name}_0")
+    page.check("#id_script_followed_1")
+    assert page.locator("[name=escalation_justified]").count() == 0
     page.fill("#id_score", "72")
     page.fill("#id_findings", "未按话术完整表明身份")
     page.click("#review-form button[type=submit]")
     page.wait_for_selector("#sample-items")
     assert page.inner_text("#progress").replace(" ", "") == "1/1"
     review = AuditReview.objects.get(item__record=record)
-    assert (review.score, review.script_followed, review.identity_stated) == (72, False, True)
+    assert (review.score, review.script_followed, review.identity_stated) == (72, "no", "yes")
+    assert review.escalation_justified == "na"
 
     login(page, live_server, agent)
     page.goto(f"{live_server.url}/visits/")

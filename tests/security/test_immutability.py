@@ -27,12 +27,12 @@ def _finished_review(record, supervisor):
     return AuditReview.objects.create(
         item=item,
         reviewer=supervisor,
-        record_complete=True,
-        identity_stated=True,
-        script_followed=True,
-        reminders_given=True,
-        handled_in_time=True,
-        escalation_justified=True,
+        record_complete="yes",
+        identity_stated="yes",
+        script_followed="yes",
+        reminders_given="yes",
+        handled_in_time="yes",
+        escalation_justified="yes",
         score=90,
         finished_at=timezone.now(),
     )

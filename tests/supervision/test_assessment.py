@@ -72,12 +72,12 @@ def review(record, reviewer, score, finished_at):
         reviewer=reviewer,
         score=score,
         finished_at=finished_at,
-        record_complete=True,
-        identity_stated=True,
-        script_followed=True,
-        reminders_given=True,
-        handled_in_time=True,
-        escalation_justified=True,
+        record_complete="yes",
+        identity_stated="yes",
+        script_followed="yes",
+        reminders_given="yes",
+        handled_in_time="yes",
+        escalation_justified="yes",
     )
 
 

@@ -30,12 +30,12 @@ from .conftest import at, make_record
 pytestmark = pytest.mark.django_db
 
 CHECKS = {
-    "record_complete": True,
-    "identity_stated": True,
-    "script_followed": False,
-    "reminders_given": True,
-    "handled_in_time": True,
-    "escalation_justified": False,
+    "record_complete": "yes",
+    "identity_stated": "yes",
+    "script_followed": "no",
+    "reminders_given": "yes",
+    "handled_in_time": "yes",
+    "escalation_justified": "no",
 }
 
 

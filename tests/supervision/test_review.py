@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from core.models import AuditLogEntry
+from supervision.exports import EXPORTS
 from supervision.models import AuditReview, AuditSample, CorrectiveAction, SampleStatus
 from supervision.reviews import corrective_action_acknowledge, review_submit
 from supervision.sampling import sample_draw
@@ -17,12 +18,12 @@ from .conftest import at, make_record
 pytestmark = [pytest.mark.django_db, pytest.mark.spec("8.review", clause="十.1")]
 
 CHECKS = {
-    "record_complete": True,
-    "identity_stated": True,
-    "script_followed": False,
-    "reminders_given": True,
-    "handled_in_time": True,
-    "escalation_justified": False,
+    "record_complete": "yes",
+    "identity_stated": "yes",
+    "script_followed": "no",
+    "reminders_given": "yes",
+    "handled_in_time": "yes",
+    "escalation_justified": "no",
 }
 
 
@@ -44,7 +45,7 @@ def test_it_turns_a_finding_into_a_corrective_action(sample, supervisor, agent):
     review = review_submit(
         item=item, reviewer=supervisor, checklist=CHECKS, score=70, findings="未按话术表明身份"
     )
-    assert review.finished_at is not None and review.script_followed is False
+    assert review.finished_at is not None and review.script_followed == "no"
     action = CorrectiveAction.objects.get(review=review)
     assert action.agent == agent and action.description == "未按话术表明身份"
     assert action.due_on > dt.date.today() - dt.timedelta(days=1)
@@ -103,15 +104,15 @@ def test_the_pages_show_progress_and_take_a_review(client, sample, supervisor, a
     item = sample.items.order_by("pk").first()
     url = reverse("supervision:review", args=[item.pk])
     # Bad input: an error next to the field, nothing saved.
-    response = client.post(url, {"score": "150", **{k: "on" for k, v in CHECKS.items() if v}})
+    response = client.post(url, {"score": "150", **CHECKS})
     assert response.status_code == 200 and "score" in response.context["form"].errors
     assert not AuditReview.objects.exists()
     response = client.post(
         url,
-        {"score": "75", "findings": "安全提示不完整", **{k: "on" for k, v in CHECKS.items() if v}},
+        {"score": "75", "findings": "安全提示不完整", **CHECKS},
     )
     assert response.status_code == 302
-    assert AuditReview.objects.get(item=item).identity_stated is True
+    assert AuditReview.objects.get(item=item).identity_stated == "yes"
     response = client.get(reverse("supervision:sample", args=[sample.pk]))
     assert "1 / 2" in response.content.decode()
     # A second POST is refused and changes nothing.
@@ -165,3 +166,96 @@ def test_the_draw_form_draws_and_verifies(client, branch, agent, supervisor):
         {"period_start": "2026-10-31", "period_end": "2026-10-01", "rate_percent": "5"},
     )
     assert response.status_code == 200 and "period_end" in response.context["form"].errors
+
+
+# --- The checklist's three answers -----------------------------------------------------------
+
+FORM_ANSWERS = {
+    "record_complete": "yes",
+    "identity_stated": "unassessed",
+    "script_followed": "no",
+    "reminders_given": "yes",
+    "handled_in_time": "na",
+}
+
+
+def test_it_tells_no_from_not_assessed(client, sample, supervisor):
+    item = sample.items.order_by("pk").first()
+    url = reverse("supervision:review", args=[item.pk])
+    client.force_login(supervisor)
+    response = client.post(url, {"score": "80", **FORM_ANSWERS})
+    assert response.status_code == 302
+    review = AuditReview.objects.get(item=item)
+    assert (review.identity_stated, review.script_followed, review.handled_in_time) == (
+        "unassessed",
+        "no",
+        "na",
+    )
+    page = client.get(url).content.decode()
+    checks = page[page.index('id="review-checks"') :]
+    assert "表明身份: 未评估" in checks and "遵循话术: 否" in checks
+    assert "问题及时处理: 不适用" in checks and "转办合理: 不适用" in checks
+
+
+def test_it_skips_the_escalation_item_for_a_record_without_escalation(client, sample, supervisor):
+    item = sample.items.order_by("pk").first()
+    url = reverse("supervision:review", args=[item.pk])
+    client.force_login(supervisor)
+    form = client.get(url).context["form"]
+    assert "escalation_justified" not in form.fields
+    assert list(form.fields["identity_stated"].choices) == [
+        ("yes", "是"),
+        ("no", "否"),
+        ("unassessed", "未评估"),
+    ]
+    # Whatever is sent about it, the item is recorded as not applicable.
+    review = review_submit(
+        item=item, reviewer=supervisor, checklist={**CHECKS, "escalation_justified": "no"}, score=90
+    )
+    assert review.escalation_justified == "na"
+
+
+def test_it_asks_the_escalation_item_for_a_record_that_escalated(client, branch, agent, supervisor):
+    make_record(agent=agent, branch=branch, submitted_at=at(2026, 10, 3), handling="escalated")
+    sample = sample_draw(
+        period_start=dt.date(2026, 10, 1),
+        period_end=dt.date(2026, 10, 31),
+        rate="1",
+        seed=3,
+        by=supervisor,
+    )
+    item = sample.items.get()
+    url = reverse("supervision:review", args=[item.pk])
+    client.force_login(supervisor)
+    assert "escalation_justified" in client.get(url).context["form"].fields
+    # Unanswered, or answered "not applicable" although it applies: refused, nothing saved.
+    response = client.post(url, {"score": "80", **FORM_ANSWERS})
+    assert "escalation_justified" in response.context["form"].errors
+    with pytest.raises(ValidationError) as refused:
+        review_submit(
+            item=item,
+            reviewer=supervisor,
+            checklist={**FORM_ANSWERS, "escalation_justified": "na"},
+            score=80,
+        )
+    assert "escalation_justified" in refused.value.message_dict
+    assert not AuditReview.objects.exists()
+    response = client.post(url, {"score": "80", **FORM_ANSWERS, "escalation_justified": "no"})
+    assert response.status_code == 302
+    assert AuditReview.objects.get(item=item).escalation_justified == "no"
+
+
+def test_it_refuses_an_answer_the_item_does_not_offer(sample, supervisor):
+    item = sample.items.order_by("pk").first()
+    for wrong in ({**CHECKS, "record_complete": "na"}, {**CHECKS, "handled_in_time": None}):
+        with pytest.raises(ValidationError):
+            review_submit(item=item, reviewer=supervisor, checklist=wrong, score=80)
+    assert not AuditReview.objects.exists()
+
+
+def test_the_export_shows_the_answers_labels(sample, supervisor):
+    item = sample.items.order_by("pk").first()
+    review_submit(item=item, reviewer=supervisor, checklist=FORM_ANSWERS, score=80)
+    columns = {c.field: c for c in EXPORTS["reviews"].columns if isinstance(c.field, str)}
+    assert columns["identity_stated"].present("unassessed") == "未评估"
+    assert columns["escalation_justified"].present("na") == "不适用"
