@@ -277,6 +277,7 @@ class Stack:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "BLIND_INDEX_KEY": secrets.token_urlsafe(40),
+            "AUDIT_CHAIN_KEYS": secrets.token_urlsafe(40),
         }
 
     # context manager

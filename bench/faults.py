@@ -111,8 +111,9 @@ import json
 from django.db.models import Count
 from accounts.models import Account
 from visits.models import Visit
-accounts = Account.objects.filter(number__startswith="GN")
-covered = Visit.objects.open().filter(kind="periodic", account__number__startswith="GN")
+# The masked copy keeps the prefix: the numbers themselves are encrypted.
+accounts = Account.objects.filter(number_masked__startswith="GN")
+covered = Visit.objects.open().filter(kind="periodic", account__number_masked__startswith="GN")
 dupes = (Visit.objects.open().values("account_id", "kind").annotate(n=Count("id")).filter(n__gt=1).count())
 print(json.dumps({"accounts": accounts.count(),
                   "covered": covered.values("account_id").distinct().count(),
@@ -139,7 +140,7 @@ def scenario_worker_killed(stack: Stack, result: Result) -> None:
     )
     stack.django("from visits.tasks import generate_due_visits_task as t; t.delay()")
     started = time.monotonic()
-    count_sql = "SELECT count(*) FROM visits_visit v JOIN accounts_account a ON a.id = v.account_id WHERE a.number LIKE 'GN%'"
+    count_sql = "SELECT count(*) FROM visits_visit v JOIN accounts_account a ON a.id = v.account_id WHERE a.number_masked LIKE 'GN%'"
 
     def busy():
         # Some chunks committed, the rest not yet: the middle of the job.
@@ -523,7 +524,7 @@ import json
 from _harness import seed_bulk_accounts
 seed_bulk_accounts(prefix="FT", accounts=2000, customers=500, opened_days_ago=400)
 from accounts.models import Account
-print(json.dumps(list(Account.objects.filter(number__startswith="FT").values_list("number", flat=True))))
+print(json.dumps(list(Account.objects.filter(number_masked__startswith="FT").values_list("number", flat=True))))
 """
 
 

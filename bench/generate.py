@@ -144,7 +144,7 @@ def build(url: str) -> None:
     from django.db import connection
 
     from accounts.models import Account, Branch, Customer
-    from core.crypto import blind_index, encrypt
+    from core.crypto import blind_index, encrypt, stored_columns
     from visits.models import Visit
 
     call_command("migrate", verbosity=0)
@@ -209,7 +209,8 @@ def build(url: str) -> None:
                     days=rnd.randrange(30) if rnd.random() < 0.01 else rnd.randrange(span)
                 )
                 yield {
-                    "number": f"6222{i:012d}",
+                    # Encrypted, with its blind index and masked copy, as the ORM stores it.
+                    **stored_columns(Account, number=f"6222{i:012d}"),
                     "customer_id": first_customer + customer,
                     "account_type": "personal_savings"
                     if t < 0.80

@@ -62,11 +62,11 @@ open_accounts = set(Visit.objects.open().filter(kind="periodic").values_list("ac
 visits = [
     Visit(account_id=a_id, branch_id=b_id, kind="periodic", status=VisitStatus.PENDING,
           due_at=now + timedelta(minutes=(a_id % 600) - 300), reason="load test")
-    for a_id, b_id in Account.objects.filter(number__startswith="LD").values_list("id", "branch_id")
+    for a_id, b_id in Account.objects.filter(number_masked__startswith="LD").values_list("id", "branch_id")
     if a_id not in open_accounts
 ]
 Visit.objects.bulk_create(visits, batch_size=5000)
-numbers = list(Account.objects.filter(number__startswith="LD").values_list("number", flat=True)[:5000])
+numbers = list(Account.objects.filter(number_masked__startswith="LD").values_list("number", flat=True)[:5000])
 print(json.dumps({{"agents": agents, "accounts": numbers, "visits": len(visits), **counts}}))
 """
 

@@ -92,6 +92,7 @@ def seed() -> None:
 
     from accounts.models import Account, Branch, Customer, Role
     from accounts.services import staff_create
+    from core.crypto import stored_columns
     from visits.models import ContactAttempt, Visit, VisitRecord
 
     if Visit.objects.count() >= VISITS:
@@ -140,10 +141,15 @@ def seed() -> None:
             "updated_at": "now()",
         },
     )
+    # Account numbers as the ORM stores them (encrypted, blind index, masked copy): the masked
+    # export reads the masked copy, an unmasked one decrypts.
+    sealed = [stored_columns(Account, number=f"62{g:014d}") for g in range(ACCOUNTS)]
     account_cols, account_vals = _defaults_sql(
         Account,
         {
-            "number": "'62' || lpad(g::text, 14, '0')",
+            "number": "s.number",
+            "number_index": "s.number_index",
+            "number_masked": "s.number_masked",
             "customer_id": f"(SELECT min(id) FROM accounts_customer) + g % {CUSTOMERS}",
             "account_type": "'personal_savings'",
             "status": "'active'",
@@ -199,7 +205,11 @@ def seed() -> None:
         )
         cursor.execute(
             f"INSERT INTO accounts_account ({account_cols}) "
-            f"SELECT {account_vals} FROM generate_series(0, {ACCOUNTS - 1}) g"
+            f"SELECT {account_vals.replace('%', '%%')} "
+            "FROM unnest(%s::text[], %s::text[], %s::text[]) "
+            "WITH ORDINALITY AS s(number, number_index, number_masked, n), "
+            "LATERAL (SELECT (s.n - 1)::int AS g) AS position ORDER BY s.n",
+            [[row[name] for row in sealed] for name in ("number", "number_index", "number_masked")],
         )
         cursor.execute(
             f"INSERT INTO visits_visit ({visit_cols}) SELECT {visit_vals} FROM "

@@ -60,9 +60,9 @@ def seed() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
-    from accounts.models import Branch, Role
+    from accounts.models import Account, Branch, Role
     from accounts.services import staff_create
-    from core.crypto import encrypt
+    from core.crypto import encrypt, stored_columns
     from visits.models import Visit
 
     if (
@@ -117,16 +117,22 @@ def seed() -> None:
             FROM generate_series(0, {CUSTOMERS - 1}) g
             """
         )
+        # Account numbers encrypted, with their blind index and masked copy, as the ORM would.
+        sealed = [stored_columns(Account, number=f"62{g:014d}") for g in range(ACCOUNTS)]
         c.execute(
             f"""
-            INSERT INTO accounts_account (number, customer_id, account_type, status, opened_on,
-                branch_id, legal_hold, created_at, updated_at)
-            SELECT '62' || lpad(g::text, 14, '0'),
-                (SELECT min(id) FROM accounts_customer) + g % {CUSTOMERS}, 'personal_savings',
-                'active', current_date - 400, ({branch_ids})[1 + ((g % {CUSTOMERS}) / 7) % {BRANCHES}],
+            INSERT INTO accounts_account (number, number_index, number_masked, customer_id,
+                account_type, status, opened_on, branch_id, legal_hold, created_at, updated_at)
+            SELECT s.number, s.number_index, s.number_masked,
+                (SELECT min(id) FROM accounts_customer) + g %% {CUSTOMERS}, 'personal_savings',
+                'active', current_date - 400, ({branch_ids})[1 + ((g %% {CUSTOMERS}) / 7) %% {BRANCHES}],
                 false, now(), now()
-            FROM generate_series(0, {ACCOUNTS - 1}) g
-            """
+            FROM unnest(%s::text[], %s::text[], %s::text[])
+                WITH ORDINALITY AS s(number, number_index, number_masked, n),
+                LATERAL (SELECT (s.n - 1)::int AS g) AS position
+            ORDER BY s.n
+            """,
+            [[row[name] for row in sealed] for name in ("number", "number_index", "number_masked")],
         )
         # Visit g: open when g mod 10 = 0 (half of those assigned to the branch's agents, half
         # waiting for "next visit"), completed otherwise; due over a year around today.

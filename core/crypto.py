@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from functools import lru_cache
+from types import SimpleNamespace
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -68,12 +69,6 @@ def blind_indexes(values) -> dict[str, str]:
         value: hmac.new(key, normalise(value).encode(), hashlib.sha256).hexdigest()
         for value in values
     }
-
-
-def sealed(value: str) -> tuple[str, str]:
-    """(ciphertext, blind index) of a value, as the ORM would store them: for code that
-    writes rows with raw SQL (bulk loads, benchmarks)."""
-    return encrypt(value), blind_index(value)
 
 
 class EncryptedTextField(models.TextField):
@@ -144,3 +139,17 @@ class MaskedCopyField(models.CharField):
         value = self.mask(raw) if raw and self.mask else ""
         setattr(model_instance, self.attname, value)
         return value
+
+
+def stored_columns(model, **plain) -> dict[str, str]:
+    """What the ORM would store for the personal values ``plain`` (by field name) of a row of
+    ``model``: each encrypted column's ciphertext, and every blind index and masked copy made
+    from them, by column name. For code that writes rows with raw SQL or COPY (benchmarks)."""
+    row = SimpleNamespace(**plain)
+    columns = {}
+    for field in model._meta.concrete_fields:
+        if isinstance(field, EncryptedTextField) and field.name in plain:
+            columns[field.column] = field.get_prep_value(plain[field.name])
+        elif isinstance(field, BlindIndexField | MaskedCopyField) and field.source in plain:
+            columns[field.column] = field.pre_save(row, True)
+    return columns
