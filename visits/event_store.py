@@ -3,8 +3,8 @@
 - Idempotency keys (``EventKey``): one narrow row per event a service client sent, unique per
   client, with the body hash and the first answer when it names visits; kept
   ``EVENT_KEY_DAYS`` days.
-- Event rows: written in one statement per batch (on PostgreSQL an INSERT ... SELECT FROM
-  unnest of one array per column: a few parameters instead of 16 per row).
+- Event rows: written in one statement per batch (on PostgreSQL ids from the sequence, then
+  COPY: no statement of a few hundred kilobytes to parse and plan).
 - Retention (PostgreSQL): the events table is partitioned by month of ``occurred_at``
   (visits migration ``event_store_partitioned``). Each night the months ahead get their
   partition, and a month older than ``EVENT_RETENTION_MONTHS`` is replaced by a copy of the
@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import copy
 import datetime
+import io
 import json
 import logging
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.base import ModelState
@@ -125,7 +128,10 @@ def _as_text(value) -> str | None:
         return value.isoformat()
     if isinstance(value, Decimal | int):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # a Decimal, a date...: as text, as json.dumps(default=str) writes them
+        return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def event_instances(rows: list[dict], ids: list[int]) -> list[AccountEvent]:
@@ -147,9 +153,52 @@ def event_instances(rows: list[dict], ids: list[int]) -> list[AccountEvent]:
     return out
 
 
+# COPY's text format: backslash, tab, newline and carriage return escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_text(value) -> str:
+    """One field in COPY's text format (1,000 rows of 15 fields: the cheap cases first)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    return _copy_text(_as_text(value))
+
+
+def _events_copy(rows: list[dict], defaults: dict) -> list[int]:
+    """PostgreSQL: ids taken from the sequence in one query, then the rows sent with COPY (no
+    statement of a few hundred kilobytes for the server to parse and plan)."""
+    names = ", ".join(connection.ops.quote_name(f.column) for f in _FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [EVENT_TABLE, len(rows)],
+        )
+        ids = sorted(pk for (pk,) in cursor.fetchall())
+        buffer = io.StringIO()
+        attnames = [f.attname for f in _FIELDS]
+        for pk, row in zip(ids, rows, strict=True):
+            buffer.write(str(pk))
+            for name in attnames:
+                buffer.write("\t")
+                buffer.write(_copy_text(row[name] if name in row else defaults[name]))
+            buffer.write("\n")
+        buffer.seek(0)
+        cursor.copy_expert(f"COPY {EVENT_TABLE} (id, {names}) FROM STDIN", buffer)
+    return ids
+
+
 def events_insert(rows: list[dict]) -> list[int]:
-    """Inserts event rows (dicts by attribute name; a missing one gets the field's default) in
-    one statement; returns their ids in the rows' order."""
+    """Inserts event rows (dicts by attribute name; a missing one gets the field's default);
+    returns their ids in the rows' order (ascending)."""
     if not rows:
         return []
     defaults = {f.attname: f.get_default() for f in _FIELDS}
@@ -176,22 +225,7 @@ def events_insert(rows: list[dict]) -> list[int]:
                 )
                 ids += [pk for (pk,) in cursor.fetchall()]
         return ids
-    columns = [[] for _ in _FIELDS]
-    for row in rows:
-        for column, field in zip(columns, _FIELDS):
-            column.append(
-                _as_text(row[field.attname] if field.attname in row else defaults[field.attname])
-            )
-    arrays = ", ".join(["%s::text[]"] * len(_FIELDS))
-    casts = ", ".join(f"c{i}::{f.cast_db_type(connection)}" for i, f in enumerate(_FIELDS))
-    aliases = ", ".join(f"c{i}" for i in range(len(_FIELDS)))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {EVENT_TABLE} ({names}) SELECT {casts} "
-            f"FROM unnest({arrays}) WITH ORDINALITY AS u({aliases}, n) ORDER BY n RETURNING id",
-            columns,
-        )
-        return [pk for (pk,) in cursor.fetchall()]
+    return _events_copy(rows, defaults)
 
 
 # --- Partitions and retention (PostgreSQL) ---------------------------------------------------

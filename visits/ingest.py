@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+import orjson
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -69,10 +70,27 @@ class EventResult:
     body: dict
 
 
-def canonical_hash(body) -> str:
-    """SHA-256 of the canonical JSON of a request body (sorted keys, no spaces)."""
+def canonical_hash(body, *, floatless: bool = False) -> str:
+    """SHA-256 of the canonical JSON of a request body (sorted keys, no spaces, UTF-8). orjson
+    writes the same bytes as ``json.dumps`` for strings, integers, booleans and null; a body
+    with a float or a value JSON lacks (a Decimal, a date: ``str``) takes the slower path, whose
+    number and fallback spelling the stored hashes were made with. ``floatless``: the caller
+    has checked that the body holds no float (a valid API event holds strings only)."""
+    try:
+        if floatless or not _has_float(body):
+            return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except TypeError:
+        pass
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _has_float(value) -> bool:
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_float(v) for v in value)
+    return isinstance(value, float)
 
 
 def _is_stale(obj, source_version) -> bool:
@@ -426,10 +444,10 @@ def _events_ingest_once(
 
     results: list[EventResult | None] = [None] * len(events)
     known: dict[str, tuple[str, dict | None]] = {}
-    if client is not None and events:
-        known = event_store.keys_known(client=client, event_ids=(e.event_id for e in events))
-    elif events:
+    if client is None and events:
         known = _known_without_client(e.event_id for e in events)
+    # A service client's keys are claimed without reading them first: a key the claim does not
+    # return was stored before (a repeat) or by a concurrent batch, and is read afterwards.
 
     to_insert: dict[str, tuple[int, EventInput]] = {}
     pending_repeats: list[int] = []  # a later duplicate of an id first seen in this batch
@@ -455,7 +473,7 @@ def _events_ingest_once(
         rows, new_positions = [], []
         for i, event in to_insert.values():
             if client is not None and event.event_id not in claimed:
-                race_losers.append(i)  # the winner's key is read after this transaction
+                race_losers.append(i)  # a repeat: the first key is read after this transaction
                 continue
             fields = dict(event.fields)
             if "account" in fields:  # an id is cheaper than a related object for 1,000 rows

@@ -3,8 +3,10 @@ size limit, the service client of a key and its scopes, throttles, the base view
 error format, and cursor pagination."""
 
 import json
+import re
 from collections.abc import Mapping
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +19,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -47,6 +50,14 @@ class StrictJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if limit is not None and len(raw) > limit:
             raise RequestTooLarge()
+        if not _LONG_NUMBER.search(raw):
+            # orjson reads a valid body in a tenth of the time. It would read an integer of 19
+            # digits or more as a float, so such bodies take the path below, and so does what
+            # it refuses (the path below decides: 1e999 is JSON, an infinite float).
+            try:
+                return orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass
         try:
             text = raw.decode("utf-8")
             data = json.loads(text, parse_constant=_reject_constant)
@@ -54,6 +65,25 @@ class StrictJSONParser(JSONParser):
         except (ValueError, UnicodeError, RecursionError) as exc:
             raise exceptions.ParseError(_("JSON 格式错误。")) from exc
         return data
+
+
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+class FastJSONRenderer(JSONRenderer):
+    """DRF's compact JSON written by orjson, for answers made of plain values (the event
+    endpoints: 1,000 results a batch); anything else (a lazy translation, a Decimal, a date)
+    goes to DRF's renderer, whose spelling of those values API.md documents."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        try:
+            body = orjson.dumps(data)
+        except TypeError:
+            return super().render(data, accepted_media_type, renderer_context)
+        # As DRF: U+2028 and U+2029 escaped, for JavaScript parsers older than ES2019.
+        return body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
 
 
 def _reject_constant(name):

@@ -3,6 +3,7 @@ number of rows behind it (measured with a few rows, then with many). Time stands
 key's last-used time is written once, by the first request, and never inside a budget."""
 
 import pytest
+from django.db import connection
 
 from tests.budgets import AUDIT_ENTRY
 from tests.factories import AccountFactory, BranchFactory, CustomerFactory, VisitFactory
@@ -123,14 +124,15 @@ def test_one_event_has_a_fixed_query_budget(api, branch, django_assert_num_queri
     assert later.status_code == 201 and len(later.json()["visits"]) == 1
 
 
-# 1 the service client of the key; 2 the accounts of the batch; 3 the event keys already
-# known; 4 savepoint; 5-6 the event key and the event inserted (one statement each); 7 the
-# active event rules; 8 the events' accounts with their customer; 9 the active policies; 10 the
-# currency rates; 11 the transactions in each rule's window (one windowed query); 12-13 the
-# calendar year and its days (the due time); 14 savepoint; 15 the open visits of the accounts;
-# 16-18 the new visit (savepoint, insert, release); 19 its triggers; 20 the events marked;
-# 21 release; 22 the answer kept on the event key; 23 release; the audit entry of the call.
-EVENT_QUERIES = 23 + AUDIT_ENTRY
+# 1 the service client of the key; 2 the accounts of the batch; 3 savepoint; 4 the event keys
+# claimed (one statement; a key already stored is read only when the claim skips it); 5 the
+# events inserted (one statement; on PostgreSQL their ids, then a COPY, which is not counted);
+# 6 the active event rules; 7 the events' accounts with their customer; 8 the active policies;
+# 9 the currency rates; 10 the transactions in each rule's window (one windowed query); 11-12
+# the calendar year and its days (the due time); 13 savepoint; 14 the open visits of the
+# accounts; 15-17 the new visit (savepoint, insert, release); 18 its triggers; 19 the events
+# marked; 20 release; 21 the answer kept on the event key; 22 release; the audit entry.
+EVENT_QUERIES = 22 + AUDIT_ENTRY + (connection.vendor == "postgresql")
 
 
 def test_the_visit_has_a_fixed_query_budget(api, account, django_assert_num_queries):

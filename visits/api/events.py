@@ -30,6 +30,7 @@ from core.api.base import (
     REQUIRED,
     UNKNOWN_FIELD,
     ApiView,
+    FastJSONRenderer,
     IngestScope,
     RequestTooLarge,
     service_client_of,
@@ -250,7 +251,8 @@ def event_parse(raw) -> tuple[dict | None, dict]:
     return {
         "event_id": event_id,
         "account_number": number,
-        "body_hash": canonical_hash(raw),
+        # Valid: every value is a string, a list of strings or an empty data object.
+        "body_hash": canonical_hash(raw, floatless=True),
         "fields": {"event_type": event_type, "occurred_at": occurred_at, **fields},
     }, {}
 
@@ -302,6 +304,7 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
 
 class EventCreate(ApiView):
     permission_classes = [IngestScope]
+    renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
         request=EventInSerializer,
@@ -328,6 +331,7 @@ class EventCreate(ApiView):
 
 class EventBatch(ApiView):
     permission_classes = [IngestScope]
+    renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
         request=EventBatchInSerializer,

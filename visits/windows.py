@@ -1,0 +1,154 @@
+"""Daily-cumulative windows of transactions (SPEC §4): for each transaction of a batch, the
+day's total up to it, per daily-cumulative rule.
+
+On PostgreSQL one statement joins the batch (passed as arrays, not re-read from the events
+table) to each account's history through the (account, occurred_at) index; elsewhere the
+history is read in one query and summed in Python. The day is the Beijing day."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import AccountEvent, EventType
+from visits.currencies import CNY, usd_factor
+from visits.models import EventRule, RuleType
+
+EVENT_TABLE = AccountEvent._meta.db_table
+
+
+def window_aggregates(
+    events: Sequence,
+    rules: Sequence[EventRule],
+    rates: dict[str, Decimal],
+    concerned: Callable[[object, EventRule], bool] | None = None,
+) -> dict[int, dict]:
+    """For each transaction event, per daily-cumulative rule: the day's cumulative amount up to
+    the event, in CNY for CNY transactions (``rule_<pk>``) and in USD for the others
+    (``rule_<pk>_usd``, at the reference rates). ``concerned(event, rule)`` leaves out the
+    events no window rule can apply to (another kind, another account type). ONE query."""
+    window_rules = [r for r in rules if r.rule_type == RuleType.DAILY_CUMULATIVE]
+    if concerned is not None:
+        events = [e for e in events if any(concerned(e, r) for r in window_rules)]
+    if not events or not window_rules:
+        return {}
+    usd_factors = {
+        code: factor
+        for code in rates
+        if code != CNY and (factor := usd_factor(code, rates)) is not None
+    }
+    if connection.vendor == "postgresql":
+        return _aggregates_sql(events, window_rules, usd_factors)
+    return _aggregates_orm(events, window_rules, usd_factors)
+
+
+def _day_start(moment: datetime, tz: ZoneInfo) -> datetime:
+    return datetime.combine(moment.astimezone(tz).date(), time(0), tzinfo=tz)
+
+
+def _aggregates_sql(events, window_rules, usd_factors) -> dict[int, dict]:
+    tz = ZoneInfo(settings.TIME_ZONE)
+    starts = [_day_start(e.occurred_at, tz) for e in events]
+    params: list = []
+    sums = []
+    usd_case = None
+    if usd_factors:
+        whens = []
+        for code, factor in usd_factors.items():
+            whens.append("WHEN %s THEN h.amount * %s::numeric")
+            params += [code, factor]
+        usd_case = f"CASE h.currency {' '.join(whens)} END"
+    usd_params = list(params)
+    params = []
+    names = []
+    for rule in window_rules:
+        kind = "AND h.txn_kind = %s " if rule.txn_kind else ""
+        kind_params = [rule.txn_kind] if rule.txn_kind else []
+        sums.append(f"SUM(h.amount) FILTER (WHERE h.currency IN ('', %s) {kind})")
+        params += [CNY, *kind_params]
+        names.append(f"rule_{rule.pk}")
+        if usd_case:
+            sums.append(f"SUM({usd_case}) FILTER (WHERE h.currency NOT IN ('', %s) {kind})")
+            params += [*usd_params, CNY, *kind_params]
+            names.append(f"rule_{rule.pk}_usd")
+    # LATERAL: one index range scan per event of the batch (account, day start .. event time);
+    # a hash join would read the whole span of every account instead.
+    sql = (
+        "SELECT b.id, s.* "
+        "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[]) "
+        "AS b(id, account_id, at, day_start) "
+        f"CROSS JOIN LATERAL (SELECT {', '.join(sums)} FROM {EVENT_TABLE} h "
+        "WHERE h.account_id = b.account_id "
+        "AND h.occurred_at >= b.day_start AND h.occurred_at <= b.at "
+        # Constant bounds as well: the planner prunes the months outside the batch.
+        "AND h.occurred_at >= %s AND h.occurred_at <= %s "
+        "AND h.event_type = %s) s"
+    )
+    params = [
+        [e.pk for e in events],
+        [e.account_id for e in events],
+        [e.occurred_at for e in events],
+        starts,
+        *params,
+    ]
+    params += [
+        min(starts),
+        max(e.occurred_at for e in events),
+        EventType.TRANSACTION,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0]: dict(zip(names, row[1:], strict=True)) for row in cursor.fetchall()}
+
+
+def _aggregates_orm(events, window_rules, usd_factors) -> dict[int, dict]:
+    """Elsewhere (SQLite): the accounts' transactions of the batch's span in one query, summed
+    here. (A TruncDay in SQL compares a Beijing midnight without its offset to UTC times.)"""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    starts = {e.pk: _day_start(e.occurred_at, tz) for e in events}
+    history: dict[int, list[tuple]] = {}
+    for row in AccountEvent.objects.filter(
+        account_id__in={e.account_id for e in events},
+        event_type=EventType.TRANSACTION,
+        occurred_at__gte=min(starts.values()),
+        occurred_at__lte=max(e.occurred_at for e in events),
+    ).values_list("account_id", "occurred_at", "amount", "currency", "txn_kind"):
+        history.setdefault(row[0], []).append(row[1:])
+    out = {}
+    for event in events:
+        rows = [
+            r
+            for r in history.get(event.account_id, [])
+            if starts[event.pk] <= r[0] <= event.occurred_at and r[1] is not None
+        ]
+        totals = {}
+        for rule in window_rules:
+            mine = [r for r in rows if not rule.txn_kind or r[3] == rule.txn_kind]
+            cny = [amount for _at, amount, currency, _k in mine if currency in ("", CNY)]
+            totals[f"rule_{rule.pk}"] = sum(cny) if cny else None
+            if usd_factors:
+                usd = [
+                    amount * usd_factors[currency]
+                    for _at, amount, currency, _k in mine
+                    if currency not in ("", CNY) and currency in usd_factors
+                ]
+                totals[f"rule_{rule.pk}_usd"] = sum(usd) if usd else None
+        out[event.pk] = totals
+    return out
+
+
+def cumulative_reached(rule: EventRule, totals: dict) -> bool:
+    cny = totals.get(f"rule_{rule.pk}") or Decimal(0)
+    if rule.threshold is not None and Decimal(str(cny)) >= rule.threshold:
+        return True
+    usd = totals.get(f"rule_{rule.pk}_usd")
+    if usd is None:
+        return False
+    if rule.usd_threshold is not None:
+        return Decimal(str(usd)) >= rule.usd_threshold
+    return False
