@@ -29,6 +29,18 @@ def notifications_read_for(*, user, link: str) -> int:
     )
 
 
+def notifications_read_about(*, key: str, user=None) -> int:
+    """The unread notifications sent under ``key`` (``notify``'s dedup key, or a prefix of it
+    ending in ":") are marked read: the recipient's own when ``user`` is given (they acted on the
+    item), everyone's otherwise (the item is handled and nobody needs telling any more).
+    Returns how many."""
+    rows = Notification.objects.filter(read_at__isnull=True)
+    if user is not None:
+        rows = rows.filter(user=user)
+    prefix = key if key.endswith(":") else f"{key}:u"  # notify() stores "<key>:u<user id>"
+    return rows.filter(dedup_key__startswith=prefix).update(read_at=timezone.now())
+
+
 def notify(users, *, message: str, link: str, key: str | None) -> list[Mail]:
     """In-app notifications, one per user; with a ``key`` a user is notified once for it even
     if the caller runs twice. Returns the e-mails owed for the newly created ones."""

@@ -20,7 +20,7 @@ from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, Due, DueUnit, business_tz, due
 from core.calendar_plans import register_recompute
 from core.config import callback_int
-from core.notifications import notify, send_mails
+from core.notifications import notifications_read_about, notify, send_mails
 from supervision.models import (
     Complaint,
     ComplaintChangeKind,
@@ -34,6 +34,16 @@ from visits.models import VisitRecord
 DECISION_DAYS = 15
 COMPLEX_DECISION_DAYS = 30
 MAX_EXTENSION_DAYS = 30
+
+
+def change_request_key(change) -> str:
+    """The notification key of a change request awaiting a decision."""
+    return f"complaint-change:{change.pk}"
+
+
+def overdue_key_prefix(complaint) -> str:
+    """What the keys of a complaint's overdue notices begin with (one per missed deadline)."""
+    return f"complaint:{complaint.pk}:overdue:"
 
 
 def complaint_decision_due(
@@ -254,7 +264,7 @@ def _change_request_create(
             message=_("投诉 #%(pk)s：%(kind)s申请待您审批")
             % {"pk": locked.pk, "kind": change.get_kind_display()},
             link=reverse("supervision:complaint", args=[locked.pk]),
-            key=f"complaint-change:{change.pk}",
+            key=change_request_key(change),
         )
     )
     return change
@@ -328,6 +338,8 @@ def complaint_change_decide(
         change.decided_at = timezone.now()
         change.approved = bool(approve)
         change.save(update_fields=["decided_by", "decided_at", "approved"])
+        # Decided: no supervisor is still asked to decide it.
+        notifications_read_about(key=change_request_key(change))
         audit(
             action,
             actor=by,
@@ -361,6 +373,8 @@ def complaint_answer(
         answered_at = locked.answered_at = timezone.now()
         locked.status = ComplaintStatus.ANSWERED
         locked.save(update_fields=["upheld", "answer", "answered_at", "status"])
+        # Answered: the overdue notices about it are settled for everyone they went to.
+        notifications_read_about(key=overdue_key_prefix(locked))
         audit(
             AuditAction.COMPLAINT_ANSWER,
             actor=by,
@@ -423,7 +437,7 @@ def complaints_overdue_notify(*, now: dt.datetime | None = None, batch_size: int
                     message=_("投诉 #%(pk)s 已超过答复期限 %(deadline)s，尚未答复客户")
                     % {"pk": complaint.pk, "deadline": f"{deadline:%Y-%m-%d %H:%M}"},
                     link=reverse("supervision:complaint", args=[complaint.pk]),
-                    key=f"complaint:{complaint.pk}:overdue:{deadline:%Y%m%d%H%M%S}",
+                    key=f"{overdue_key_prefix(complaint)}{deadline:%Y%m%d%H%M%S}",
                 )
                 audit(
                     AuditAction.COMPLAINT_OVERDUE,

@@ -26,6 +26,7 @@ from core.audit import audit, client_ip
 from core.audit_actions import AuditAction
 from core.calendar import next_year_missing
 from core.masking import mask_name
+from core.notifications import notifications_read_about
 from supervision import exports
 from supervision.assessment import AssessmentFrozen, assessment_compute
 from supervision.complaints import (
@@ -37,6 +38,7 @@ from supervision.complaints import (
     complaint_link,
     complaint_may_decide,
     complaint_register,
+    overdue_key_prefix,
 )
 from supervision.forms import (
     AnswerForm,
@@ -404,6 +406,7 @@ def complaint_detail(request, pk):
             except ValidationError as exc:
                 _form_errors_to(form, exc)
             else:
+                notifications_read_about(key=overdue_key_prefix(complaint), user=request.user)
                 messages.success(request, _("已保存。"))
                 return redirect("supervision:complaint", pk=complaint.pk)
     return render(
