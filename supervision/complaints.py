@@ -391,7 +391,7 @@ def complaint_answer(
 def complaint_supervisors(complaint: Complaint) -> list:
     """The supervisors of the complaint's branch; every active supervisor while it is linked to
     no branch (an online complaint: all of them see it)."""
-    if complaint.branch_id is not None:
+    if complaint.branch is not None:
         return list(staff_of_branch(complaint.branch, Role.SUPERVISOR))
     return list(get_user_model().objects.filter(is_active=True, profile__role=Role.SUPERVISOR))
 
