@@ -16,7 +16,6 @@ class AuditAction(models.TextChoices):
     USER_CREATE = "user.create", _("新建用户")
     USER_CHANGE = "user.change", _("修改用户")
     USER_ACCESS_CHANGE = "user.access_change", _("修改用户角色与权限")
-    USER_ACCESS_CHANGE = "user.access_change", _("修改用户角色与权限")
     USER_OTP_ENROLL = "user.otp_enroll", _("绑定动态口令")
     USER_OTP_VERIFY = "user.otp_verify", _("动态口令验证通过")
     USER_OTP_FAIL = "user.otp_fail", _("动态口令验证失败")
