@@ -97,6 +97,18 @@ class CustomerAdmin(BranchScopedAdmin):
     exclude = ["id_number", "mobile", "landline", "address", "id_number_hash", "mobile_hash"]
     show_full_result_count = False
 
+    @admin.display(description=_("证件号码（脱敏）"))
+    def masked_id_number(self, obj):
+        return obj.masked_id_number
+
+    @admin.display(description=_("手机号码（脱敏）"))
+    def masked_mobile(self, obj):
+        return obj.masked_mobile
+
+    @admin.display(description=_("固定电话（脱敏）"))
+    def masked_landline(self, obj):
+        return obj.masked_landline
+
 
 @admin.register(Account)
 class AccountAdmin(BranchScopedAdmin):
@@ -110,6 +122,10 @@ class AccountAdmin(BranchScopedAdmin):
     list_select_related = ["customer", "branch"]
     date_hierarchy = "opened_on"
     show_full_result_count = False
+
+    @admin.display(description=_("账号（脱敏）"))
+    def masked_number(self, obj):
+        return obj.masked_number
 
     def save_model(self, request, obj, form, change):
         # Closing here is closing as the API does: a day of closing, cleared on reopening, and

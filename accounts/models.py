@@ -71,7 +71,10 @@ class StaffProfile(models.Model):
     object permissions on Branch and Department (see accounts/permissions.py)."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="profile",
+        verbose_name=_("用户"),
     )
     role = models.CharField(_("角色"), max_length=20, choices=Role.choices, db_index=True)
     employee_no = models.CharField(_("工号"), max_length=20, unique=True, null=True, blank=True)
@@ -91,8 +94,10 @@ class StaffProfile(models.Model):
 
 
 class StaffCertification(models.Model):
-    profile = models.ForeignKey(StaffProfile, on_delete=models.CASCADE)
-    certification = models.ForeignKey(Certification, on_delete=models.PROTECT)
+    profile = models.ForeignKey(StaffProfile, on_delete=models.CASCADE, verbose_name=_("员工资料"))
+    certification = models.ForeignKey(
+        Certification, on_delete=models.PROTECT, verbose_name=_("资格证书")
+    )
     granted_on = models.DateField(_("取得日期"), default=timezone.localdate)
     expires_on = models.DateField(_("有效期至"), null=True, blank=True)
 
@@ -141,10 +146,10 @@ class Customer(models.Model):
     name = models.CharField(_("姓名/名称"), max_length=200)
     id_type = models.CharField(_("证件类型"), max_length=20, choices=IdType.choices)
     id_number = EncryptedTextField(_("证件号码"))
-    id_number_hash = BlindIndexField(source="id_number")
+    id_number_hash = BlindIndexField(source="id_number", verbose_name=_("证件号码索引"))
     id_expiry = models.DateField(_("证件有效期"), null=True, blank=True)
     mobile = EncryptedTextField(_("手机号码"), blank=True)
-    mobile_hash = BlindIndexField(source="mobile")
+    mobile_hash = BlindIndexField(source="mobile", verbose_name=_("手机号码索引"))
     email = models.EmailField(_("电子邮箱"), blank=True)
     landline = EncryptedTextField(_("固定电话"), blank=True)
     address = EncryptedTextField(_("地址"), blank=True)
@@ -161,8 +166,8 @@ class Customer(models.Model):
     source_version = models.BigIntegerField(_("来源版本"), null=True, blank=True)
     legal_hold = models.BooleanField(_("法律保全"), default=False)
     relationship_ended_on = models.DateField(_("业务关系终止日"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     objects = CustomerQuerySet.as_manager()
 
@@ -212,7 +217,9 @@ class Account(models.Model):
     # Encrypted; exact lookups through the blind index (``Account.objects.by_number``), lists and
     # exports show the masked copy (6222********0001) without decrypting.
     number = EncryptedTextField(_("账号"), max_length=32)
-    number_index = BlindIndexField(source="number", unique=True, db_index=False)
+    number_index = BlindIndexField(
+        source="number", unique=True, db_index=False, verbose_name=_("账号索引")
+    )
     number_masked = MaskedCopyField(
         _("账号（脱敏）"), max_length=32, source="number", mask=mask_account_number
     )
@@ -230,8 +237,8 @@ class Account(models.Model):
     )
     source_version = models.BigIntegerField(_("来源版本"), null=True, blank=True)
     legal_hold = models.BooleanField(_("法律保全"), default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     objects = AccountQuerySet.as_manager()
 
@@ -290,10 +297,20 @@ class AccountEvent(models.Model):
     which also holds the first answer."""
 
     client = models.ForeignKey(
-        ServiceClient, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+        ServiceClient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("接口客户端"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
     event_id = models.CharField(_("事件编号"), max_length=64)
     event_type = models.CharField(_("类型"), max_length=20, choices=EventType.choices)
@@ -304,12 +321,14 @@ class AccountEvent(models.Model):
     received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
     data = models.JSONField(_("数据"), default=dict, blank=True)
     amount = models.DecimalField(_("金额"), max_digits=18, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
-    txn_kind = models.CharField(max_length=10, choices=TxnKind.choices, blank=True)
-    direction = models.CharField(max_length=3, blank=True)
-    channel = models.CharField(max_length=10, blank=True)
+    currency = models.CharField(max_length=3, blank=True, verbose_name=_("币种"))
+    txn_kind = models.CharField(
+        max_length=10, choices=TxnKind.choices, blank=True, verbose_name=_("交易种类")
+    )
+    direction = models.CharField(max_length=3, blank=True, verbose_name=_("收付方向"))
+    channel = models.CharField(max_length=10, blank=True, verbose_name=_("渠道"))
     flagged = models.BooleanField(_("可疑/大额"), default=False)
-    body_hash = models.CharField(max_length=64, blank=True)
+    body_hash = models.CharField(max_length=64, blank=True, verbose_name=_("请求内容摘要"))
 
     class Meta:
         verbose_name = _("账户事件")
@@ -354,14 +373,21 @@ class ConsentKind(models.TextChoices):
 class ConsentEntry(models.Model):
     """The consent and opt-out ledger: kept as proof, never edited."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="consents", verbose_name=_("客户")
+    )
     kind = models.CharField(_("类型"), max_length=10, choices=ConsentKind.choices)
     granted = models.BooleanField(_("同意"))
     source = models.CharField(_("来源渠道"), max_length=20)
     note = models.CharField(_("说明"), max_length=200, blank=True)
     recorded_at = models.DateTimeField(_("记录时间"), default=timezone.now)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("记录人"),
     )
 
     class Meta:

@@ -49,15 +49,22 @@ class Notification(models.Model):
     """In-app notification. ``dedup_key`` makes a doubled job notify once."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("用户"),
     )
-    message = models.CharField(max_length=300)
-    link = models.CharField(max_length=200, blank=True)
-    dedup_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
+    message = models.CharField(max_length=300, verbose_name=_("内容"))
+    link = models.CharField(max_length=200, blank=True, verbose_name=_("链接"))
+    dedup_key = models.CharField(
+        max_length=120, unique=True, null=True, blank=True, verbose_name=_("去重键")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("已读时间"))
 
     class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
 
@@ -84,8 +91,8 @@ class AuditLogEntry(models.Model):
     object_id = models.CharField(_("对象编号"), max_length=64, blank=True)
     before = models.JSONField(_("变更前"), null=True, blank=True)
     after = models.JSONField(_("变更后"), null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, verbose_name=_("上一条哈希值"))
+    hash = models.CharField(max_length=64, verbose_name=_("哈希值"))
 
     class Meta:
         ordering = ["pk"]
@@ -113,11 +120,11 @@ class ServiceClient(models.Model):
     SCOPES = ("ingest", "read")
 
     name = models.CharField(_("名称"), max_length=100, unique=True)
-    key_prefix = models.CharField(max_length=12, unique=True)
-    key_hash = models.CharField(max_length=64)
+    key_prefix = models.CharField(max_length=12, unique=True, verbose_name=_("密钥前缀"))
+    key_hash = models.CharField(max_length=64, verbose_name=_("密钥摘要"))
     scopes = models.JSONField(_("权限范围"), default=list)
     is_active = models.BooleanField(_("启用"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
 

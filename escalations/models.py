@@ -26,11 +26,20 @@ class EscalationStatus(models.TextChoices):
 
 
 class Escalation(models.Model):
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="escalations")
-    record = models.ForeignKey(
-        VisitRecord, on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("回访")
     )
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="escalations")
+    record = models.ForeignKey(
+        VisitRecord,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="escalations",
+        verbose_name=_("回访记录"),
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("账户")
+    )
     department = models.ForeignKey(
         Department, on_delete=models.PROTECT, related_name="escalations", verbose_name=_("部门")
     )
@@ -53,17 +62,29 @@ class Escalation(models.Model):
     result = models.TextField(_("处理结果"), blank=True)
     round = models.PositiveSmallIntegerField(_("轮次"), default=1)
     follow_up_visit = models.ForeignKey(
-        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="followed_escalations"
+        Visit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="followed_escalations",
+        verbose_name=_("跟进回访"),
     )
     overdue_count = models.PositiveSmallIntegerField(_("超时次数"), default=0)
-    overdue_notified_at = models.DateTimeField(null=True, blank=True)
-    opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    overdue_notified_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("超时提醒时间")
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("发起人"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("办结时间"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("关闭时间"))
 
     class Meta:
         verbose_name = _("转办")
@@ -90,14 +111,21 @@ class Escalation(models.Model):
 class EscalationStep(models.Model):
     """One transition of an escalation: who, when, from what to what, and why."""
 
-    escalation = models.ForeignKey(Escalation, on_delete=models.PROTECT, related_name="steps")
-    action = models.CharField(_("操作"), max_length=20)
-    from_status = models.CharField(max_length=10, blank=True)
-    to_status = models.CharField(max_length=10)
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    escalation = models.ForeignKey(
+        Escalation, on_delete=models.PROTECT, related_name="steps", verbose_name=_("转办事项")
     )
-    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(_("操作"), max_length=20)
+    from_status = models.CharField(max_length=10, blank=True, verbose_name=_("原状态"))
+    to_status = models.CharField(max_length=10, verbose_name=_("新状态"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("时间"))
     note = models.TextField(_("说明"), blank=True)
 
     class Meta:

@@ -32,9 +32,14 @@ class AuditSample(models.Model):
         _("状态"), max_length=10, choices=SampleStatus.choices, default=SampleStatus.DRAFT
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
     # Drafted by the monthly beat job (one per supervisor and period), not drawn by hand.
     scheduled = models.BooleanField(_("定时生成"), default=False)
 
@@ -55,13 +60,27 @@ class AuditSample(models.Model):
 
 
 class AuditSampleItem(models.Model):
-    sample = models.ForeignKey(AuditSample, on_delete=models.CASCADE, related_name="items")
-    record = models.ForeignKey(VisitRecord, on_delete=models.PROTECT, related_name="audit_items")
+    sample = models.ForeignKey(
+        AuditSample, on_delete=models.CASCADE, related_name="items", verbose_name=_("样本")
+    )
+    record = models.ForeignKey(
+        VisitRecord,
+        on_delete=models.PROTECT,
+        related_name="audit_items",
+        verbose_name=_("回访记录"),
+    )
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("回访人员"),
     )
 
     class Meta:
+        verbose_name = _("样本记录")
+        verbose_name_plural = _("样本记录")
         constraints = [
             models.UniqueConstraint(fields=["sample", "record"], name="record_once_per_sample")
         ]
@@ -82,8 +101,12 @@ def _check(label):
 
 
 class AuditReview(models.Model):
-    item = models.OneToOneField(AuditSampleItem, on_delete=models.PROTECT, related_name="review")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    item = models.OneToOneField(
+        AuditSampleItem, on_delete=models.PROTECT, related_name="review", verbose_name=_("样本记录")
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("评审人")
+    )
     record_complete = _check(_("记录完整"))
     identity_stated = _check(_("表明身份"))
     script_followed = _check(_("遵循话术"))
@@ -115,14 +138,19 @@ class AuditReview(models.Model):
 
 
 class CorrectiveAction(models.Model):
-    review = models.ForeignKey(AuditReview, on_delete=models.PROTECT, related_name="actions")
+    review = models.ForeignKey(
+        AuditReview, on_delete=models.PROTECT, related_name="actions", verbose_name=_("抽查评审")
+    )
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="corrective_actions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="corrective_actions",
+        verbose_name=_("回访人员"),
     )
     description = models.TextField(_("整改要求"))
     due_on = models.DateField(_("整改期限"))
     acknowledged_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
 
     class Meta:
         ordering = ["due_on"]
@@ -153,10 +181,20 @@ class ComplaintQuerySet(models.QuerySet):
 class Complaint(models.Model):
     source = models.CharField(_("来源"), max_length=20, choices=ComplaintSource.choices)
     customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="complaints"
+        Customer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+        verbose_name=_("客户"),
     )
     visit = models.ForeignKey(
-        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="complaints"
+        Visit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+        verbose_name=_("回访"),
     )
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -166,10 +204,12 @@ class Complaint(models.Model):
         related_name="complaints_against",
         verbose_name=_("被投诉人员"),
     )
-    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, null=True, blank=True)
+    branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("网点")
+    )
     contact_name = models.CharField(_("联系人"), max_length=100, blank=True)
     contact_phone = EncryptedTextField(_("联系电话"), max_length=30, blank=True)
-    contact_phone_index = BlindIndexField(source="contact_phone")
+    contact_phone_index = BlindIndexField(source="contact_phone", verbose_name=_("联系电话索引"))
     text = models.TextField(_("投诉内容"))
     received_at = models.DateTimeField(_("收到时间"), default=timezone.now)
     # The regulator's clock, kept by supervision.complaints (15 / 30 days + approved extension).
@@ -180,11 +220,21 @@ class Complaint(models.Model):
         _("延长天数"), default=0, validators=[MaxValueValidator(30)]
     )
     extension_approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("延期批准人"),
     )
     extension_reason = models.CharField(_("延长理由"), max_length=300, blank=True)
     investigator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("调查人"),
     )
     status = models.CharField(
         _("状态"),
@@ -196,10 +246,17 @@ class Complaint(models.Model):
     answer = models.TextField(_("答复内容"), blank=True)
     answered_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
     registered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("登记人"),
     )
     # When the overdue notice went out; a later deadline (an extension) is noticed again.
-    overdue_notified_at = models.DateTimeField(null=True, blank=True)
+    overdue_notified_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("超期提醒时间")
+    )
 
     objects = ComplaintQuerySet.as_manager()
 
@@ -281,9 +338,17 @@ class TrainingCourse(models.Model):
 
 
 class TrainingAttendance(models.Model):
-    course = models.ForeignKey(TrainingCourse, on_delete=models.PROTECT, related_name="attendance")
+    course = models.ForeignKey(
+        TrainingCourse,
+        on_delete=models.PROTECT,
+        related_name="attendance",
+        verbose_name=_("培训课程"),
+    )
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trainings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="trainings",
+        verbose_name=_("回访人员"),
     )
     attended_on = models.DateField(_("日期"))
     hours = models.DecimalField(_("学时"), max_digits=5, decimal_places=1)
@@ -297,23 +362,26 @@ class TrainingAttendance(models.Model):
 
 class MonthlyAssessment(models.Model):
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assessments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="assessments",
+        verbose_name=_("回访人员"),
     )
     month = models.DateField(_("月份"))  # first day of the month
-    visits_completed = models.PositiveIntegerField(default=0)
-    visits_attempted = models.PositiveIntegerField(default=0)
-    reach_rate = models.FloatField(null=True, blank=True)
-    on_time_rate = models.FloatField(null=True, blank=True)
-    rated_visits = models.PositiveIntegerField(default=0)
-    raw_satisfaction = models.FloatField(null=True, blank=True)
-    adjusted_satisfaction = models.FloatField(null=True, blank=True)
-    audit_score = models.FloatField(null=True, blank=True)
-    upheld_complaints = models.PositiveIntegerField(default=0)
-    composite = models.FloatField(null=True, blank=True)
-    rank = models.PositiveIntegerField(null=True, blank=True)
-    rewarded = models.BooleanField(default=False)
-    frozen = models.BooleanField(default=False)
-    computed_at = models.DateTimeField(default=timezone.now)
+    visits_completed = models.PositiveIntegerField(default=0, verbose_name=_("已完成回访数"))
+    visits_attempted = models.PositiveIntegerField(default=0, verbose_name=_("已联系回访数"))
+    reach_rate = models.FloatField(null=True, blank=True, verbose_name=_("联系成功率"))
+    on_time_rate = models.FloatField(null=True, blank=True, verbose_name=_("按时完成率"))
+    rated_visits = models.PositiveIntegerField(default=0, verbose_name=_("有评分的回访数"))
+    raw_satisfaction = models.FloatField(null=True, blank=True, verbose_name=_("原始满意度"))
+    adjusted_satisfaction = models.FloatField(null=True, blank=True, verbose_name=_("调整后满意度"))
+    audit_score = models.FloatField(null=True, blank=True, verbose_name=_("抽查评分"))
+    upheld_complaints = models.PositiveIntegerField(default=0, verbose_name=_("成立的投诉数"))
+    composite = models.FloatField(null=True, blank=True, verbose_name=_("综合得分"))
+    rank = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("排名"))
+    rewarded = models.BooleanField(default=False, verbose_name=_("获得奖励"))
+    frozen = models.BooleanField(default=False, verbose_name=_("已锁定"))
+    computed_at = models.DateTimeField(default=timezone.now, verbose_name=_("计算时间"))
 
     class Meta:
         ordering = ["month", "rank"]

@@ -262,7 +262,7 @@ class Visit(models.Model):
     policy = models.ForeignKey(
         VisitPolicy, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("策略")
     )
-    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    policy_version = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("策略版本"))
     rule = models.ForeignKey(
         EventRule,
         on_delete=models.PROTECT,
@@ -271,10 +271,14 @@ class Visit(models.Model):
         verbose_name=_("规则"),
         db_index=False,  # partial index below
     )
-    rule_version = models.PositiveIntegerField(null=True, blank=True)
+    rule_version = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("规则版本"))
     reason = models.CharField(_("回访原因"), max_length=300, blank=True)
     events = models.ManyToManyField(
-        AccountEvent, through="VisitTrigger", related_name="visits", blank=True
+        AccountEvent,
+        through="VisitTrigger",
+        related_name="visits",
+        blank=True,
+        verbose_name=_("触发事件"),
     )
     unreachable_reason = models.TextField(_("无法联系原因"), blank=True)
     cancelled_reason = models.CharField(
@@ -339,18 +343,28 @@ class Visit(models.Model):
 class VisitTrigger(models.Model):
     """Why a visit exists: each event that created or joined it, and the rule that matched."""
 
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="triggers")
+    visit = models.ForeignKey(
+        Visit, on_delete=models.CASCADE, related_name="triggers", verbose_name=_("回访")
+    )
     # No database-level foreign key to events: on PostgreSQL the events table is partitioned
     # by month and its key is (id, occurred_at), so ``id`` alone cannot be referenced. The ORM
     # still cascades; the monthly purge keeps every event a trigger or a check points to.
     event = models.ForeignKey(
-        AccountEvent, on_delete=models.CASCADE, related_name="triggers", db_constraint=False
+        AccountEvent,
+        on_delete=models.CASCADE,
+        related_name="triggers",
+        db_constraint=False,
+        verbose_name=_("账户事件"),
     )
-    rule = models.ForeignKey(EventRule, on_delete=models.PROTECT, null=True, blank=True)
-    rule_version = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    rule = models.ForeignKey(
+        EventRule, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("事件规则")
+    )
+    rule_version = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("规则版本"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
 
     class Meta:
+        verbose_name = _("回访触发")
+        verbose_name_plural = _("回访触发")
         constraints = [
             models.UniqueConstraint(fields=["visit", "event"], name="one_trigger_per_visit_event")
         ]
@@ -370,10 +384,17 @@ class AttemptOutcome(models.TextChoices):
 
 
 class ContactAttempt(models.Model):
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="attempts")
+    visit = models.ForeignKey(
+        Visit, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("回访")
+    )
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
     agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("回访人员"),
     )
     started_at = models.DateTimeField(_("开始时间"), default=timezone.now)
     ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
@@ -413,7 +434,9 @@ class VisitRecord(models.Model):
     """The structured record of a completed visit (SPEC §2). Immutable once submitted;
     corrections are RecordAmendments."""
 
-    visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="record")
+    visit = models.OneToOneField(
+        Visit, on_delete=models.PROTECT, related_name="record", verbose_name=_("回访")
+    )
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
     submitted_at = models.DateTimeField(_("提交时间"), default=timezone.now)
     submitted_by = models.ForeignKey(

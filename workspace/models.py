@@ -38,23 +38,36 @@ class SmsStatus(models.TextChoices):
 class SmsMessage(models.Model):
     """The SMS outbox. ``idempotency_key`` is unique, so a retried task sends nothing twice."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="sms_messages")
-    visit = models.ForeignKey(
-        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="sms_messages"
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="sms_messages", verbose_name=_("客户")
     )
-    template = models.ForeignKey(SmsTemplate, on_delete=models.PROTECT, null=True, blank=True)
-    body = models.TextField()
-    status = models.CharField(max_length=10, choices=SmsStatus.choices, default=SmsStatus.QUEUED)
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    not_before = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    gateway_message_id = models.CharField(max_length=100, blank=True, db_index=True)
-    tries = models.PositiveSmallIntegerField(default=0)
-    error = models.CharField(max_length=300, blank=True)
-    reply_text = models.CharField(max_length=200, blank=True)
-    replied_at = models.DateTimeField(null=True, blank=True)
+    visit = models.ForeignKey(
+        Visit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sms_messages",
+        verbose_name=_("回访"),
+    )
+    template = models.ForeignKey(
+        SmsTemplate, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("短信模板")
+    )
+    body = models.TextField(verbose_name=_("短信内容"))
+    status = models.CharField(
+        max_length=10, choices=SmsStatus.choices, default=SmsStatus.QUEUED, verbose_name=_("状态")
+    )
+    idempotency_key = models.CharField(max_length=100, unique=True, verbose_name=_("幂等键"))
+    not_before = models.DateTimeField(default=timezone.now, verbose_name=_("最早发送时间"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("发送时间"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("送达时间"))
+    gateway_message_id = models.CharField(
+        max_length=100, blank=True, db_index=True, verbose_name=_("网关消息编号")
+    )
+    tries = models.PositiveSmallIntegerField(default=0, verbose_name=_("尝试次数"))
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("错误信息"))
+    reply_text = models.CharField(max_length=200, blank=True, verbose_name=_("回复内容"))
+    replied_at = models.DateTimeField(null=True, blank=True, verbose_name=_("回复时间"))
 
     class Meta:
         verbose_name = _("短信")
@@ -102,13 +115,20 @@ class QuestionnaireQuestion(models.Model):
 class QuestionnaireInvite(models.Model):
     """A single-use, expiring link to the online questionnaire of one visit."""
 
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="invites")
-    nonce = models.CharField(max_length=40, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, related_name="invites", verbose_name=_("回访")
+    )
+    nonce = models.CharField(max_length=40, unique=True, verbose_name=_("随机数"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("创建时间"))
+    expires_at = models.DateTimeField(verbose_name=_("失效时间"))
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("使用时间"))
     assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("分配给"),
     )
 
     class Meta:
