@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 
-from accounts import admin_users  # noqa: F401  (registers the user and group pages)
+from accounts import admin_axes, admin_users  # noqa: F401  (register the lockout, user, group pages)
 from accounts.admin_scope import BranchScopedAdmin, admin_site_has_permission
 from accounts.models import (
     Account,

@@ -56,6 +56,11 @@ def security_admins():
     return get_user_model().objects.filter(is_active=True, profile__role=Role.SECURITY_ADMIN)
 
 
+def lockout_key_prefix(user) -> str:
+    """What the keys of the repeated-lockout notices about ``user`` begin with (one a day)."""
+    return f"lockout:{user.pk}:"
+
+
 def lockout_notice(*, username: str) -> int:
     """After a lockout has been written to the audit log: when the account was locked out at
     least twice within the window, notify the security administrators (once a day per account).
@@ -79,7 +84,7 @@ def lockout_notice(*, username: str) -> int:
             security_admins(),
             message=message,
             link=reverse("admin:axes_accessattempt_changelist"),
-            key=f"lockout:{user.pk}:{timezone.localdate().isoformat()}",
+            key=f"{lockout_key_prefix(user)}{timezone.localdate().isoformat()}",
         )
         send_mails(mails)
     return count

@@ -4,10 +4,13 @@ repeated lockouts, and failed-login names kept only when they name an account.""
 import datetime as dt
 
 import pytest
+from axes.models import AccessAttempt
 from django.test import override_settings
 from django.urls import reverse
 
 from accounts.lockout import minutes_remaining
+from accounts.models import Role
+from accounts.services import staff_create
 from core.models import AuditLogEntry, Notification
 from tests.fixtures import PASSWORD
 
@@ -59,6 +62,24 @@ def test_it_alerts_the_security_administrator_on_repeated_lockouts(client, agent
     notice = Notification.objects.get(user=security_admin)
     assert "agent1" in notice.message
     assert not Notification.objects.filter(user=agent).exists()
+
+
+@override_settings(AXES_ENABLED=True)
+def test_lifting_the_lockout_marks_the_lifters_notice_read(client, agent, security_admin):
+    second = staff_create(username="secadmin2", password=PASSWORD, role=Role.SECURITY_ADMIN)
+    _fail(client, "agent1", "203.0.113.9")
+    _fail(client, "agent1", "198.51.100.4")
+    assert Notification.objects.filter(read_at__isnull=True).count() == 2
+    client.force_login(security_admin)
+    attempts = list(AccessAttempt.objects.filter(username="agent1").values_list("pk", flat=True))
+    response = client.post(
+        reverse("admin:axes_accessattempt_changelist"),
+        {"action": "delete_selected", "_selected_action": attempts, "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.filter(username="agent1").exists()
+    assert Notification.objects.get(user=security_admin).read_at is not None
+    assert Notification.objects.get(user=second).read_at is None  # has not acted
 
 
 def test_it_keeps_the_typed_name_only_when_it_names_an_account(client, agent):
