@@ -2,12 +2,13 @@
 visit once; two assigners at the same moment never hand out one visit twice and lose none."""
 
 import threading
+import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 
 from accounts.models import Account, Role
 from accounts.services import staff_create
@@ -98,3 +99,65 @@ def test_two_assigners_at_once_give_each_visit_to_one_agent_and_lose_none(branch
     assert Visit.objects.filter(status="assigned", assigned_to__in=agents).count() == 2000
     loads = [Visit.objects.filter(assigned_to=a).count() for a in agents]
     assert max(loads) - min(loads) <= 100  # by load, even with two stale views of it
+
+
+@pytest.mark.spec("4.exactly-once")
+def test_a_visit_opened_while_a_chunk_inserts_is_skipped_not_doubled(branch):
+    """The chunk's plain INSERT meets the visit another session opened after the anti-join:
+    it waits for that session, is refused by the unique index, and is run again with ON
+    CONFLICT DO NOTHING: every other account gets its visit, that one keeps the other's."""
+    accounts(branch, 50, opened_on=date(2020, 1, 6))  # periodic: long overdue
+    target = Account.objects.order_by("pk").last()
+    opened, release = threading.Event(), threading.Event()
+    errors = []
+
+    def other_session():
+        try:
+            with transaction.atomic():
+                Visit.objects.create(
+                    account=target, branch=branch, kind="periodic", due_at=NOW, reason="其他"
+                )
+                opened.set()
+                release.wait(60)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def generation_waits_for_the_other_session() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO visits_visit%%'"
+            )
+            return cursor.fetchone()[0] > 0
+
+    other = threading.Thread(target=other_session)
+    other.start()
+    assert opened.wait(30)
+    result = {}
+
+    def generate():
+        try:
+            with time_machine.travel(NOW, tick=False):
+                result.update(generate_due_visits())
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    generator = threading.Thread(target=generate)
+    generator.start()
+    deadline = time.monotonic() + 60
+    waited = False
+    while not waited and time.monotonic() < deadline:
+        waited = generation_waits_for_the_other_session()
+        time.sleep(0.05)
+    release.set()
+    other.join()
+    generator.join()
+    assert errors == []
+    assert waited  # the INSERT did meet the other session's visit
+    assert result["periodic"] == 49
+    assert Visit.objects.filter(kind="periodic").count() == 50
+    assert Visit.objects.filter(account=target, kind="periodic").get().reason == "其他"
