@@ -95,6 +95,28 @@ def _sms_barred(visit: Visit) -> bool:
     return visit.account.customer.sms_opt_out and not visit.suspected_fraud
 
 
+def _to_online(visit: Visit, now: datetime) -> bool:
+    return _step(
+        visit,
+        to_channel=Channel.ONLINE,
+        function=invite_create,
+        outcome_ok=AttemptOutcome.ONLINE_SENT,
+        outcome_failed=AttemptOutcome.ONLINE_EXPIRED,
+        now=now,
+    )
+
+
+def _to_sms(visit: Visit, now: datetime) -> bool:
+    return _step(
+        visit,
+        to_channel=Channel.SMS,
+        function=sms_queue_for_visit,
+        outcome_ok=AttemptOutcome.SMS_SENT,
+        outcome_failed=AttemptOutcome.SMS_FAILED,
+        now=now,
+    )
+
+
 def _unreachable_reason(visit: Visit) -> str:
     lines = []
     for attempt in visit.attempts.all():
@@ -151,23 +173,9 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         for visit in Visit.objects.filter(pk__in=ready).select_related("account__customer"):
             if _sms_barred(visit):
                 # The customer replied "TD": no SMS, straight on to the questionnaire.
-                if _step(
-                    visit,
-                    to_channel=Channel.ONLINE,
-                    function=invite_create,
-                    outcome_ok=AttemptOutcome.ONLINE_SENT,
-                    outcome_failed=AttemptOutcome.ONLINE_EXPIRED,
-                    now=now,
-                ):
+                if _to_online(visit, now):
                     counts["to_online"] += 1
-            elif _step(
-                visit,
-                to_channel=Channel.SMS,
-                function=sms_queue_for_visit,
-                outcome_ok=AttemptOutcome.SMS_SENT,
-                outcome_failed=AttemptOutcome.SMS_FAILED,
-                now=now,
-            ):
+            elif _to_sms(visit, now):
                 counts["to_sms"] += 1
 
     # 2. SMS -> online questionnaire. The wait for a reply starts when the SMS is sent: one
@@ -192,14 +200,7 @@ def retry_unreached(*, now: datetime | None = None) -> dict:
         .order_by("pk")
     )
     for visit in sms_visits.iterator(chunk_size=500):
-        if _step(
-            visit,
-            to_channel=Channel.ONLINE,
-            function=invite_create,
-            outcome_ok=AttemptOutcome.ONLINE_SENT,
-            outcome_failed=AttemptOutcome.ONLINE_EXPIRED,
-            now=now,
-        ):
+        if _to_online(visit, now):
             counts["to_online"] += 1
 
     # 3. online -> unreachable
