@@ -1,11 +1,14 @@
 """The traceability report's parser, on a small sample spec and test module."""
 
 from tests.traceability import (
+    RULEBOOK,
     Coverage,
     Section,
     parse_section_id,
+    read_clauses,
     read_sections,
     render,
+    render_clauses,
     scan_source,
     scan_tests,
 )
@@ -155,3 +158,53 @@ def test_the_real_spec_has_numbered_sections():
     sections = read_sections(find_spec().read_text(encoding="utf-8"))
     assert [s.number for s in sections] == [str(n) for n in range(1, len(sections) + 1)]
     assert len(sections) >= 9
+
+
+SAMPLE_RULEBOOK = """\
+銀行回訪賬戶管理辦法
+
+一、引言親愛的同事們,這是前言。
+
+二、回訪目的1.確保客戶信息準確性:核實聯系方式。
+2.提升賬戶安全性:提醒客戶。
+
+三、監督與檢查1.內部監督:每月抽查。2.客戶監督:接受投訴。3
+"""
+
+
+def test_it_reads_the_rulebooks_clauses_and_the_one_cut_off():
+    clauses = read_clauses(SAMPLE_RULEBOOK)
+    assert [(c.number, c.cut_off) for c in clauses] == [
+        ("一", False),
+        ("二.1", False),
+        ("二.2", False),
+        ("三.1", False),
+        ("三.2", False),
+        ("三.3", True),
+    ]
+    assert clauses[1].title == "確保客戶信息準確性"
+
+
+def test_the_real_rulebook_has_every_chapter_and_ends_inside_10_3():
+    clauses = read_clauses(RULEBOOK.read_text(encoding="utf-8"))
+    numbers = [c.number for c in clauses]
+    assert {n.split(".")[0] for n in numbers} == set("一二三四五六七八九") | {"十"}
+    assert "六.3" in numbers and "九.2" in numbers
+    assert [c.number for c in clauses if c.cut_off] == ["十.3"]
+
+
+def test_only_a_labelled_clause_without_a_test_is_declarative_the_rest_are_gaps():
+    clauses = read_clauses(SAMPLE_RULEBOOK)
+    coverage = [Coverage("2", "record", "tests/a.py::test_b", "it records", ("二.1", "三.1"))]
+    lines = render_clauses(clauses, coverage, declarative={"一": "a preface", "二.1": "not so"})
+
+    assert "  一 引言親愛的同事們  (declarative, nothing to test)  [0 test(s)]" in lines
+    assert "  二.1 確保客戶信息準確性  [1 test(s)]" in lines  # a test wins over the label
+    declared = lines.index("DECLARATIVE RULEBOOK CLAUSES: NOTHING TO TEST")
+    assert lines[declared + 1 : declared + 3] == ["  一 引言親愛的同事們: a preface", ""]
+    gaps = lines.index("RULEBOOK CLAUSES WITH NO TEST")
+    assert lines[gaps + 1 :] == [
+        "  二.2 提升賬戶安全性",
+        "  三.2 客戶監督",
+        "  三.3   (cut off in the source text: nothing to test)",
+    ]

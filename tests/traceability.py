@@ -31,6 +31,12 @@ NUMERALS = "一二三四五六七八九十"
 RULEBOOK_HEADING = re.compile(rf"^([{NUMERALS}]+)、(.*)$")
 SUB_CLAUSE = re.compile(r"(?<![\d.])(\d+)\.(?=\S)")
 LOCAL_SPEC = REPO_ROOT / "docs" / "SPEC.md"
+# Clauses that state no behaviour the software could show, with the reason. Only these (and a
+# clause cut off in the source text) may stand without a test.
+DECLARATIVE = {
+    "一": "the preface: why the rulebook was written, addressed to the staff; it sets no rule "
+    "of its own (the purposes it mentions are the clauses 三.1-三.4, tested there)",
+}
 
 SECTION_ID = re.compile(r"^(\d+)(?:\.(.+))?$")
 HEADING = re.compile(r"^##\s+(\d+)\.\s+(.+?)\s*$")
@@ -245,7 +251,12 @@ def find_spec(root: Path = REPO_ROOT) -> Path:
     return shared if shared.is_file() else root / "docs" / "SPEC.md"
 
 
-def render_clauses(clauses: list[Clause], coverage: list[Coverage]) -> list[str]:
+def render_clauses(
+    clauses: list[Clause],
+    coverage: list[Coverage],
+    declarative: dict[str, str] | None = None,
+) -> list[str]:
+    declarative = DECLARATIVE if declarative is None else declarative
     by_clause: dict[str, set[str]] = defaultdict(set)
     for item in coverage:
         for clause in item.clauses:
@@ -254,9 +265,15 @@ def render_clauses(clauses: list[Clause], coverage: list[Coverage]) -> list[str]
     for clause in clauses:
         tests = sorted(by_clause.get(clause.number, ()))
         note = "  (cut off in the source text)" if clause.cut_off else ""
+        if clause.number in declarative and not tests:
+            note += "  (declarative, nothing to test)"
         out.append(f"  {clause.number} {clause.title}{note}  [{len(tests)} test(s)]")
         out += [f"      {test_id}" for test_id in tests]
-    untested = [c for c in clauses if c.number not in by_clause]
+    labelled = [c for c in clauses if c.number in declarative and c.number not in by_clause]
+    if labelled:
+        out += ["", "DECLARATIVE RULEBOOK CLAUSES: NOTHING TO TEST"]
+        out += [f"  {c.number} {c.title}: {declarative[c.number]}" for c in labelled]
+    untested = [c for c in clauses if c.number not in by_clause and c.number not in declarative]
     out += ["", "RULEBOOK CLAUSES WITH NO TEST"]
     out += [
         f"  {c.number} {c.title}"

@@ -122,7 +122,7 @@ def test_it_creates_then_replaces_an_account(api, branch, frozen_now):
     assert Account.objects.get().status == "frozen"
 
 
-@pytest.mark.spec("4.new-account")
+@pytest.mark.spec("4.new-account", clause="六.1")
 def test_a_new_account_schedules_its_visit_once(api, branch, frozen_now):
     api.put("/api/v1/customers/C0001", customer_body(), format="json")
     api.put("/api/v1/accounts/6222020000000001", ACCOUNT, format="json")
@@ -172,7 +172,7 @@ def test_closing_an_account_by_put_cancels_its_open_visits(api, branch, frozen_n
     ) == [f"auto-closed-{account_id}-1", f"auto-closed-{account_id}-2"]
 
 
-@pytest.mark.spec("4.new-account")
+@pytest.mark.spec("4.new-account", clause="六.1")
 def test_an_old_account_gets_no_new_account_visit(api, branch, frozen_now):
     api.put("/api/v1/customers/C0001", customer_body(), format="json")
     api.put(

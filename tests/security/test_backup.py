@@ -30,7 +30,7 @@ def _backup_then_write_more(branch, supervisor):
     return path, manifest
 
 
-@pytest.mark.spec("6.backup")
+@pytest.mark.spec("6.backup", clause="八.2")
 @pytest.mark.django_db(transaction=True)
 def test_it_backs_up_and_verifies_the_copy_on_sqlite(backup_folder, branch, supervisor):
     path, manifest = _backup_then_write_more(branch, supervisor)
@@ -41,7 +41,7 @@ def test_it_backs_up_and_verifies_the_copy_on_sqlite(backup_folder, branch, supe
     assert result.audit_entries == manifest["tables"]["core_auditlogentry"]
 
 
-@pytest.mark.spec("6.backup")
+@pytest.mark.spec("6.backup", clause="八.2")
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_a_damaged_backup(backup_folder, branch, supervisor):
     path = backup_create()
@@ -53,7 +53,7 @@ def test_it_refuses_a_damaged_backup(backup_folder, branch, supervisor):
     assert not backup_verify(path).ok
 
 
-@pytest.mark.spec("6.backup")
+@pytest.mark.spec("6.backup", clause="八.2")
 @pytest.mark.django_db(transaction=True)
 def test_it_keeps_only_the_last_n_backups(backup_folder, branch):
     made = [backup_create() for _ in range(3)]
@@ -62,7 +62,7 @@ def test_it_keeps_only_the_last_n_backups(backup_folder, branch):
 
 
 @pytest.mark.postgres
-@pytest.mark.spec("6.backup")
+@pytest.mark.spec("6.backup", clause="八.2")
 @pytest.mark.django_db(transaction=True)
 def test_it_restores_a_postgres_dump_into_a_scratch_database(
     backup_folder, branch, supervisor, capsys
@@ -79,7 +79,7 @@ def test_it_restores_a_postgres_dump_into_a_scratch_database(
 
 
 @pytest.mark.postgres
-@pytest.mark.spec("6.backup")
+@pytest.mark.spec("6.backup", clause="八.2")
 @pytest.mark.django_db(transaction=True)
 def test_it_reports_a_manifest_that_does_not_match_the_dump(backup_folder, branch, supervisor):
     path, manifest = _backup_then_write_more(branch, supervisor)
@@ -90,7 +90,7 @@ def test_it_reports_a_manifest_that_does_not_match_the_dump(backup_folder, branc
     assert any("accounts_customer" in problem for problem in result.problems)
 
 
-@pytest.mark.spec("6.backup")
+@pytest.mark.spec("6.backup", clause="八.2")
 def test_it_schedules_the_daily_backup(db):
     from django_celery_beat.models import PeriodicTask
 

@@ -43,7 +43,7 @@ def _raw(customer_pk: int) -> tuple:
         return cursor.fetchone()
 
 
-@pytest.mark.spec("6.pii")
+@pytest.mark.spec("6.pii", clause="三.4")
 def test_it_stores_no_plaintext_in_the_encrypted_columns(branch):
     customer = CustomerFactory(
         branch=branch, id_number=CANARY_ID, mobile=CANARY_MOBILE, address="深圳市南山区科技园"

@@ -90,7 +90,7 @@ def ended_customer(record):
     return customer
 
 
-@pytest.mark.spec("6.retention")
+@pytest.mark.spec("6.retention", clause=("三.4", "八.3"))
 def test_it_keeps_records_for_ten_years_after_the_relationship_ends(record, supervisor):
     customer = record.visit.account.customer
     Customer.objects.filter(pk=customer.pk).update(relationship_ended_on=dt.date(2020, 1, 1))

@@ -260,7 +260,7 @@ def test_the_page_lists_the_ranking(client, supervisor, month_data):
     assert "已定稿" in response.content.decode()
 
 
-@pytest.mark.spec("5.training")
+@pytest.mark.spec("5.training", clause="七.1")
 def test_a_passed_course_grants_its_certification(supervisor, agent):
     wealth = Certification.objects.create(code="wealth", name="理财产品资质")
     course = TrainingCourse.objects.create(name="理财合规", hours=4, grants=wealth)

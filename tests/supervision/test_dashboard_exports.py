@@ -48,7 +48,7 @@ def visits(branch, other_branch, agent, other_agent):
     visit("special_event", "completed", at(2026, 11, 5), other_agent, other_branch)
 
 
-@pytest.mark.spec("9.dashboard")
+@pytest.mark.spec("9.dashboard", clause="八.2")
 def test_the_figures_are_scoped_aggregates(visits, supervisor, agent, branch):
     make_record(agent=agent, branch=branch, submitted_at=at(2026, 11, 4), satisfaction=4)
     make_record(agent=agent, branch=branch, submitted_at=at(2026, 11, 4, 15), satisfaction=2)

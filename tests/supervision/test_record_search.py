@@ -9,7 +9,7 @@ from tests.factories import AccountFactory, CustomerFactory
 
 from .conftest import at, make_record
 
-pytestmark = [pytest.mark.django_db, pytest.mark.spec("9.export")]
+pytestmark = [pytest.mark.django_db, pytest.mark.spec("9.export", clause="八.2")]
 
 
 @pytest.fixture

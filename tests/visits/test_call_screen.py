@@ -66,7 +66,7 @@ def test_it_hides_other_branches_visits(client, other_agent, account):
     assert client.post(reverse("workspace:attempt", args=[visit.pk])).status_code == 404
 
 
-@pytest.mark.spec("2.script")
+@pytest.mark.spec("2.script", clause=("五.1", "七.2"))
 @time_machine.travel(CALL_TIME, tick=False)
 def test_it_fills_the_scripts_placeholders(client, agent, account, settings):
     settings.CALLBACK = {**settings.CALLBACK, "BANK_NAME": "测试银行"}
@@ -105,7 +105,7 @@ def test_it_shows_the_contact_rule_state(client, agent, account):
         assert _screen(client, visit).context["rules"]["calling_hours"] is True
 
 
-@pytest.mark.spec("2.transactions")
+@pytest.mark.spec("2.transactions", clause="四.2")
 @time_machine.travel(CALL_TIME, tick=False)
 def test_it_lists_the_flagged_transactions_and_previous_visits(client, agent, account):
     visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
@@ -125,7 +125,7 @@ def test_it_lists_the_flagged_transactions_and_previous_visits(client, agent, ac
     assert f"r-txn_{big.pk}" in html
 
 
-@pytest.mark.spec("2.attempts")
+@pytest.mark.spec("2.attempts", clause=("五.1", "八.1"))
 @time_machine.travel(CALL_TIME, tick=False)
 def test_it_logs_attempts_and_moves_the_visit_in_progress(client, agent, account):
     visit = open_visit(account.branch, agent=agent, account=account)

@@ -45,7 +45,7 @@ def kinds(account):
 # --- generation -----------------------------------------------------------------------------
 
 
-@pytest.mark.spec("4.new-account")
+@pytest.mark.spec("4.new-account", clause="六.1")
 def test_it_creates_the_new_account_visit_due_after_five_business_days(branch, frozen):
     account = make(branch, opened_on=date(2026, 3, 6))  # a Friday
     assert generate_due_visits() == {"new_account": 1, "periodic": 0}
@@ -55,7 +55,7 @@ def test_it_creates_the_new_account_visit_due_after_five_business_days(branch, f
     assert visit.branch_id == branch.pk and visit.policy.kind == "new_account"
 
 
-@pytest.mark.spec("4.new-account")
+@pytest.mark.spec("4.new-account", clause="六.1")
 def test_it_never_creates_a_new_account_visit_twice(branch, frozen):
     account = make(branch, opened_on=date(2026, 3, 9))
     generate_due_visits()
@@ -65,7 +65,7 @@ def test_it_never_creates_a_new_account_visit_twice(branch, frozen):
     assert kinds(account) == [("new_account", "completed")]
 
 
-@pytest.mark.spec("4.new-account")
+@pytest.mark.spec("4.new-account", clause="六.1")
 def test_it_skips_closed_do_not_contact_and_long_opened_accounts(branch, frozen):
     closed = make(branch, opened_on=date(2026, 3, 9), status="closed")
     quiet = make(branch, opened_on=date(2026, 3, 9), do_not_contact=True)
@@ -92,7 +92,7 @@ def test_it_makes_a_provisional_visit_for_a_year_missing_from_the_calendar(branc
         assert Visit.objects.filter(account=late).count() == 1
 
 
-@pytest.mark.spec("4.periodic")
+@pytest.mark.spec("4.periodic", clause="六.2")
 def test_the_cycle_counts_from_the_last_completed_visit(branch, frozen):
     due = make(branch, opened_on=date(2015, 1, 1))
     not_yet = make(branch, opened_on=date(2015, 1, 1))
@@ -112,7 +112,7 @@ def test_the_cycle_counts_from_the_last_completed_visit(branch, frozen):
     assert not Visit.objects.filter(account=not_yet, kind="periodic").exists()
 
 
-@pytest.mark.spec("4.periodic")
+@pytest.mark.spec("4.periodic", clause="六.2")
 def test_an_account_never_visited_is_due_from_opening_and_overdue(branch, frozen):
     account = make(branch, opened_on=date(2019, 5, 20))
     generate_due_visits()
@@ -121,7 +121,7 @@ def test_an_account_never_visited_is_due_from_opening_and_overdue(branch, frozen
     assert visit.is_overdue()
 
 
-@pytest.mark.spec("4.periodic")
+@pytest.mark.spec("4.periodic", clause="六.2")
 def test_a_periodic_visit_given_up_as_unreachable_is_not_regenerated_at_once(branch, frozen):
     account = make(branch, opened_on=date(2019, 5, 20))
     generate_due_visits()
@@ -204,7 +204,7 @@ def test_it_skips_absent_agents_and_returns_their_unstarted_visits(branch, agent
     assert open_count(agent) == 3
 
 
-@pytest.mark.spec("5.certification")
+@pytest.mark.spec("5.certification", clause="七.1")
 def test_it_gives_certified_visits_only_to_certified_agents(branch, agent):
     certified = agent_in(branch, "wealth1")
     wealth = Certification.objects.create(code="wealth", name="理财资质")

@@ -11,7 +11,7 @@ from workspace.views import script_text
 
 from .workspace_helpers import open_visit
 
-pytestmark = [pytest.mark.django_db, pytest.mark.spec("2.script")]
+pytestmark = [pytest.mark.django_db, pytest.mark.spec("2.script", clause="七.2")]
 
 EVERY = "".join(f"[{{{name}}}]" for name in PLACEHOLDERS)
 

@@ -62,7 +62,7 @@ def test_the_defaults_follow_the_spec():
     )
 
 
-@pytest.mark.spec("2.scripts")
+@pytest.mark.spec("2.scripts", clause="七.2")
 def test_each_kind_has_a_chinese_script_with_placeholders_linked_to_its_policies():
     for policy in VisitPolicy.objects.all():
         assert policy.script is not None and policy.script.kind == policy.kind
@@ -72,7 +72,7 @@ def test_each_kind_has_a_chinese_script_with_placeholders_linked_to_its_policies
     assert Script.objects.filter(kind="periodic", body__contains="{masked_mobile}").exists()
 
 
-@pytest.mark.spec("4.periodic")
+@pytest.mark.spec("4.periodic", clause="六.2")
 @pytest.mark.parametrize(
     ("account_type", "risk", "status", "months"),
     [
@@ -113,7 +113,7 @@ def test_the_cycle_comes_due_at_the_horizon_and_not_a_day_later(
     assert periodic_visit(day_after) is None
 
 
-@pytest.mark.spec("4.periodic")
+@pytest.mark.spec("4.periodic", clause="六.2")
 def test_an_odd_cycle_halves_to_months_and_days(branch):
     VisitPolicy.objects.filter(kind="periodic", account_type="corporate").update(due_amount=3)
     # 3 months halved = 1 month 15 days: opened 2026-02-22 -> due 2026-04-06 (inside horizon)
@@ -124,7 +124,7 @@ def test_an_odd_cycle_halves_to_months_and_days(branch):
     assert periodic_visit(outside) is None
 
 
-@pytest.mark.spec("4.periodic")
+@pytest.mark.spec("4.periodic", clause="六.2")
 def test_an_edited_policy_counts_at_the_next_run(branch):
     account = make(branch, opened_on=date(2025, 9, 1))  # 12-month cycle: due 2026-09-01
     generate_due_visits()
@@ -138,7 +138,7 @@ def test_an_edited_policy_counts_at_the_next_run(branch):
     assert visit.policy_version == 2
 
 
-@pytest.mark.spec("4.periodic")
+@pytest.mark.spec("4.periodic", clause="六.2")
 def test_halving_can_be_switched_off_per_policy(branch):
     VisitPolicy.objects.filter(kind="periodic", account_type="personal_savings").update(
         halve_for_high_risk=False

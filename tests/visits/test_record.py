@@ -42,7 +42,7 @@ def _submit(client, visit, **changes):
     return client.post(reverse("workspace:record", args=[visit.pk]), data)
 
 
-@pytest.mark.spec("2.security-reminders")
+@pytest.mark.spec("2.security-reminders", clause=("三.2", "四.3"))
 def test_it_shows_a_missing_security_reminder_next_to_the_field(client, agent, reached):
     client.force_login(agent)
     response = _submit(client, reached, **{"r-reminder_safe_operation": None})
@@ -58,13 +58,13 @@ def test_it_shows_a_missing_security_reminder_next_to_the_field(client, agent, r
     assert reached.status == "in_progress"
 
 
-@pytest.mark.spec("2.security-reminders")
+@pytest.mark.spec("2.security-reminders", clause=("三.2", "四.3"))
 def test_the_database_refuses_a_phone_record_without_reminders(reached):
     with pytest.raises(IntegrityError), transaction.atomic():
         VisitRecord.objects.create(visit=reached, channel="phone", reminder_anti_fraud=True)
 
 
-@pytest.mark.spec("2.record")
+@pytest.mark.spec("2.record", clause="八.1")
 def test_it_needs_a_reached_attempt_first(client, agent, account):
     visit = open_visit(account.branch, agent=agent, account=account)
     attempt_log(visit=visit, agent=agent, outcome="no_answer")
@@ -75,7 +75,7 @@ def test_it_needs_a_reached_attempt_first(client, agent, account):
     assert not VisitRecord.objects.exists()
 
 
-@pytest.mark.spec("6.immutable")
+@pytest.mark.spec("6.immutable", clause=("八.1", "八.2"))
 def test_it_completes_the_visit_and_the_record_is_read_only(client, agent, reached):
     client.force_login(agent)
     response = _submit(client, reached)
@@ -98,7 +98,7 @@ def test_it_completes_the_visit_and_the_record_is_read_only(client, agent, reach
         record_submit(visit=reached, agent=agent, data={}, transaction_checks={})
 
 
-@pytest.mark.spec("7.escalation")
+@pytest.mark.spec("7.escalation", clause=("三.2", "四.2", "九.2"))
 def test_a_denied_transaction_goes_to_security_as_urgent(client, agent, account, security_dept):
     visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
     ok = AccountEventFactory(account=account, amount="60000.00", currency="CNY", flagged=True)
@@ -120,7 +120,7 @@ def test_a_denied_transaction_goes_to_security_as_urgent(client, agent, account,
     assert "90000.00" in escalation.description
 
 
-@pytest.mark.spec("7.escalation")
+@pytest.mark.spec("7.escalation", clause="九.2")
 def test_it_escalates_a_problem_to_the_chosen_department(client, agent, reached, ebanking_dept):
     client.force_login(agent)
     response = _submit(client, reached, **{"r-handling": "escalated", "r-problem": ""})
@@ -137,7 +137,7 @@ def test_it_escalates_a_problem_to_the_chosen_department(client, agent, reached,
     assert VisitRecord.objects.get().handling == "escalated"
 
 
-@pytest.mark.spec("2.record")
+@pytest.mark.spec("2.record", clause=("三.1", "四.1"))
 def test_a_reported_change_raises_a_follow_up_and_leaves_master_data_alone(
     client, agent, reached, account
 ):
@@ -156,7 +156,7 @@ def test_a_reported_change_raises_a_follow_up_and_leaves_master_data_alone(
     assert follow_up.kind == "special_event" and follow_up.is_open
 
 
-@pytest.mark.spec("2.record")
+@pytest.mark.spec("2.record", clause="四.2")
 def test_needs_are_leads_only_with_marketing_consent(client, agent, account):
     visit = open_visit(account.branch, agent=agent, account=account)
     attempt_log(visit=visit, agent=agent, outcome="reached")
@@ -175,7 +175,7 @@ def test_needs_are_leads_only_with_marketing_consent(client, agent, account):
     assert (record.needs, record.needs_note) == (["loan", "wealth"], "房贷")
 
 
-@pytest.mark.spec("7.follow-up")
+@pytest.mark.spec("7.follow-up", clause=("三.3", "九.3"))
 def test_a_follow_up_visit_asks_whether_the_customer_is_satisfied(
     client, agent, account, ebanking_dept
 ):

@@ -39,7 +39,7 @@ def reached_special_event(agent, account, *transactions):
     return visit
 
 
-@pytest.mark.spec("4.info-change-follow-up", clause="四.1")
+@pytest.mark.spec("4.info-change-follow-up", clause=("三.1", "四.1"))
 def test_a_change_reported_on_a_special_event_visit_leaves_a_separate_follow_up(agent, account):
     visit = reached_special_event(agent, account)
     record_submit(

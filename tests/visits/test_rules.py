@@ -214,7 +214,7 @@ def test_an_inactive_or_edited_rule_is_followed(account):
     assert len(visits_of(account)) == 1
 
 
-@pytest.mark.spec("4.new-account")
+@pytest.mark.spec("4.new-account", clause="六.1")
 def test_it_opens_the_new_account_visit_once(branch):
     account = AccountFactory(customer=CustomerFactory(branch=branch), opened_on=date(2026, 9, 30))
     first = AccountEventFactory(account=account, event_type="account_opened", occurred_at=NOW)
