@@ -3,12 +3,15 @@ plaintext: a ``pg_dump`` of the whole database, taken after the API and the comp
 stored them (with the visits, events and audit entries they cause), holds none of them, while
 every lookup by them still works through the blind indexes."""
 
+import io
 import os
 import subprocess
 from unittest import mock
 
 import pytest
 import time_machine
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -159,3 +162,30 @@ def test_lists_and_masked_exports_decrypt_no_account_number(client, agent, branc
     assert rows[0][4] == "6217***********8901"
     unmasked = list(export_rows("visits", Visit.objects.order_by("pk"), unmasked=True))
     assert unmasked[0][4] == CANARY_ACCOUNT
+
+
+@pytest.mark.spec("6.pii")
+def test_rotating_the_keys_re_encrypts_account_numbers_and_complaint_phones(branch, settings):
+    account = AccountFactory(customer=CustomerFactory(branch=branch), number=CANARY_ACCOUNT)
+    complaint = complaint_register(
+        source=ComplaintSource.HOTLINE, text="t", contact_phone=CANARY_COMPLAINT_PHONE
+    )
+    sql = (
+        "SELECT (SELECT number FROM accounts_account WHERE id = %s), "
+        "(SELECT contact_phone FROM supervision_complaint WHERE id = %s)"
+    )
+
+    def stored():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [account.pk, complaint.pk])
+            return cursor.fetchone()
+
+    before = stored()
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, *settings.FIELD_ENCRYPTION_KEYS]
+    call_command("rotate_field_keys", chunk=1, stdout=io.StringIO())
+    after = stored()
+    assert all(a.startswith("enc1:") and a != b for a, b in zip(after, before))
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key dropped: still readable
+    assert Account.objects.by_number(CANARY_ACCOUNT).get().number == CANARY_ACCOUNT
+    assert Complaint.objects.get(pk=complaint.pk).contact_phone == CANARY_COMPLAINT_PHONE
