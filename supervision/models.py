@@ -511,6 +511,25 @@ class VisitDayRollup(models.Model):
         indexes = [models.Index(fields=["day", "branch"], name="rollup_day_branch")]
 
 
+class ActivityDayRollup(models.Model):
+    """Calls and records of one day (business time zone) per branch, for the dashboard's reach,
+    on-time and satisfaction figures: visits attempted and reached that day (each counted once
+    a day), records submitted, on time and rated, and the sum of their satisfaction scores.
+    Derived data, rebuilt per day with the visit roll-ups (``supervision.rollups``)."""
+
+    day = models.DateField()
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+")
+    attempted = models.PositiveIntegerField(default=0)
+    reached = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    on_time = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)
+    satisfaction_sum = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "branch"], name="activity_day_branch")]
+
+
 class RollupWatermark(models.Model):
     """Up to when the visits' changes are in the roll-ups (``updated_at``)."""
 

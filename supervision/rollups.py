@@ -8,6 +8,11 @@ of visits due, completed and still open. A day's rows are always rebuilt whole f
   watermark (``Visit.updated_at``, with an overlap for transactions that committed late);
 - ``rollups_reconcile`` (nightly): every day of the last ``ROLLUP_RECONCILE_DAYS`` days (and the
   horizon ahead), which also repairs a day a visit left when its due date moved.
+
+``ActivityDayRollup`` holds, per day and branch, the calls (visits attempted, reached) and the
+records (submitted, on time, rated, satisfaction) of that day, rebuilt whole per day in the
+same way: the refresh takes the days of the attempts started and of the records of the visits
+changed since the watermark, the reconciliation every day of its range.
 """
 
 from __future__ import annotations
@@ -17,13 +22,20 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from supervision.models import RollupWatermark, VisitDayRollup
+from supervision.models import ActivityDayRollup, RollupWatermark, VisitDayRollup
 from supervision.periods import day_bounds
-from visits.models import OPEN_VISIT_STATUSES, Visit, VisitStatus
+from visits.models import (
+    OPEN_VISIT_STATUSES,
+    AttemptOutcome,
+    ContactAttempt,
+    Visit,
+    VisitRecord,
+    VisitStatus,
+)
 
 WATERMARK = "visit_day_rollup"
 OVERLAP = dt.timedelta(minutes=10)
@@ -68,6 +80,89 @@ def rollup_days_rebuild(days: Iterable[dt.date]) -> int:
     return written
 
 
+# A record is on time when its visit was completed (or, not completed yet, the record was
+# submitted) by the visit's due time.
+RECORD_ON_TIME = Q(
+    visit__completed_at__isnull=False, visit__completed_at__lte=F("visit__due_at")
+) | Q(visit__completed_at__isnull=True, submitted_at__lte=F("visit__due_at"))
+
+
+# Visits attempted and reached, each counted once per group.
+ATTEMPT_FIGURES = {
+    "attempted": Count("visit", distinct=True),
+    "reached": Count("visit", filter=Q(outcome=AttemptOutcome.REACHED), distinct=True),
+}
+
+
+RECORD_FIGURES = {
+    "completed": Count("pk"),
+    "on_time": Count("pk", filter=RECORD_ON_TIME),
+    "rated": Count("satisfaction"),
+    "satisfaction_sum": Sum("satisfaction"),
+}
+
+
+def activity_days_rebuild(days: Iterable[dt.date]) -> int:
+    """Rebuilds the activity rows of ``days`` from the attempts and records; returns the rows."""
+    days = sorted(set(days))
+    if not days:
+        return 0
+    written = 0
+    with transaction.atomic():
+        ActivityDayRollup.objects.filter(day__in=days).delete()
+        for day in days:
+            start, end = day_bounds(day, day)
+            rows: dict[int, ActivityDayRollup] = {}
+            attempts = ContactAttempt.objects.filter(started_at__gte=start, started_at__lt=end)
+            for row in attempts.order_by().values("visit__branch_id").annotate(**ATTEMPT_FIGURES):
+                rows[row["visit__branch_id"]] = ActivityDayRollup(
+                    day=day,
+                    branch_id=row["visit__branch_id"],
+                    attempted=row["attempted"],
+                    reached=row["reached"],
+                )
+            for row in (
+                VisitRecord.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+                .order_by()
+                .values("visit__branch_id")
+                .annotate(**RECORD_FIGURES)
+            ):
+                target = rows.setdefault(
+                    row["visit__branch_id"],
+                    ActivityDayRollup(day=day, branch_id=row["visit__branch_id"]),
+                )
+                target.completed = row["completed"]
+                target.on_time = row["on_time"]
+                target.rated = row["rated"]
+                target.satisfaction_sum = row["satisfaction_sum"] or 0
+            ActivityDayRollup.objects.bulk_create(rows.values(), batch_size=1000)
+            written += len(rows)
+    return written
+
+
+def _activity_days_changed(since: dt.datetime | None) -> set[dt.date]:
+    """Days of the attempts started and of the records of the visits changed since ``since``
+    (everything when None)."""
+    tz = timezone.get_current_timezone()
+    attempts = ContactAttempt.objects.all()
+    records = VisitRecord.objects.all()
+    if since is not None:
+        attempts = attempts.filter(Q(started_at__gte=since) | Q(visit__updated_at__gte=since))
+        records = records.filter(Q(submitted_at__gte=since) | Q(visit__updated_at__gte=since))
+    days = set(
+        attempts.order_by()
+        .annotate(day=TruncDate("started_at", tzinfo=tz))
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    return days | set(
+        records.order_by()
+        .annotate(day=TruncDate("submitted_at", tzinfo=tz))
+        .values_list("day", flat=True)
+        .distinct()
+    )
+
+
 def rollups_refresh(*, now: dt.datetime | None = None) -> int:
     """Rebuilds the days of the visits changed since the watermark; moves the watermark."""
     now = now or timezone.now()
@@ -87,6 +182,9 @@ def rollups_refresh(*, now: dt.datetime | None = None) -> int:
             .distinct()
         )
         rollup_days_rebuild(days)
+        # Everything on the first run, and the first time after the activity roll-ups came.
+        whole = created or not ActivityDayRollup.objects.exists()
+        activity_days_rebuild(_activity_days_changed(None if whole else mark.at - OVERLAP))
         mark.at = now
         mark.save(update_fields=["at"])
     return len(days)
@@ -112,4 +210,7 @@ def rollups_reconcile(*, now: dt.datetime | None = None) -> int:
         .distinct()
     )
     rollup_days_rebuild(days)
+    activity_days_rebuild(
+        days | set(ActivityDayRollup.objects.values_list("day", flat=True).distinct())
+    )
     return len(days)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Avg, BooleanField, Count, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from accounts.models import Branch
 from accounts.permissions import (
     branch_ids_visible_to,
     branches_visible_to,
@@ -16,10 +17,17 @@ from accounts.permissions import (
 )
 from escalations.access import escalations_visible_to
 from escalations.selectors import escalation_stats
-from supervision.models import Complaint, ComplaintStatus, MonthlyAssessment, VisitDayRollup
+from supervision.models import (
+    ActivityDayRollup,
+    Complaint,
+    ComplaintStatus,
+    MonthlyAssessment,
+    VisitDayRollup,
+)
 from supervision.periods import day_bounds
+from supervision.rollups import ATTEMPT_FIGURES, RECORD_FIGURES
 from visits.access import records_visible_to, visits_visible_to
-from visits.models import OPEN_VISIT_STATUSES, AttemptOutcome, ContactAttempt, VisitStatus
+from visits.models import OPEN_VISIT_STATUSES, ContactAttempt, VisitStatus
 
 
 def complaints_visible_to(user) -> QuerySet[Complaint]:
@@ -57,13 +65,32 @@ def _visit_counts(now):
 
 def _rollup(grouped: list[dict], keys: tuple[str, ...]) -> list[dict]:
     """Sums the database's grouped counts over the other grouping columns, sorted by key."""
-    sums: dict[tuple, dict] = {}
+    sums: dict[tuple, list] = {}
     for row in grouped:
         key = tuple(row[k] for k in keys)
-        target = sums.setdefault(key, {**dict(zip(keys, key)), "due": 0, "done": 0, "overdue": 0})
-        for figure in ("due", "done", "overdue"):
-            target[figure] += row[figure]
-    return [sums[key] for key in sorted(sums)]
+        target = sums.get(key)
+        if target is None:
+            target = sums[key] = [0, 0, 0]
+        target[0] += row["due"]
+        target[1] += row["done"]
+        target[2] += row["overdue"]
+    return [
+        {**dict(zip(keys, key)), "due": due, "done": done, "overdue": overdue}
+        for key, (due, done, overdue) in sorted(sums.items())
+    ]
+
+
+def _with_branch_names(grouped: list[dict]) -> list[dict]:
+    """Branch code and name on grouped rows that carry ``branch_id`` (one query for the few
+    branches, instead of a join on every grouped row)."""
+    ids = {row["branch_id"] for row in grouped}
+    names = {
+        pk: (code, name)
+        for pk, code, name in Branch.objects.filter(pk__in=ids).values_list("pk", "code", "name")
+    }
+    for row in grouped:
+        row["branch__code"], row["branch__name"] = names[row.pop("branch_id")]
+    return grouped
 
 
 def _visit_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, list]:
@@ -81,7 +108,7 @@ def _visit_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, 
             branch__in=branch_ids_visible_to(user),
         ).order_by()
         sums = {"due": Sum("due"), "done": Sum("done"), "overdue": Sum("open")}
-        grouped += rollups.values("kind", "branch__code", "branch__name", "day").annotate(**sums)
+        grouped += rollups.values("kind", "branch_id", "day").annotate(**sums)
         agents += (
             {
                 "assigned_to__username": row.pop("agent__username"),
@@ -100,7 +127,7 @@ def _visit_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, 
         # total figures (a few hundred grouped rows, summed here); one more groups by agent.
         grouped += (
             visits.annotate(day=TruncDate("due_at", tzinfo=tz))
-            .values("kind", "branch__code", "branch__name", "day")
+            .values("kind", "branch_id", "day")
             .annotate(**counts)
         )
         agents += (
@@ -108,7 +135,63 @@ def _visit_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, 
             .values("assigned_to__username", "assigned_to__first_name")
             .annotate(**counts)
         )
-    return grouped, agents
+    return _with_branch_names(grouped), agents
+
+
+def _activity_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, list]:
+    """(day, figures) of the calls (visits attempted, reached) and of the records (completed,
+    on time, rated, satisfaction sum) in [since, until], by day: closed days from the activity
+    roll-ups, today and later from the attempts and records themselves."""
+    tz = timezone.get_current_timezone()
+    today = timezone.localtime(now).date()
+    attempts: dict[dt.date, dict] = {}
+    records: dict[dt.date, dict] = {}
+    if since < today:
+        for row in (
+            ActivityDayRollup.objects.filter(
+                day__gte=since,
+                day__lte=min(until, today - dt.timedelta(days=1)),
+                branch__in=branch_ids_visible_to(user),
+            )
+            .order_by()
+            .values("day")
+            .annotate(
+                attempted=Sum("attempted"),
+                reached=Sum("reached"),
+                completed=Sum("completed"),
+                on_time=Sum("on_time"),
+                rated=Sum("rated"),
+                satisfaction_sum=Sum("satisfaction_sum"),
+            )
+        ):
+            if row["attempted"]:
+                attempts[row["day"]] = row
+            if row["completed"]:
+                records[row["day"]] = row
+    if until >= today:
+        start, end = day_bounds(max(since, today), until)
+        for row in (
+            ContactAttempt.objects.filter(
+                visit__branch__in=branch_ids_visible_to(user),
+                started_at__gte=start,
+                started_at__lt=end,
+            )
+            .order_by()
+            .annotate(day=TruncDate("started_at", tzinfo=tz))
+            .values("day")
+            .annotate(**ATTEMPT_FIGURES)
+        ):
+            attempts[row["day"]] = row
+        for row in (
+            records_visible_to(user)
+            .filter(submitted_at__gte=start, submitted_at__lt=end)
+            .order_by()
+            .annotate(day=TruncDate("submitted_at", tzinfo=tz))
+            .values("day")
+            .annotate(**RECORD_FIGURES)
+        ):
+            records[row["day"]] = row
+    return sorted(attempts.items()), sorted(records.items())
 
 
 def _rate(part, whole):
@@ -118,7 +201,6 @@ def _rate(part, whole):
 def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | None = None) -> dict:
     """The supervisor's dashboard over visits due in [since, until] (dates inclusive)."""
     now = now or timezone.now()
-    tz = timezone.get_current_timezone()
     start, end = day_bounds(since, until)
     grouped, agents = _visit_figures(user=user, since=since, until=until, now=now)
     by_kind = _rollup(grouped, ("kind",))
@@ -131,40 +213,10 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
         key=lambda row: (-row["due"], row["assigned_to__username"]),
     )[:20]
 
-    attempts = (
-        ContactAttempt.objects.filter(
-            visit__branch__in=branches_visible_to(user).values("pk"),
-            started_at__gte=start,
-            started_at__lt=end,
-        )
-        .order_by()
-        .annotate(day=TruncDate("started_at", tzinfo=tz))
-        .values("day")
-        .annotate(
-            attempted=Count("visit", distinct=True),
-            reached=Count("visit", filter=Q(outcome=AttemptOutcome.REACHED), distinct=True),
-        )
-        .order_by("day")
-    )
-    records = records_visible_to(user).filter(submitted_at__gte=start, submitted_at__lt=end)
-    on_time = Q(visit__completed_at__isnull=False, visit__completed_at__lte=F("visit__due_at")) | Q(
-        visit__completed_at__isnull=True, submitted_at__lte=F("visit__due_at")
-    )
-    record_days = list(
-        records.order_by()
-        .annotate(day=TruncDate("submitted_at", tzinfo=tz))
-        .values("day")
-        .annotate(
-            completed=Count("pk"),
-            on_time=Count("pk", filter=on_time),
-            rated=Count("satisfaction"),
-            satisfaction=Avg("satisfaction"),
-        )
-        .order_by("day")
-    )
-    reach_by_day = {row["day"]: _rate(row["reached"], row["attempted"]) for row in attempts}
-    rate_days = sorted(set(reach_by_day) | {row["day"] for row in record_days})
-    on_time_by_day = {row["day"]: _rate(row["on_time"], row["completed"]) for row in record_days}
+    attempt_days, record_days = _activity_figures(user=user, since=since, until=until, now=now)
+    reach_by_day = {day: _rate(row["reached"], row["attempted"]) for day, row in attempt_days}
+    rate_days = sorted(set(reach_by_day) | {day for day, _row in record_days})
+    on_time_by_day = {day: _rate(row["on_time"], row["completed"]) for day, row in record_days}
 
     escalations = escalation_stats(
         since=start, until=end, queryset=escalations_visible_to(user).order_by()
@@ -211,8 +263,12 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
             for row in escalations
         ],
         "satisfaction": {
-            "labels": [row["day"].isoformat() for row in record_days if row["rated"]],
-            "average": [round(row["satisfaction"], 2) for row in record_days if row["rated"]],
+            "labels": [day.isoformat() for day, row in record_days if row["rated"]],
+            "average": [
+                round(row["satisfaction_sum"] / row["rated"], 2)
+                for _day, row in record_days
+                if row["rated"]
+            ],
         },
         "ranking_month": latest_month.isoformat() if latest_month else None,
         "ranking": ranking,

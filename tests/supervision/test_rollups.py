@@ -6,17 +6,17 @@ import random
 
 import pytest
 import time_machine
-from django.db.models import Count, Q
+from django.db.models import Avg, Count, F, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import staff_create
-from supervision.models import VisitDayRollup
+from supervision.models import ActivityDayRollup, VisitDayRollup
 from supervision.rollups import rollups_reconcile, rollups_refresh
 from supervision.selectors import dashboard_data
 from tests.factories import AccountFactory, BranchFactory, VisitFactory
-from visits.models import OPEN_VISIT_STATUSES, Visit
+from visits.models import OPEN_VISIT_STATUSES, ContactAttempt, Visit, VisitRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +165,94 @@ def test_the_dashboard_reads_closed_days_from_the_rollups_and_today_from_the_vis
         )
         live = dashboard_data(user=supervisor, since=today, until=today)
         assert live["totals"]["due"] == today_visits.count() > 0
+
+
+def _activity_direct(user, since, until) -> tuple[dict, dict, dict]:
+    """Reach, on-time and satisfaction by day, computed from the attempts and records."""
+    tz = timezone.get_current_timezone()
+    start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
+    end = timezone.make_aware(dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min))
+    reach, on_time, satisfaction = {}, {}, {}
+    for row in (
+        ContactAttempt.objects.filter(started_at__gte=start, started_at__lt=end)
+        .annotate(day=TruncDate("started_at", tzinfo=tz))
+        .values("day")
+        .annotate(
+            a=Count("visit", distinct=True),
+            r=Count("visit", filter=Q(outcome="reached"), distinct=True),
+        )
+    ):
+        reach[row["day"].isoformat()] = round(row["r"] / row["a"], 4)
+    for row in (
+        VisitRecord.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+        .annotate(day=TruncDate("submitted_at", tzinfo=tz))
+        .values("day")
+        .annotate(
+            n=Count("pk"),
+            t=Count(
+                "pk",
+                filter=Q(
+                    visit__completed_at__isnull=False, visit__completed_at__lte=F("visit__due_at")
+                )
+                | Q(visit__completed_at__isnull=True, submitted_at__lte=F("visit__due_at")),
+            ),
+            rated=Count("satisfaction"),
+            avg=Avg("satisfaction"),
+        )
+    ):
+        on_time[row["day"].isoformat()] = round(row["t"] / row["n"], 4)
+        if row["rated"]:
+            satisfaction[row["day"].isoformat()] = round(row["avg"], 2)
+    return reach, on_time, satisfaction
+
+
+def _random_calls(rnd: random.Random, agents, now, steps: int) -> None:
+    """Attempts on the open visits and records submitted for some of them (the visit left open:
+    the on-time test falls on the record's own time), over the last few days and today."""
+    for _ in range(steps):
+        visits = list(Visit.objects.open().order_by("pk"))
+        if not visits:
+            return
+        visit = rnd.choice(visits)
+        at = now - dt.timedelta(days=rnd.randint(0, 4), hours=rnd.randint(0, 20))
+        reached = rnd.random() < 0.5
+        ContactAttempt.objects.create(
+            visit=visit, channel="phone", agent=rnd.choice(agents), started_at=at,
+            outcome="reached" if reached else "no_answer",
+        )  # fmt: skip
+        if reached and not hasattr(visit, "record") and rnd.random() < 0.6:
+            VisitRecord.objects.create(
+                visit=visit, channel="phone", submitted_at=at, submitted_by=rnd.choice(agents),
+                reminder_anti_fraud=True, reminder_safe_operation=True,
+                satisfaction=rnd.choice([None, 1, 3, 5]),
+            )  # fmt: skip
+        visit.save()  # the services touch the visit (attempt count, status)
+
+
+def test_the_dashboards_reach_on_time_and_satisfaction_equal_the_attempts_and_records(world):
+    branches, agents, accounts = world
+    supervisor = staff_create(
+        username="act_super", password="x-Rollup-2026!", role=Role.SUPERVISOR,
+        full_name="督导", branches=branches,
+    )  # fmt: skip
+    rnd = random.Random(11)
+    for hours in (0, 1, 2):  # a first refresh builds the days, later ones follow the watermark
+        with time_machine.travel(NOW + dt.timedelta(hours=hours), tick=False):
+            _random_activity(rnd, agents, accounts, timezone.now(), 40)
+            _random_calls(rnd, agents, timezone.now(), 40)
+            rollups_refresh()
+            today = timezone.localdate()
+            since = today - dt.timedelta(days=6)
+            data = dashboard_data(user=supervisor, since=since, until=today)
+            reach, on_time, satisfaction = _activity_direct(supervisor, since, today)
+            assert len(reach) > 2 and satisfaction  # several days, some rated
+            rates = data["rates"]
+            assert dict(zip(rates["labels"], rates["reach"], strict=True)) == {
+                day: reach.get(day) for day in rates["labels"]
+            }
+            assert {d: v for d, v in zip(rates["labels"], rates["on_time"]) if v is not None} == (
+                on_time
+            )
+            got = data["satisfaction"]
+            assert dict(zip(got["labels"], got["average"], strict=True)) == satisfaction
+            assert ActivityDayRollup.objects.filter(day__lt=today).exists()
