@@ -189,3 +189,24 @@ def test_rotating_the_keys_re_encrypts_account_numbers_and_complaint_phones(bran
     settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key dropped: still readable
     assert Account.objects.by_number(CANARY_ACCOUNT).get().number == CANARY_ACCOUNT
     assert Complaint.objects.get(pk=complaint.pk).contact_phone == CANARY_COMPLAINT_PHONE
+
+
+@pytest.mark.spec("6.pii")
+def test_the_admin_refuses_a_second_account_with_the_same_number(client, administrator, branch):
+    first = AccountFactory(customer=CustomerFactory(branch=branch), number=CANARY_ACCOUNT)
+    second = AccountFactory(customer=first.customer)
+    administrator.is_superuser = True  # the administrators' group only views accounts
+    administrator.save(update_fields=["is_superuser"])
+    client.force_login(administrator)
+    body = {
+        "number": f" {CANARY_ACCOUNT}",  # the first account's number, as a blind index sees it
+        "customer": second.customer_id,
+        "account_type": "personal_savings",
+        "status": "active",
+        "opened_on": "2026-11-02",
+        "branch": branch.pk,
+    }
+    page = client.post(reverse("admin:accounts_account_change", args=[second.pk]), body)
+    assert page.status_code == 200
+    assert "number" in page.context["adminform"].form.errors
+    assert Account.objects.get(pk=second.pk).number == second.number
