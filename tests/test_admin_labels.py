@@ -66,3 +66,9 @@ def test_every_admin_label_is_a_translatable_chinese_string(where, label):
     assert isinstance(label, Promise), f"{where}: not through gettext_lazy: {label!r}"
     with translation.override("zh-hans"):
         assert CJK.search(str(label)), f"{where}: no Chinese source string: {label}"
+
+
+@pytest.mark.parametrize(("where", "label"), LABELS, ids=[where for where, _ in LABELS])
+def test_every_admin_label_reads_in_english(where, label):
+    with translation.override("en"):
+        assert not CJK.search(str(label)), f"{where}: no English translation: {label}"
