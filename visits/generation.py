@@ -166,36 +166,47 @@ def _periodic_sql(policy_rows: list[tuple], *, lo: int, hi: int, now, horizon) -
     up as unreachable, so that one is not regenerated every night), else from opening.
 
     Accounts that already have an open periodic visit are set aside first, by a merge of the
-    account keys with the partial unique index (the ``cand`` CTE is materialised so that this
-    happens before anything else): a run that finds nothing to do reads only those two
-    indexes."""
+    account keys with the partial unique index (the ``open_free`` CTE is materialised so that
+    this happens before anything else): a run that finds little to do looks up the customers
+    of the few accounts left only."""
     cte, params = _values_cte("p", _PERIODIC_COLUMNS, policy_rows)
     end = settings.CALLBACK["WORKDAY_END"]
     if _is_postgres():
         anchor = "COALESCE((lv.at AT TIME ZONE %(tz)s)::date, a.opened_on)"
         due_date = f"({anchor} + make_interval(months => p.months, days => p.days))::date"
         due_at = "(d.due_date + CAST(%(end)s AS TIME)) AT TIME ZONE %(tz)s"
+        # One index probe per account left by the anti-join (OFFSET 0 keeps the subquery from
+        # being flattened into a hash join that reads every customer for each chunk).
+        customer = (
+            "CROSS JOIN LATERAL (SELECT c.risk_level, c.do_not_contact FROM accounts_customer c "
+            "WHERE c.id = a.customer_id OFFSET 0) c"
+        )
     else:
         offset = int(datetime(2000, 1, 1, tzinfo=business_tz()).utcoffset().total_seconds() // 60)
         anchor = f"COALESCE(date(lv.at, '{offset:+d} minutes'), a.opened_on)"
         due_date = f"date({anchor}, '+' || p.months || ' months', '+' || p.days || ' days')"
         due_at = f"datetime(d.due_date, '{end.hour * 60 + end.minute - offset:+d} minutes')"
+        customer = "JOIN accounts_customer c ON c.id = a.customer_id"
     sql = f"""
         INSERT INTO visits_visit ({_VISIT_COLUMNS})
         WITH {cte},
-        cand AS MATERIALIZED (
-            SELECT a.id, a.branch_id, a.account_type, a.opened_on, c.risk_level,
+        open_free AS MATERIALIZED (
+            SELECT a.id, a.branch_id, a.customer_id, a.account_type, a.opened_on,
                    CASE WHEN a.status IN {_ABNORMAL_SQL} THEN 1 ELSE 0 END AS abnormal
             FROM accounts_account a
-            JOIN accounts_customer c ON c.id = a.customer_id
             WHERE a.id > %(lo)s AND a.id <= %(hi)s AND a.status <> 'closed'
-              AND NOT c.do_not_contact
               AND NOT EXISTS (
                   SELECT 1 FROM visits_visit v
                   WHERE v.account_id = a.id AND v.kind = 'periodic' AND v.status IN {_OPEN_SQL}
                     -- the chunk's bounds again, so the anti-join reads only this chunk's entries
                     AND v.account_id > %(lo)s AND v.account_id <= %(hi)s
               )
+        ),
+        cand AS MATERIALIZED (
+            SELECT a.id, a.branch_id, a.account_type, a.opened_on, c.risk_level, a.abnormal
+            FROM open_free a
+            {customer}
+            WHERE NOT c.do_not_contact
         ),
         lv AS (
             SELECT account_id, MAX(CASE WHEN status = 'completed' THEN completed_at ELSE updated_at END) AS at
