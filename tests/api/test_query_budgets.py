@@ -126,7 +126,7 @@ def test_one_event_has_a_fixed_query_budget(api, branch, django_assert_num_queri
 
 # 1 the service client of the key; 2 the accounts of the batch; 3 savepoint; 4 the event keys
 # claimed (one statement; a key already stored is read only when the claim skips it); 5 the
-# events inserted (one statement; on PostgreSQL their ids, then a COPY, which is not counted);
+# events inserted (one statement; on PostgreSQL two, their ids then a COPY: +1);
 # 6 the active event rules; 7 the events' accounts with their customer; 8 the active policies;
 # 9 the currency rates; 10 the transactions in each rule's window (one windowed query); 11-12
 # the calendar year and its days (the due time); 13 savepoint; 14 the open visits of the
