@@ -121,6 +121,9 @@ RETENTION_RULES: dict[str, Rule] = {
     "supervision.trainingattendance": Rule("forever", "staff record"),
     "supervision.monthlyassessment": Rule("forever", "staff record"),
     "supervision.visitdayrollup": Rule("forever", "counts derived from visits, no personal data"),
+    "supervision.activitydayrollup": Rule(
+        "forever", "counts derived from attempts and records, no personal data"
+    ),
     "supervision.rollupwatermark": Rule("forever", "job state"),
     "core.auditlogentry": Rule("audit_log", "RETENTION_AUDIT_LOG_MONTHS (>= 6); deleted"),
     "supervision.destructionlist": Rule("forever", "proof of the destruction procedure"),

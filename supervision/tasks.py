@@ -9,8 +9,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from core.tasks import RETRY_POLICY
-from supervision.audit_chain import audit_anchor_write
 from supervision.assessment import AssessmentFrozen, assessment_compute
+from supervision.audit_chain import audit_anchor_write
 from supervision.backup import backup_create
 from supervision.complaints import complaints_overdue_notify
 from supervision.periods import last_month
