@@ -63,17 +63,20 @@ def answers_for(name: str) -> tuple[CheckResult, ...]:
 
 def review_checks(review: AuditReview) -> list[tuple[str, str]]:
     """The finished checklist as (item, answer) labels."""
-    return [
-        (AuditReview._meta.get_field(name).verbose_name, CheckResult(getattr(review, name)).label)
-        for name in CHECKLIST
-    ]
+    checks = []
+    for name in CHECKLIST:
+        field = AuditReview._meta.get_field(name)
+        label = getattr(field, "verbose_name", name)
+        checks.append((str(label), str(CheckResult(getattr(review, name)).label)))
+    return checks
 
 
 def _checked(record, checklist: dict) -> dict[str, str]:
     """Every item's stored answer: each asked item must have one of its answers; the skipped
     escalation item is not applicable."""
     asked = checklist_items(record)
-    values, errors = {}, {}
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
     for name in CHECKLIST:
         if name not in asked:
             values[name] = CheckResult.NOT_APPLICABLE
@@ -81,7 +84,8 @@ def _checked(record, checklist: dict) -> dict[str, str]:
         value = checklist.get(name)
         if value not in answers_for(name):
             errors[name] = _("请选择一项。")
-        values[name] = value
+            continue
+        values[name] = str(value)
     if errors:
         raise ReviewRefused(errors)
     return values
