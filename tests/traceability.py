@@ -26,7 +26,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_SPEC = REPO_ROOT.parent / "shared" / "SPEC.md"
-RULEBOOK = REPO_ROOT.parent / "shared" / "seed" / "bank-callback-measures.zh.txt"
+# The bank's rulebook, kept in docs/ beside the specification (a copy of shared/seed/).
+RULEBOOK = REPO_ROOT / "docs" / "bank-callback-measures.zh.txt"
 NUMERALS = "一二三四五六七八九十"
 RULEBOOK_HEADING = re.compile(rf"^([{NUMERALS}]+)、(.*)$")
 SUB_CLAUSE = re.compile(r"(?<![\d.])(\d+)\.(?=\S)")
