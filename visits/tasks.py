@@ -10,7 +10,8 @@ from django.utils import timezone
 from core.tasks import RETRY_POLICY
 from visits.assignment import assign_visits
 from visits.event_store import event_store_maintain
-from visits.generation import account_ranges, generate_due_visits
+from visits.generation import generate_due_visits
+from visits.generation_sql import account_ranges
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from django.db import connections
 
 from accounts.models import Account
 from tests.factories import CustomerFactory
-from visits.generation import account_ranges, generate_due_visits
+from visits.generation import generate_due_visits
+from visits.generation_sql import account_ranges
 from visits.models import Visit
 from visits.tasks import generate_due_visits_range_task
 
