@@ -254,7 +254,9 @@ def test_a_refused_record_shows_a_summary_in_view_that_leads_to_each_field(
     page.click("#record-submit")
     summary = page.locator("#error-summary")
     summary.wait_for()
-    page.wait_for_function("window.scrollY > 300")  # the page opens at the summary, not the top
+    page.wait_for_function(
+        "() => window.scrollY > 300"
+    )  # the page opens at the summary, not the top
     box = summary.bounding_box()
     assert 0 <= box["y"] < page.viewport_size["height"]
     links = summary.locator("a")
@@ -264,7 +266,7 @@ def test_a_refused_record_shows_a_summary_in_view_that_leads_to_each_field(
     assert "电子邮箱" in page.locator("#field-r-email_new .errorlist").inner_text()
     links.nth(1).click()
     page.wait_for_function(
-        "document.activeElement && document.activeElement.name === 'r-email_new'"
+        "() => document.activeElement && document.activeElement.name === 'r-email_new'"
     )
     assert page.locator("input[name='r-mobile_new']").input_value() == "abc123"
     assert not VisitRecord.objects.filter(visit=visit).exists()

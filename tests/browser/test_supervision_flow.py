@@ -78,7 +78,7 @@ def test_sample_review_acknowledge_and_dashboard(pw_page, live_server, branch, a
     page.goto(
         f"{live_server.url}/supervision/?since={first.isoformat()}&until={dt.date.today().isoformat()}"
     )
-    page.wait_for_function("document.body.dataset.chartsReady === '8'")
+    page.wait_for_function("() => document.body.dataset.chartsReady === '8'")
     assert page.locator("canvas[data-chart]").count() == 8
     assert page.evaluate("typeof window.Chart") == "function"
     # Each canvas holds a Chart.js instance; the charts with data got the figures of the page.
