@@ -29,6 +29,7 @@ from accounts.permissions import (
 )
 from core.audit import audit
 from core.notifications import notify, send_mails
+from core.presentation import person_name
 from escalations.access import escalations_visible_to
 from escalations.actions import (
     ACTION_LABELS,
@@ -52,9 +53,7 @@ logger = logging.getLogger(__name__)
 
 
 def person(user) -> str:
-    if user is None:
-        return _("系统")
-    return user.get_full_name() or user.get_username()
+    return _("系统") if user is None else person_name(user)
 
 
 def format_when(moment: datetime | None) -> str:

@@ -31,6 +31,7 @@ from core.masking import mask_account_number, mask_name
 from escalations.access import escalations_visible_to
 from supervision.models import AuditReview, MonthlyAssessment
 from supervision.periods import day_bounds
+from supervision.reviews import CHECKLIST
 from visits.access import records_visible_to, visits_visible_to
 
 CHUNK = 2000
@@ -72,6 +73,19 @@ def _label(model_label: str, name: str) -> Callable[[object], str]:
 
 def _yes_no(value) -> str:
     return presentation.yes_no(value)
+
+
+def _checklist_columns() -> tuple[Column, ...]:
+    """One column per review checklist item, headed by the item's own label, showing its answer."""
+    return tuple(
+        Column(
+            AuditReview._meta.get_field(name).verbose_name,
+            name,
+            present=_label("supervision.AuditReview", name),
+            width=12,
+        )
+        for name in CHECKLIST
+    )
 
 
 def _person(prefix: str, header=None, width: int = 10) -> tuple[Column, Column]:
@@ -181,42 +195,7 @@ EXPORTS: dict[str, Export] = {
             Column(_("回访记录"), "item__record_id", width=10),
             *_person("item__agent"),
             *_person("reviewer", _("评审人")),
-            Column(
-                _("记录完整"),
-                "record_complete",
-                present=_label("supervision.AuditReview", "record_complete"),
-                width=10,
-            ),
-            Column(
-                _("表明身份"),
-                "identity_stated",
-                present=_label("supervision.AuditReview", "identity_stated"),
-                width=10,
-            ),
-            Column(
-                _("遵循话术"),
-                "script_followed",
-                present=_label("supervision.AuditReview", "script_followed"),
-                width=10,
-            ),
-            Column(
-                _("已作安全提示"),
-                "reminders_given",
-                present=_label("supervision.AuditReview", "reminders_given"),
-                width=12,
-            ),
-            Column(
-                _("问题及时处理"),
-                "handled_in_time",
-                present=_label("supervision.AuditReview", "handled_in_time"),
-                width=12,
-            ),
-            Column(
-                _("转办合理"),
-                "escalation_justified",
-                present=_label("supervision.AuditReview", "escalation_justified"),
-                width=10,
-            ),
+            *_checklist_columns(),
             Column(_("评分"), "score", width=8),
             Column(_("发现问题"), "findings", width=40),
             Column(_("完成时间"), "finished_at", width=DATETIME),
