@@ -57,6 +57,7 @@ from workspace.services import (
     visit_is_security_critical,
     visit_reached,
 )
+from workspace.worklist import worklist_rows
 
 PAGE_SIZE = 50
 # A call-back appointment joins the worklist this long before its time; until then it waits
@@ -122,16 +123,19 @@ def worklist(request):
     )
     query = request.GET.copy()
     query.pop("page", None)
+    near = now + timedelta(hours=2)
     return render(
         request,
         "visits/worklist.html",
         {
             "page": page,
+            "rows": worklist_rows(page, now=now, near=near),
             "appointments": appointments,
+            "appointment_rows": worklist_rows(appointments, now=now, near=near),
             "counts": counts,
             "filters": filters,
             "now": now,
-            "near": now + timedelta(hours=2),
+            "near": near,
             "query": query.urlencode(),
         },
     )
