@@ -9,9 +9,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Query
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from accounts.models import Branch
 from accounts.permissions import (
-    branch_ids_visible_to,
     branches_visible_to,
     staff_ids_visible_to,
 )
@@ -26,8 +24,7 @@ from supervision.models import (
 )
 from supervision.periods import day_bounds
 from supervision.rollups import ATTEMPT_FIGURES, RECORD_FIGURES
-from visits.access import records_visible_to, visits_visible_to
-from visits.models import OPEN_VISIT_STATUSES, ContactAttempt, VisitStatus
+from visits.models import OPEN_VISIT_STATUSES, ContactAttempt, Visit, VisitRecord, VisitStatus
 
 
 def complaints_visible_to(user) -> QuerySet[Complaint]:
@@ -80,20 +77,24 @@ def _rollup(grouped: list[dict], keys: tuple[str, ...]) -> list[dict]:
     ]
 
 
-def _with_branch_names(grouped: list[dict]) -> list[dict]:
-    """Branch code and name on grouped rows that carry ``branch_id`` (one query for the few
-    branches, instead of a join on every grouped row)."""
-    ids = {row["branch_id"] for row in grouped}
-    names = {
+def _visible_branches(user) -> dict[int, tuple[str, str]]:
+    """The user's branches, id -> (code, name), resolved once per page: every figure below
+    filters on these ids (instead of repeating the permission subquery in each statement), and
+    the grouped rows take their branch names from here."""
+    return {
         pk: (code, name)
-        for pk, code, name in Branch.objects.filter(pk__in=ids).values_list("pk", "code", "name")
+        for pk, code, name in branches_visible_to(user).values_list("pk", "code", "name")
     }
+
+
+def _with_branch_names(grouped: list[dict], branches: dict[int, tuple[str, str]]) -> list[dict]:
+    """Branch code and name on grouped rows that carry ``branch_id``."""
     for row in grouped:
-        row["branch__code"], row["branch__name"] = names[row.pop("branch_id")]
+        row["branch__code"], row["branch__name"] = branches[row.pop("branch_id")]
     return grouped
 
 
-def _visit_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, list]:
+def _visit_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now):
     """Visit counts grouped by (kind, branch, day) and by agent, for visits due in [since,
     until]: closed days (before today) from the daily roll-ups, today and later from the visits
     themselves. A closed day's open visits are all overdue."""
@@ -105,7 +106,7 @@ def _visit_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, 
         rollups = VisitDayRollup.objects.filter(
             day__gte=since,
             day__lte=min(until, today - dt.timedelta(days=1)),
-            branch__in=branch_ids_visible_to(user),
+            branch_id__in=branch_ids,
         ).order_by()
         sums = {"due": Sum("due"), "done": Sum("done"), "overdue": Sum("open")}
         grouped += rollups.values("kind", "branch_id", "day").annotate(**sums)
@@ -121,24 +122,32 @@ def _visit_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, 
         )
     if until >= today:
         start, end = day_bounds(max(since, today), until)
-        visits = visits_visible_to(user).filter(due_at__gte=start, due_at__lt=end).order_by()
-        counts = _visit_counts(now)
-        # One grouped scan by (kind, branch, day) feeds the per-kind, per-branch, per-day and
-        # total figures (a few hundred grouped rows, summed here); one more groups by agent.
-        grouped += (
-            visits.annotate(day=TruncDate("due_at", tzinfo=tz))
-            .values("kind", "branch_id", "day")
-            .annotate(**counts)
-        )
-        agents += (
-            visits.filter(assigned_to__isnull=False)
-            .values("assigned_to__username", "assigned_to__first_name")
-            .annotate(**counts)
-        )
-    return _with_branch_names(grouped), agents
+        # One grouped scan of the live days by (kind, branch, day, agent) feeds both the
+        # per-kind/branch/day figures and the per-agent ones (summed here).
+        for row in (
+            Visit.objects.filter(branch_id__in=branch_ids, due_at__gte=start, due_at__lt=end)
+            .order_by()
+            .annotate(day=TruncDate("due_at", tzinfo=tz))
+            .values("kind", "branch_id", "day", "assigned_to__username", "assigned_to__first_name")
+            .annotate(**_visit_counts(now))
+        ):
+            username = row.pop("assigned_to__username")
+            first_name = row.pop("assigned_to__first_name")
+            grouped.append(row)
+            if username is not None:
+                agents.append(
+                    {
+                        "assigned_to__username": username,
+                        "assigned_to__first_name": first_name,
+                        "due": row["due"],
+                        "done": row["done"],
+                        "overdue": row["overdue"],
+                    }
+                )
+    return grouped, agents
 
 
-def _activity_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[list, list]:
+def _activity_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now):
     """(day, figures) of the calls (visits attempted, reached) and of the records (completed,
     on time, rated, satisfaction sum) in [since, until], by day: closed days from the activity
     roll-ups, today and later from the attempts and records themselves."""
@@ -151,7 +160,7 @@ def _activity_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[lis
             ActivityDayRollup.objects.filter(
                 day__gte=since,
                 day__lte=min(until, today - dt.timedelta(days=1)),
-                branch__in=branch_ids_visible_to(user),
+                branch_id__in=branch_ids,
             )
             .order_by()
             .values("day")
@@ -172,9 +181,7 @@ def _activity_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[lis
         start, end = day_bounds(max(since, today), until)
         for row in (
             ContactAttempt.objects.filter(
-                visit__branch__in=branch_ids_visible_to(user),
-                started_at__gte=start,
-                started_at__lt=end,
+                visit__branch_id__in=branch_ids, started_at__gte=start, started_at__lt=end
             )
             .order_by()
             .annotate(day=TruncDate("started_at", tzinfo=tz))
@@ -183,8 +190,9 @@ def _activity_figures(*, user, since: dt.date, until: dt.date, now) -> tuple[lis
         ):
             attempts[row["day"]] = row
         for row in (
-            records_visible_to(user)
-            .filter(submitted_at__gte=start, submitted_at__lt=end)
+            VisitRecord.objects.filter(
+                visit__branch_id__in=branch_ids, submitted_at__gte=start, submitted_at__lt=end
+            )
             .order_by()
             .annotate(day=TruncDate("submitted_at", tzinfo=tz))
             .values("day")
@@ -202,7 +210,10 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     """The supervisor's dashboard over visits due in [since, until] (dates inclusive)."""
     now = now or timezone.now()
     start, end = day_bounds(since, until)
-    grouped, agents = _visit_figures(user=user, since=since, until=until, now=now)
+    branches = _visible_branches(user)
+    branch_ids = list(branches)
+    grouped, agents = _visit_figures(branch_ids=branch_ids, since=since, until=until, now=now)
+    grouped = _with_branch_names(grouped, branches)
     by_kind = _rollup(grouped, ("kind",))
     by_branch = _rollup(grouped, ("branch__code", "branch__name"))
     by_day = _rollup(grouped, ("day",))
@@ -213,7 +224,9 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
         key=lambda row: (-row["due"], row["assigned_to__username"]),
     )[:20]
 
-    attempt_days, record_days = _activity_figures(user=user, since=since, until=until, now=now)
+    attempt_days, record_days = _activity_figures(
+        branch_ids=branch_ids, since=since, until=until, now=now
+    )
     reach_by_day = {day: _rate(row["reached"], row["attempted"]) for day, row in attempt_days}
     rate_days = sorted(set(reach_by_day) | {day for day, _row in record_days})
     on_time_by_day = {day: _rate(row["on_time"], row["completed"]) for day, row in record_days}

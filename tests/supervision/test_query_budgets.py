@@ -9,6 +9,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from supervision.assessment import assessment_compute
 from supervision.complaints import complaint_register
@@ -21,9 +22,10 @@ from supervision.models import (
     TrainingCourse,
 )
 from supervision.reviews import review_submit
+from supervision.rollups import rollups_refresh
 from supervision.sampling import sample_draw
 from tests.budgets import AUDIT_ENTRY
-from visits.models import RecordAmendment
+from visits.models import ContactAttempt, RecordAmendment
 
 from .conftest import at, make_record
 
@@ -393,3 +395,41 @@ def test_the_destruction_list_page_has_a_fixed_query_budget(
 # +2: the user's and its groups' global permissions (whether it sees every branch; the
 # branch scope itself is a subquery of the rows' query).
 DESTRUCTION_LIST_QUERIES = 14
+
+
+def test_the_dashboard_has_a_fixed_query_budget(
+    client, supervisor, agent, branch, django_assert_num_queries
+):
+    """Closed days from the roll-ups, today live: the same statements with 2 or 40 records a
+    day (and as many visits and attempts)."""
+    url = reverse("supervision:dashboard")
+
+    def activity(count: int) -> None:
+        now = timezone.now()
+        for days in (0, 1, 3):
+            for record in _records_at(agent, branch, count, now - dt.timedelta(days=days)):
+                ContactAttempt.objects.create(
+                    visit=record.visit, channel="phone", agent=agent,
+                    started_at=record.submitted_at, outcome="reached",
+                )  # fmt: skip
+        rollups_refresh()
+
+    client.force_login(supervisor)
+    activity(2)
+    client.get(url)
+    first = _get(client, url, DASHBOARD_QUERIES, django_assert_num_queries)
+    activity(40)
+    second = _get(client, url, DASHBOARD_QUERIES, django_assert_num_queries)
+    assert first.context["data"]["totals"]["due"] < second.context["data"]["totals"]["due"]
+
+
+def _records_at(agent, branch, count: int, when: dt.datetime) -> list:
+    return [make_record(agent=agent, branch=branch, submitted_at=when) for _ in range(count)]
+
+
+# 1 session, 2 user, 3 staff profile; 4-5 the permissions; 6 the visible branches (once, every
+# figure filters on their ids); 7-8 the visit roll-ups (by kind, branch and day; by agent);
+# 9 today's visits in one grouped scan; 10 the activity roll-ups; 11-12 today's attempts and
+# records; 13 escalations; 14 the ranking month (no ranking yet); 15 the calendar warning;
+# 16 the unread notifications; 17-19 savepoint, session refresh, release.
+DASHBOARD_QUERIES = 19
