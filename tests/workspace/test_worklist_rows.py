@@ -7,6 +7,7 @@ import re
 
 import pytest
 import time_machine
+from django.db import connection
 from django.urls import reverse
 
 from tests.visits.workspace_helpers import CALL_TIME, open_visit
@@ -70,3 +71,36 @@ def test_an_appointment_row_shows_its_time_kind_customer_and_account(client, age
     assert 'data-label="预约时间">2026-12-02 12:05<' in cells
     assert 'data-label="类型">定期回访<' in cells
     assert visit.account.customer.name in cells and visit.account.masked_number in cells
+
+
+@time_machine.travel(CALL_TIME, tick=False)
+def test_the_pages_chosen_by_id_keep_the_worklist_order_across_pages(client, agent, branch):
+    visits = [
+        open_visit(
+            branch,
+            agent=agent,
+            priority=10 + n % 7,
+            due_at=CALL_TIME + dt.timedelta(hours=n % 5 - 2, minutes=n),
+        )  # fmt: skip
+        for n in range(60)
+    ]
+    expected = sorted(
+        visits, key=lambda v: (0 if v.due_at < CALL_TIME else 1, -v.priority, v.due_at, v.pk)
+    )
+    client.force_login(agent)
+    url = reverse("workspace:worklist")
+    first = client.get(url).context["page"]
+    second = client.get(url, {"page": 2}).context["page"]
+    assert [v.pk for v in first.object_list] == [v.pk for v in expected[:50]]
+    assert [v.pk for v in second.object_list] == [v.pk for v in expected[50:]]
+    assert (first.has_next(), second.has_next(), second.paginator.num_pages) == (True, False, 2)
+
+
+@pytest.mark.postgres
+def test_postgresql_has_the_worklists_covering_index():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'visit_agent_open_cover'")
+        (definition,) = cursor.fetchone()
+    assert "(assigned_to_id, status)" in definition
+    assert "INCLUDE (id, branch_id, kind, priority, due_at, callback_at)" in definition
+    assert "assigned_to_id IS NOT NULL" in definition and "'in_progress'" in definition
