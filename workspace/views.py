@@ -57,7 +57,7 @@ from workspace.services import (
     visit_is_security_critical,
     visit_reached,
 )
-from workspace.worklist import worklist_rows
+from workspace.worklist import appointment_rows, worklist_rows
 
 PAGE_SIZE = 50
 # A call-back appointment joins the worklist this long before its time; until then it waits
@@ -147,7 +147,7 @@ def worklist(request):
             "page": page,
             "rows": worklist_rows(page, now=now, near=near),
             "appointments": appointments,
-            "appointment_rows": worklist_rows(appointments, now=now, near=near),
+            "appointment_rows": appointment_rows(appointments),
             "counts": counts,
             "filters": filters,
             "now": now,
