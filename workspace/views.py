@@ -31,7 +31,7 @@ from accounts.pii import RevealLimitReached, reveal_count_hour, reveal_fields
 from core.masking import mask_address, mask_name
 from escalations.actions import EscalationError
 from escalations.models import EscalationStep
-from visits.access import visit_for_user, visits_visible_to
+from visits.access import visit_for_user
 from visits.models import OPEN_VISIT_STATUSES, AttemptOutcome, Script, Visit, VisitRecord
 from visits.placeholders import render_placeholders
 from workspace.channels import questionnaire as q
