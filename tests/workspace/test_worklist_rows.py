@@ -104,3 +104,22 @@ def test_postgresql_has_the_worklists_covering_index():
     assert "(assigned_to_id, status)" in definition
     assert "INCLUDE (id, branch_id, kind, priority, due_at, callback_at)" in definition
     assert "assigned_to_id IS NOT NULL" in definition and "'in_progress'" in definition
+
+
+@time_machine.travel(CALL_TIME, tick=False)
+def test_every_value_of_a_row_is_escaped(client, agent, branch):
+    listed = open_visit(branch, agent=agent)
+    booked = open_visit(
+        branch, agent=agent, status="in_progress", callback_at=CALL_TIME + dt.timedelta(days=1)
+    )
+    for visit in (listed, booked):
+        customer = visit.account.customer
+        customer.name = '<b>"王&李"</b> {pk}'
+        customer.save()
+    branch.name = "<i>网点</i>"
+    branch.save()
+    client.force_login(agent)
+    html = client.get(reverse("workspace:worklist")).content.decode()
+    assert "<b>" not in html and "<i>" not in html
+    assert html.count("&lt;b&gt;&quot;王&amp;李&quot;&lt;/b&gt; {pk}") == 2
+    assert 'data-label="网点">&lt;i&gt;网点&lt;/i&gt;<' in _row(html, listed.pk)
