@@ -530,6 +530,26 @@ class ActivityDayRollup(models.Model):
         indexes = [models.Index(fields=["day", "branch"], name="activity_day_branch")]
 
 
+class ActivityVisitDay(models.Model):
+    """One visit's calls and record on the current day, as summed into that day's
+    ``ActivityDayRollup`` rows by the last refresh: kept for that one day only (replaced whole at
+    every refresh), so the dashboard reads today from the roll-up and corrects it for the few
+    visits changed since (their figures now minus these). No foreign keys: a snapshot."""
+
+    day = models.DateField()
+    visit_id = models.BigIntegerField()
+    branch_id = models.BigIntegerField()
+    attempted = models.PositiveSmallIntegerField(default=0)
+    reached = models.PositiveSmallIntegerField(default=0)
+    completed = models.PositiveSmallIntegerField(default=0)
+    on_time = models.PositiveSmallIntegerField(default=0)
+    rated = models.PositiveSmallIntegerField(default=0)
+    satisfaction_sum = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["visit_id"], name="activity_visit_day_visit")]
+
+
 class RollupWatermark(models.Model):
     """Up to when the visits' changes are in the roll-ups (``updated_at``)."""
 

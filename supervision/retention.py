@@ -124,6 +124,11 @@ RETENTION_RULES: dict[str, Rule] = {
     "supervision.activitydayrollup": Rule(
         "forever", "counts derived from attempts and records, no personal data"
     ),
+    "supervision.activityvisitday": Rule(
+        "own_job",
+        "per-visit figures of the current day only, replaced whole by every roll-up refresh "
+        "(supervision.rollups)",
+    ),
     "supervision.rollupwatermark": Rule("forever", "job state"),
     "core.auditlogentry": Rule("audit_log", "RETENTION_AUDIT_LOG_MONTHS (>= 6); deleted"),
     "supervision.destructionlist": Rule("forever", "proof of the destruction procedure"),

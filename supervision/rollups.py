@@ -13,6 +13,12 @@ of visits due, completed and still open. A day's rows are always rebuilt whole f
 records (submitted, on time, rated, satisfaction) of that day, rebuilt whole per day in the
 same way: the refresh takes the days of the attempts started and of the records of the visits
 changed since the watermark, the reconciliation every day of its range.
+
+Today's activity rows are built from per-visit figures (``ActivityVisitDay``: each visit's
+attempted, reached, record figures today), kept beside them. The dashboard then reads today
+from the roll-up too and corrects it exactly for the visits changed since that build (their
+figures now minus their stored ones, ``activity_today_delta``): the few visits touched in the
+last minutes instead of every call and record of the day.
 """
 
 from __future__ import annotations
@@ -26,7 +32,12 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from supervision.models import ActivityDayRollup, RollupWatermark, VisitDayRollup
+from supervision.models import (
+    ActivityDayRollup,
+    ActivityVisitDay,
+    RollupWatermark,
+    VisitDayRollup,
+)
 from supervision.periods import day_bounds
 from visits.models import (
     OPEN_VISIT_STATUSES,
@@ -38,6 +49,8 @@ from visits.models import (
 )
 
 WATERMARK = "visit_day_rollup"
+# When today's activity roll-up and its per-visit figures were last built.
+TODAY_MARK = "activity_today"
 OVERLAP = dt.timedelta(minutes=10)
 
 
@@ -140,6 +153,115 @@ def activity_days_rebuild(days: Iterable[dt.date]) -> int:
     return written
 
 
+FIGURES = ("attempted", "reached", "completed", "on_time", "rated", "satisfaction_sum")
+
+
+def activity_per_visit(
+    start: dt.datetime, end: dt.datetime, visit_ids: Iterable[int] | None = None
+) -> dict[int, list[int]]:
+    """visit id -> [branch id, *FIGURES] of its attempts started and its record submitted in
+    [start, end) (of ``visit_ids`` only, when given)."""
+    attempts = ContactAttempt.objects.filter(started_at__gte=start, started_at__lt=end)
+    records = VisitRecord.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+    if visit_ids is not None:
+        attempts = attempts.filter(visit_id__in=visit_ids)
+        records = records.filter(visit_id__in=visit_ids)
+    rows: dict[int, list[int]] = {}
+    for visit_id, branch_id, reached in (
+        attempts.order_by()
+        .values("visit_id", "visit__branch_id")
+        .annotate(reached=Count("pk", filter=Q(outcome=AttemptOutcome.REACHED)))
+        .values_list("visit_id", "visit__branch_id", "reached")
+    ):
+        rows[visit_id] = [branch_id, 1, 1 if reached else 0, 0, 0, 0, 0]
+    for row in (
+        records.order_by()
+        .values("visit_id", "visit__branch_id")
+        .annotate(**RECORD_FIGURES)
+        .values_list("visit_id", "visit__branch_id", *RECORD_FIGURES)
+    ):
+        target = rows.setdefault(row[0], [row[1], 0, 0, 0, 0, 0, 0])
+        target[3:] = [value or 0 for value in row[2:]]
+    return rows
+
+
+def activity_today_rebuild(*, now: dt.datetime) -> int:
+    """Today's activity roll-up rows and the per-visit figures they sum, built together from one
+    read of today's attempts and records; marks when. Returns the rows written."""
+    today = timezone.localtime(now).date()
+    start, end = day_bounds(today, today)
+    per_visit = activity_per_visit(start, end)
+    branches: dict[int, list[int]] = {}
+    for branch_id, *figures in per_visit.values():
+        sums = branches.setdefault(branch_id, [0] * len(FIGURES))
+        for n, value in enumerate(figures):
+            sums[n] += value
+    with transaction.atomic():
+        ActivityVisitDay.objects.all().delete()
+        ActivityVisitDay.objects.bulk_create(
+            (
+                ActivityVisitDay(
+                    day=today, visit_id=visit_id, branch_id=branch_id, **dict(zip(FIGURES, rest))
+                )
+                for visit_id, (branch_id, *rest) in per_visit.items()
+            ),
+            batch_size=2000,
+        )
+        ActivityDayRollup.objects.filter(day=today).delete()
+        ActivityDayRollup.objects.bulk_create(
+            ActivityDayRollup(day=today, branch_id=branch_id, **dict(zip(FIGURES, sums)))
+            for branch_id, sums in branches.items()
+        )
+        RollupWatermark.objects.update_or_create(name=TODAY_MARK, defaults={"at": now})
+    return len(branches)
+
+
+def activity_today_delta(*, branch_ids: Iterable[int], now: dt.datetime) -> list[int] | None:
+    """What to add to today's activity roll-up (summed over ``branch_ids``), per FIGURES, to
+    make it exact now: for every visit whose calls or record may have changed since the last
+    build, its figures now minus those the build counted. None when today has not been built
+    yet (read live then).
+
+    The visits that may have changed: those saved since the build minus ``OVERLAP`` (the
+    services save the visit with every attempt and record), and those with an attempt started
+    or a record submitted between then and now (one written without saving its visit: rows are
+    stamped when written). As for the refresh, a transaction is assumed to commit within
+    ``OVERLAP`` of its changes."""
+    today = timezone.localtime(now).date()
+    built = RollupWatermark.objects.filter(name=TODAY_MARK).values_list("at", flat=True).first()
+    if built is None or timezone.localtime(built).date() != today:
+        return None
+    since = built - OVERLAP
+    changed = list(
+        Visit.objects.filter(updated_at__gte=since)
+        .order_by()
+        .values_list("pk", flat=True)
+        .union(
+            ContactAttempt.objects.filter(started_at__gte=since, started_at__lte=now)
+            .order_by()
+            .values_list("visit_id"),
+            VisitRecord.objects.filter(submitted_at__gte=since, submitted_at__lte=now)
+            .order_by()
+            .values_list("visit_id"),
+        )
+    )
+    delta = [0] * len(FIGURES)
+    if not changed:
+        return delta
+    scope = set(branch_ids)
+    start, end = day_bounds(today, today)
+    for branch_id, *figures in activity_per_visit(start, end, changed).values():
+        if branch_id in scope:
+            for n, value in enumerate(figures):
+                delta[n] += value
+    for row in ActivityVisitDay.objects.filter(
+        day=today, visit_id__in=changed, branch_id__in=scope
+    ).values_list(*FIGURES):
+        for n, value in enumerate(row):
+            delta[n] -= value
+    return delta
+
+
 def _activity_days_changed(since: dt.datetime | None) -> set[dt.date]:
     """Days of the attempts started and of the records of the visits changed since ``since``
     (everything when None)."""
@@ -184,7 +306,11 @@ def rollups_refresh(*, now: dt.datetime | None = None) -> int:
         rollup_days_rebuild(days)
         # Everything on the first run, and the first time after the activity roll-ups came.
         whole = created or not ActivityDayRollup.objects.exists()
-        activity_days_rebuild(_activity_days_changed(None if whole else mark.at - OVERLAP))
+        today = timezone.localtime(now).date()
+        activity_days_rebuild(
+            _activity_days_changed(None if whole else mark.at - OVERLAP) - {today}
+        )
+        activity_today_rebuild(now=now)
         mark.at = now
         mark.save(update_fields=["at"])
     return len(days)
@@ -211,6 +337,7 @@ def rollups_reconcile(*, now: dt.datetime | None = None) -> int:
     )
     rollup_days_rebuild(days)
     activity_days_rebuild(
-        days | set(ActivityDayRollup.objects.values_list("day", flat=True).distinct())
+        (days | set(ActivityDayRollup.objects.values_list("day", flat=True).distinct())) - {today}
     )
+    activity_today_rebuild(now=now)
     return len(days)

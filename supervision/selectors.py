@@ -23,7 +23,7 @@ from supervision.models import (
     VisitDayRollup,
 )
 from supervision.periods import day_bounds
-from supervision.rollups import ATTEMPT_FIGURES, RECORD_FIGURES
+from supervision.rollups import ATTEMPT_FIGURES, FIGURES, RECORD_FIGURES, activity_today_delta
 from visits.models import OPEN_VISIT_STATUSES, ContactAttempt, Visit, VisitRecord, VisitStatus
 
 
@@ -60,20 +60,21 @@ def _visit_counts(now):
     }
 
 
-def _rollup(grouped: list[dict], keys: tuple[str, ...]) -> list[dict]:
-    """Sums the database's grouped counts over the other grouping columns, sorted by key."""
-    sums: dict[tuple, list] = {}
-    for row in grouped:
-        key = tuple(row[k] for k in keys)
-        target = sums.get(key)
-        if target is None:
-            target = sums[key] = [0, 0, 0]
-        target[0] += row["due"]
-        target[1] += row["done"]
-        target[2] += row["overdue"]
+def _add(table: dict[tuple, list[int]], key: tuple, due: int, done: int, overdue: int) -> None:
+    counts = table.get(key)
+    if counts is None:
+        table[key] = [due, done, overdue]
+    else:
+        counts[0] += due
+        counts[1] += done
+        counts[2] += overdue
+
+
+def _listed(table: dict[tuple, list[int]], keys: tuple[str, ...]) -> list[dict]:
+    """The summed counts as rows named by ``keys``, sorted by key."""
     return [
         {**dict(zip(keys, key)), "due": due, "done": done, "overdue": overdue}
-        for key, (due, done, overdue) in sorted(sums.items())
+        for key, (due, done, overdue) in sorted(table.items())
     ]
 
 
@@ -87,21 +88,18 @@ def _visible_branches(user) -> dict[int, tuple[str, str]]:
     }
 
 
-def _with_branch_names(grouped: list[dict], branches: dict[int, tuple[str, str]]) -> list[dict]:
-    """Branch code and name on grouped rows that carry ``branch_id``."""
-    for row in grouped:
-        row["branch__code"], row["branch__name"] = branches[row.pop("branch_id")]
-    return grouped
+COUNTS = ("due", "done", "overdue")
 
 
 def _visit_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now):
-    """Visit counts grouped by (kind, branch, day) and by agent, for visits due in [since,
-    until]: closed days (before today) from the daily roll-ups, today and later from the visits
-    themselves. A closed day's open visits are all overdue."""
+    """Visit counts for visits due in [since, until], as tuples: (kind, branch id, day, due,
+    done, overdue) and (agent's username, first name, due, done, overdue), the database's
+    grouped rows (summed by the caller): closed days (before today) from the daily roll-ups,
+    today and later from the visits themselves. A closed day's open visits are all overdue."""
     tz = timezone.get_current_timezone()
     today = timezone.localtime(now).date()
-    grouped: list[dict] = []
-    agents: list[dict] = []
+    grouped: list[tuple] = []
+    agents: list[tuple] = []
     if since < today:
         rollups = VisitDayRollup.objects.filter(
             day__gte=since,
@@ -109,76 +107,76 @@ def _visit_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now
             branch_id__in=branch_ids,
         ).order_by()
         sums = {"due": Sum("due"), "done": Sum("done"), "overdue": Sum("open")}
-        grouped += rollups.values("kind", "branch_id", "day").annotate(**sums)
+        grouped += (
+            rollups.values("kind", "branch_id", "day")
+            .annotate(**sums)
+            .values_list("kind", "branch_id", "day", *COUNTS)
+        )
         agents += (
-            {
-                "assigned_to__username": row.pop("agent__username"),
-                "assigned_to__first_name": row.pop("agent__first_name"),
-                **row,
-            }
-            for row in rollups.filter(agent__isnull=False)
+            rollups.filter(agent__isnull=False)
             .values("agent__username", "agent__first_name")
             .annotate(**sums)
+            .values_list("agent__username", "agent__first_name", *COUNTS)
         )
     if until >= today:
         start, end = day_bounds(max(since, today), until)
         # One grouped scan of the live days by (kind, branch, day, agent) feeds both the
-        # per-kind/branch/day figures and the per-agent ones (summed here).
-        for row in (
+        # per-kind/branch/day figures and the per-agent ones.
+        for kind, branch_id, day, username, first_name, *counts in (
             Visit.objects.filter(branch_id__in=branch_ids, due_at__gte=start, due_at__lt=end)
             .order_by()
             .annotate(day=TruncDate("due_at", tzinfo=tz))
             .values("kind", "branch_id", "day", "assigned_to__username", "assigned_to__first_name")
             .annotate(**_visit_counts(now))
+            .values_list(
+                "kind",
+                "branch_id",
+                "day",
+                "assigned_to__username",
+                "assigned_to__first_name",
+                *COUNTS,
+            )
         ):
-            username = row.pop("assigned_to__username")
-            first_name = row.pop("assigned_to__first_name")
-            grouped.append(row)
+            grouped.append((kind, branch_id, day, *counts))
             if username is not None:
-                agents.append(
-                    {
-                        "assigned_to__username": username,
-                        "assigned_to__first_name": first_name,
-                        "due": row["due"],
-                        "done": row["done"],
-                        "overdue": row["overdue"],
-                    }
-                )
+                agents.append((username, first_name, *counts))
     return grouped, agents
 
 
 def _activity_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now):
     """(day, figures) of the calls (visits attempted, reached) and of the records (completed,
     on time, rated, satisfaction sum) in [since, until], by day: closed days from the activity
-    roll-ups, today and later from the attempts and records themselves."""
+    roll-ups, today from its roll-up corrected for the visits changed since it was built
+    (``activity_today_delta``; live when it was not built today), later days live."""
     tz = timezone.get_current_timezone()
     today = timezone.localtime(now).date()
     attempts: dict[dt.date, dict] = {}
     records: dict[dt.date, dict] = {}
-    if since < today:
-        for row in (
-            ActivityDayRollup.objects.filter(
-                day__gte=since,
-                day__lte=min(until, today - dt.timedelta(days=1)),
-                branch_id__in=branch_ids,
+    delta = None
+    if since <= today <= until:
+        delta = activity_today_delta(branch_ids=branch_ids, now=now)
+    last_rolled = today if delta is not None else today - dt.timedelta(days=1)
+    if since <= last_rolled:
+        rolled = {
+            row["day"]: row
+            for row in ActivityDayRollup.objects.filter(
+                day__gte=since, day__lte=min(until, last_rolled), branch_id__in=branch_ids
             )
             .order_by()
             .values("day")
-            .annotate(
-                attempted=Sum("attempted"),
-                reached=Sum("reached"),
-                completed=Sum("completed"),
-                on_time=Sum("on_time"),
-                rated=Sum("rated"),
-                satisfaction_sum=Sum("satisfaction_sum"),
-            )
-        ):
+            .annotate(**{name: Sum(name) for name in FIGURES})
+        }
+        if delta is not None:
+            row = rolled.setdefault(today, {"day": today, **dict.fromkeys(FIGURES, 0)})
+            for name, value in zip(FIGURES, delta, strict=True):
+                row[name] = (row[name] or 0) + value
+        for day, row in rolled.items():
             if row["attempted"]:
-                attempts[row["day"]] = row
+                attempts[day] = row
             if row["completed"]:
-                records[row["day"]] = row
-    if until >= today:
-        start, end = day_bounds(max(since, today), until)
+                records[day] = row
+    if until > last_rolled:
+        start, end = day_bounds(max(since, last_rolled + dt.timedelta(days=1)), until)
         for row in (
             ContactAttempt.objects.filter(
                 visit__branch_id__in=branch_ids, started_at__gte=start, started_at__lt=end
@@ -213,14 +211,27 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     branches = _visible_branches(user)
     branch_ids = list(branches)
     grouped, agents = _visit_figures(branch_ids=branch_ids, since=since, until=until, now=now)
-    grouped = _with_branch_names(grouped, branches)
-    by_kind = _rollup(grouped, ("kind",))
-    by_branch = _rollup(grouped, ("branch__code", "branch__name"))
-    by_day = _rollup(grouped, ("day",))
-    totals = _rollup(grouped, ())
-    totals = totals[0] if totals else {"due": 0, "done": 0, "overdue": 0}
+    # One pass sums the grouped rows by kind, by branch (code, name), by day and in total.
+    kinds: dict[tuple, list[int]] = {}
+    by_branches: dict[tuple, list[int]] = {}
+    days: dict[tuple, list[int]] = {}
+    total = [0, 0, 0]
+    for kind, branch_id, day, due, done, overdue in grouped:
+        _add(kinds, (kind,), due, done, overdue)
+        _add(by_branches, branches[branch_id], due, done, overdue)
+        _add(days, (day,), due, done, overdue)
+        total[0] += due
+        total[1] += done
+        total[2] += overdue
+    by_kind = _listed(kinds, ("kind",))
+    by_branch = _listed(by_branches, ("branch__code", "branch__name"))
+    by_day = _listed(days, ("day",))
+    totals = dict(zip(COUNTS, total, strict=True))
+    people: dict[tuple, list[int]] = {}
+    for username, first_name, due, done, overdue in agents:
+        _add(people, (username, first_name), due, done, overdue)
     by_agent = sorted(
-        _rollup(agents, ("assigned_to__username", "assigned_to__first_name")),
+        _listed(people, ("assigned_to__username", "assigned_to__first_name")),
         key=lambda row: (-row["due"], row["assigned_to__username"]),
     )[:20]
 

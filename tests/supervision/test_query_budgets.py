@@ -429,7 +429,9 @@ def _records_at(agent, branch, count: int, when: dt.datetime) -> list:
 
 # 1 session, 2 user, 3 staff profile; 4-5 the permissions; 6 the visible branches (once, every
 # figure filters on their ids); 7-8 the visit roll-ups (by kind, branch and day; by agent);
-# 9 today's visits in one grouped scan; 10 the activity roll-ups; 11-12 today's attempts and
-# records; 13 escalations; 14 the ranking month (no ranking yet); 15 the calendar warning;
-# 16 the unread notifications; 17-19 savepoint, session refresh, release.
-DASHBOARD_QUERIES = 19
+# 9 today's visits in one grouped scan; 10 when today's activity roll-up was built; 11 the
+# visits changed since; 12-14 their attempts and records now, and as the roll-up counted them
+# (none of the three when nothing changed); 15 the activity roll-ups; 16 escalations; 17 the
+# ranking month (no ranking yet); 18 the calendar warning; 19 the unread notifications;
+# 20-22 savepoint, session refresh, release.
+DASHBOARD_QUERIES = 22

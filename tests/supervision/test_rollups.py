@@ -6,7 +6,7 @@ import random
 
 import pytest
 import time_machine
-from django.db.models import Avg, Count, F, Q
+from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -229,6 +229,89 @@ def _random_calls(rnd: random.Random, agents, now, steps: int) -> None:
         visit.save()  # the services touch the visit (attempt count, status)
 
 
+def _calls_today(rnd: random.Random, agents, now, steps: int) -> None:
+    """Attempts and records of the last few hours (all today), some visits completed (those
+    with no record or today's): what changes today's activity figures between two refreshes
+    and no closed day's."""
+    today = timezone.localdate()
+    for _ in range(steps):
+        visits = list(Visit.objects.open().order_by("pk"))
+        if not visits:
+            return
+        visit = rnd.choice(visits)
+        at = now - dt.timedelta(minutes=rnd.randint(0, 300))
+        reached = rnd.random() < 0.5
+        ContactAttempt.objects.create(
+            visit=visit, channel="phone", agent=rnd.choice(agents), started_at=at,
+            outcome="reached" if reached else "no_answer",
+        )  # fmt: skip
+        record = getattr(visit, "record", None)
+        if reached and record is None and rnd.random() < 0.6:
+            record = VisitRecord.objects.create(
+                visit=visit, channel="phone", submitted_at=at, submitted_by=rnd.choice(agents),
+                reminder_anti_fraud=True, reminder_safe_operation=True,
+                satisfaction=rnd.choice([None, 2, 4]),
+            )  # fmt: skip
+        if rnd.random() < 0.3 and (
+            record is None or timezone.localtime(record.submitted_at).date() == today
+        ):
+            visit.status, visit.completed_at = "completed", now  # on time or late
+        visit.save()
+
+
+def _activity_recount() -> dict:
+    """(day, branch) -> the activity roll-up's figures, recounted from attempts and records."""
+    tz = timezone.get_current_timezone()
+    figures: dict = {}
+    for row in (
+        ContactAttempt.objects.annotate(day=TruncDate("started_at", tzinfo=tz))
+        .values("day", "visit__branch_id")
+        .annotate(
+            a=Count("visit", distinct=True),
+            r=Count("visit", filter=Q(outcome="reached"), distinct=True),
+        )
+    ):
+        figures[(row["day"], row["visit__branch_id"])] = [row["a"], row["r"], 0, 0, 0, 0]
+    on_time = Q(visit__completed_at__isnull=False, visit__completed_at__lte=F("visit__due_at")) | Q(
+        visit__completed_at__isnull=True, submitted_at__lte=F("visit__due_at")
+    )
+    for row in (
+        VisitRecord.objects.annotate(day=TruncDate("submitted_at", tzinfo=tz))
+        .values("day", "visit__branch_id")
+        .annotate(
+            n=Count("pk"),
+            t=Count("pk", filter=on_time),
+            rated=Count("satisfaction"),
+            total=Sum("satisfaction"),
+        )  # fmt: skip
+    ):
+        target = figures.setdefault((row["day"], row["visit__branch_id"]), [0, 0, 0, 0, 0, 0])
+        target[2:] = [row["n"], row["t"], row["rated"], row["total"] or 0]
+    return figures
+
+
+def _activity_rollups() -> dict:
+    return {
+        (r.day, r.branch_id): [
+            r.attempted, r.reached, r.completed, r.on_time, r.rated, r.satisfaction_sum
+        ]
+        for r in ActivityDayRollup.objects.all()
+    }  # fmt: skip
+
+
+def _assert_dashboard_rates_equal_direct(supervisor, since, today) -> None:
+    data = dashboard_data(user=supervisor, since=since, until=today)
+    reach, on_time, satisfaction = _activity_direct(supervisor, since, today)
+    rates = data["rates"]
+    assert dict(zip(rates["labels"], rates["reach"], strict=True)) == {
+        day: reach.get(day) for day in rates["labels"]
+    }
+    assert set(reach) <= set(rates["labels"])
+    assert {d: v for d, v in zip(rates["labels"], rates["on_time"]) if v is not None} == on_time
+    got = data["satisfaction"]
+    assert dict(zip(got["labels"], got["average"], strict=True)) == satisfaction
+
+
 def test_the_dashboards_reach_on_time_and_satisfaction_equal_the_attempts_and_records(world):
     branches, agents, accounts = world
     supervisor = staff_create(
@@ -256,3 +339,48 @@ def test_the_dashboards_reach_on_time_and_satisfaction_equal_the_attempts_and_re
             got = data["satisfaction"]
             assert dict(zip(got["labels"], got["average"], strict=True)) == satisfaction
             assert ActivityDayRollup.objects.filter(day__lt=today).exists()
+            assert _activity_rollups() == _activity_recount()  # today's rows included
+            # Between two refreshes: today's calls and records change; the dashboard reads
+            # today's roll-up and corrects it for the visits changed since it was built.
+            for minutes in (1, 7, 30):
+                with time_machine.travel(
+                    NOW + dt.timedelta(hours=hours, minutes=minutes), tick=False
+                ):
+                    _calls_today(rnd, agents, timezone.now(), 15)
+                    _assert_dashboard_rates_equal_direct(supervisor, since, today)
+                    assert dashboard_data(user=supervisor, since=today, until=today)["rates"][
+                        "reach"
+                    ]
+
+
+def test_today_is_read_from_its_rollup_plus_the_visits_changed_since(world):
+    branches, agents, accounts = world
+    supervisor = staff_create(
+        username="today_super", password="x-Rollup-2026!", role=Role.SUPERVISOR,
+        full_name="督导", branches=branches,
+    )  # fmt: skip
+    rnd = random.Random(5)
+    with time_machine.travel(NOW, tick=False):
+        _random_activity(rnd, agents, accounts, timezone.now(), 40)
+        _calls_today(rnd, agents, timezone.now(), 30)
+    with time_machine.travel(NOW + dt.timedelta(minutes=30), tick=False):
+        rollups_refresh()
+        today = timezone.localdate()
+        rows = ActivityDayRollup.objects.filter(day=today)
+        assert rows.exists()
+        # Today's figure is the roll-up's (a tampered row shows: nothing was read live) ...
+        rows.update(attempted=F("attempted") + 1000, reached=F("reached") + 1000)
+        data = dashboard_data(user=supervisor, since=today, until=today)
+        reach, _on_time, _satisfaction = _activity_direct(supervisor, today, today)
+        assert data["rates"]["reach"] != [reach[today.isoformat()]]
+        rollups_refresh()
+    with time_machine.travel(NOW + dt.timedelta(hours=2), tick=False):
+        # ... plus the visits changed since it was built, their figures now minus then.
+        _calls_today(rnd, agents, timezone.now(), 10)
+        _assert_dashboard_rates_equal_direct(supervisor, today, today)
+    with time_machine.travel(NOW + dt.timedelta(days=1, hours=1), tick=False):
+        # Not built yet on the new day: today is read live.
+        tomorrow = timezone.localdate()
+        _calls_today(rnd, agents, timezone.now(), 10)
+        _assert_dashboard_rates_equal_direct(supervisor, tomorrow, tomorrow)
+        assert dashboard_data(user=supervisor, since=tomorrow, until=tomorrow)["rates"]["reach"]
