@@ -9,7 +9,8 @@ reused by later runs. Everything is measured in this process with Django's test 
 figures are server time (no network), and compared with the health endpoint measured in the
 same run:
 
-- dashboard (30 days, every branch) / health: median ratio;
+- dashboard (30 days, every branch) / health: median ratio; and its floor, the same page over a
+  period with no visit (printed, not in the RESULT line);
 - CSV export of 100,000 visits / health, and its rows per second;
 - peak Python memory (tracemalloc) of the CSV export at 10,000 and at 100,000 rows: the ratio
   stays near 1 because rows stream from a server-side cursor (``.iterator(chunk_size=2000)``).
@@ -296,6 +297,11 @@ def main() -> int:
     get("/supervision/")  # warm up: permission and session caches, templates
     health = median_seconds(lambda: client.get("/api/v1/health"), 30)
     dashboard = median_seconds(lambda: get("/supervision/"), 5)
+    # The floor: the same page over a period with no visit at all (every statement still runs,
+    # on no rows): what the page costs whatever the figures.
+    empty = {"since": "2001-01-01", "until": "2001-01-30"}
+    get("/supervision/", **empty)
+    floor = median_seconds(lambda: get("/supervision/", **empty), 5)
     export_small = median_seconds(lambda: export(small_since, today), 3)
     export_big = median_seconds(lambda: export(big_since, today), 3)
 
@@ -310,6 +316,10 @@ def main() -> int:
     print(f"visits in the database: {visits:,}")
     print(f"health endpoint: {health * 1000:.1f} ms (median of 30)")
     print(f"dashboard (30 days, {visits:,} visits): {dashboard * 1000:.0f} ms (median of 5)")
+    print(
+        f"floor: the dashboard over 30 days with no visit: {floor * 1000:.0f} ms "
+        f"({floor / health:.1f}x health; the 30 days cost {(dashboard - floor) * 1000:.0f} ms more)"
+    )
     print(f"CSV export {small_rows:,} rows: {export_small * 1000:.0f} ms")
     print(
         f"CSV export {big_rows:,} rows: {export_big * 1000:.0f} ms "
