@@ -25,8 +25,12 @@ class Burst:
     and when the burst was complete: the ``min_count``-th of them by ``occurred_at``, the
     moment its visit's due time counts from, whichever arrived last."""
 
-    event_ids: list[int]
+    events: list[tuple[int, datetime]]  # (pk, occurred_at)
     completed_at: datetime
+
+    @property
+    def event_ids(self) -> list[int]:
+        return [pk for pk, _at in self.events]
 
 
 def burst_windows(
@@ -82,7 +86,7 @@ def burst_windows(
                     last = end
             if first is not None:
                 out[event.pk][rule.pk] = Burst(
-                    event_ids=[pk for _at, pk in rows[first:last]],
+                    events=[(pk, at) for at, pk in rows[first:last]],
                     completed_at=times[first + needed - 1],
                 )
     return dict(out)

@@ -98,6 +98,14 @@ def keys_answer(answers: dict[int, dict]) -> None:
     """Stores first answers on their keys (key id -> answer)."""
     if not answers:
         return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {KEY_TABLE} k SET answer = u.a::jsonb "
+                "FROM unnest(%s::bigint[], %s::text[]) AS u(id, a) WHERE k.id = u.id",
+                [list(answers), [orjson.dumps(a).decode() for a in answers.values()]],
+            )
+        return
     EventKey.objects.bulk_update(
         [EventKey(pk=pk, answer=answer) for pk, answer in answers.items()],
         ["answer"],

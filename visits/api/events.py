@@ -22,7 +22,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from accounts import validators
-from accounts.models import Account, EventType, TxnKind
+from accounts.models import EventType, TxnKind
 from core.api.base import (
     COMMON_ERRORS,
     FIELD_ERRORS,
@@ -38,6 +38,7 @@ from core.api.base import (
 from core.crypto import blind_indexes
 from visits.currencies import CNY, known_currencies
 from visits.ingest import CONTACT_FIELDS, EventInput, canonical_hash, events_ingest
+from visits.rules import account_facts_by_index
 
 EVENT_EXAMPLE = {
     "event_id": "CB-2026-000001",
@@ -265,17 +266,10 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
     # One query, and only for a foreign currency: an amount in a currency without a reference
     # rate cannot be judged against the thresholds, so it is refused, never stored.
     known = known_currencies() if currencies - {CNY} else {CNY}
-    # The batch's accounts in one query, through the blind index of each number.
+    # The batch's accounts in one query, through the blind index of each number, with what the
+    # event rules read of them (so that the rules need not read them again).
     indexes = blind_indexes(numbers)
-    found = (
-        dict(
-            Account.objects.filter(number_index__in=indexes.values()).values_list(
-                "number_index", "pk"
-            )
-        )
-        if indexes
-        else {}
-    )
+    found = account_facts_by_index(indexes.values())
     accounts = {number: found[index] for number, index in indexes.items() if index in found}
     out = []
     for p, errors in parsed:
@@ -285,8 +279,8 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
         if p["fields"].get("currency", CNY) not in known:
             out.append((None, {"data": {"currency": [str(NO_RATE)]}}))
             continue
-        account_id = accounts.get(p["account_number"])
-        if account_id is None:
+        facts = accounts.get(p["account_number"])
+        if facts is None:
             out.append((None, {"account_number": [str(_("未知账号。"))]}))
             continue
         out.append(
@@ -294,7 +288,8 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
                 EventInput(
                     event_id=p["event_id"],
                     body_hash=p["body_hash"],
-                    fields={**p["fields"], "account_id": account_id},
+                    fields={**p["fields"], "account_id": facts.pk},
+                    account=facts,
                 ),
                 {},
             )
