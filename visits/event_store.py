@@ -191,15 +191,20 @@ def _events_copy(rows: list[dict], defaults: dict) -> list[int]:
             [EVENT_TABLE, len(rows)],
         )
         ids = sorted(pk for (pk,) in cursor.fetchall())
-        buffer = io.StringIO()
         attnames = [f.attname for f in _FIELDS]
+        lines = []
         for pk, row in zip(ids, rows, strict=True):
-            buffer.write(str(pk))
+            values = [str(pk)]
             for name in attnames:
-                buffer.write("\t")
-                buffer.write(_copy_text(row[name] if name in row else defaults[name]))
-            buffer.write("\n")
-        buffer.seek(0)
+                value = row[name] if name in row else defaults[name]
+                # Plain text without escapes, the common case, as it is.
+                if value.__class__ is str and not _COPY_SPECIAL.search(value):
+                    values.append(value)
+                else:
+                    values.append(_copy_text(value))
+            lines.append("\t".join(values))
+        lines.append("")
+        buffer = io.StringIO("\n".join(lines))
         cursor.copy_expert(f"COPY {EVENT_TABLE} (id, {names}) FROM STDIN", buffer)
     return ids
 

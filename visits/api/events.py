@@ -204,10 +204,16 @@ def _data_errors(event_type: str, data) -> tuple[dict, dict]:
     return {"channel": channel, "data": {"text": text, "channel": channel}}, {}
 
 
-def event_parse(raw) -> tuple[dict | None, dict]:
+def _latest_occurred_at() -> dt.datetime:
+    """The latest `occurred_at` accepted: a day ahead of this server's clock."""
+    return timezone.now() + dt.timedelta(days=1)
+
+
+def event_parse(raw, *, latest: dt.datetime | None = None) -> tuple[dict | None, dict]:
     """First pass over one event: shapes, enums, amounts and times, no database. Returns
     (parsed, errors); ``parsed`` holds event_id, account_number, body_hash and AccountEvent
-    fields except ``account``."""
+    fields except ``account``. ``latest``: the latest ``occurred_at`` accepted (default: a day
+    from now; a batch works it out once)."""
     if not isinstance(raw, dict):
         return None, {"non_field_errors": [str(_("事件应为对象。"))]}
     errors: dict = {name: [str(UNKNOWN_FIELD)] for name in set(raw) - EVENT_FIELDS}
@@ -237,7 +243,7 @@ def event_parse(raw) -> tuple[dict | None, dict]:
             errors["occurred_at"] = [str(_("应为带时区偏移的 ISO 8601 时间。"))]
         else:
             try:
-                in_range = EARLIEST <= occurred_at <= timezone.now() + dt.timedelta(days=1)
+                in_range = EARLIEST <= occurred_at <= (latest or _latest_occurred_at())
             except OverflowError:
                 in_range = False
             if not in_range:
@@ -260,7 +266,8 @@ def event_parse(raw) -> tuple[dict | None, dict]:
 
 def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
     """Validates every event (one query for all their accounts); (input, errors) per event."""
-    parsed = [event_parse(raw) for raw in raws]
+    latest = _latest_occurred_at()
+    parsed = [event_parse(raw, latest=latest) for raw in raws]
     numbers = {p["account_number"] for p, _e in parsed if p is not None}
     currencies = {p["fields"]["currency"] for p, _e in parsed if p and "currency" in p["fields"]}
     # One query, and only for a foreign currency: an amount in a currency without a reference
