@@ -198,11 +198,13 @@ def copy_same_rows(events: list[dict]) -> float:
             "SELECT attname FROM pg_attribute WHERE attrelid = 'accounts_accountevent'::regclass "
             "AND attnum > 0 AND NOT attisdropped AND attname <> 'id' ORDER BY attnum"
         )
-        columns = ", ".join(name for (name,) in cur.fetchall())
+        names = [name for (name,) in cur.fetchall()]
+        columns = ", ".join(names)
         cur.execute(f"SELECT {columns} FROM accounts_accountevent WHERE event_id LIKE 'BENCH-%%'")
         rows = cur.fetchall()
         assert len(rows) == len(events), (len(rows), len(events))
         buffer = io.StringIO()
+        keys = [(row[names.index("event_id")], row[names.index("body_hash")]) for row in rows]
         for row in rows:
             fields = []
             for value in row:
@@ -218,6 +220,7 @@ def copy_same_rows(events: list[dict]) -> float:
                     fields.append(_copy_escape(str(value)))
             buffer.write("\t".join(fields) + "\n")
         conn.commit()
+        lines = buffer.getvalue().splitlines(keepends=True)
         buffer.seek(0)
         start = time.perf_counter()
         cur.copy_expert(
@@ -230,6 +233,66 @@ def copy_same_rows(events: list[dict]) -> float:
         assert cur.fetchone()[0] == len(events)
         cur.execute("DROP TABLE bench_event_copy")
         conn.commit()
+    conn.close()
+    return elapsed, columns, lines, keys
+
+
+def floor_per_batch(columns: str, lines: list[str], keys: list, clients: int) -> float:
+    """The least any ingestion with these guarantees writes, by hand: per batch of 1,000 one
+    transaction that claims the idempotency keys (INSERT ... ON CONFLICT DO NOTHING RETURNING)
+    and COPYs the events, then COMMITs; ``clients`` connections at once, as the API is posted
+    to. No validation, rules, visits or audit entry. Returns the seconds for all batches."""
+    import psycopg2
+
+    conn = psycopg2.connect(f"{pg_url()}/{DB_NAME}")
+    with conn.cursor() as cur:
+        for table, like in (
+            ("bench_event_floor", "accounts_accountevent"),
+            ("bench_key_floor", "accounts_eventkey"),
+        ):
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+            cur.execute(f"CREATE TABLE {table} (LIKE {like} INCLUDING ALL)")
+        cur.execute("SELECT id FROM core_serviceclient WHERE name = 'bench'")
+        client = cur.fetchone()[0]
+    conn.commit()
+    batches = [(lines[i : i + BATCH], keys[i : i + BATCH]) for i in range(0, len(lines), BATCH)]
+    queue = list(reversed(batches))
+    lock = threading.Lock()
+
+    def worker():
+        wconn = psycopg2.connect(f"{pg_url()}/{DB_NAME}")
+        with wconn.cursor() as wcur:
+            while True:
+                with lock:
+                    if not queue:
+                        break
+                    part, part_keys = queue.pop()
+                wcur.execute(
+                    "INSERT INTO bench_key_floor (client_id, event_id, body_hash, created_at) "
+                    "SELECT %s, e, h, now() FROM unnest(%s::text[], %s::text[]) AS u(e, h) "
+                    "ON CONFLICT DO NOTHING RETURNING id, event_id",
+                    [client, [k for k, _h in part_keys], [h for _k, h in part_keys]],
+                )
+                wcur.fetchall()
+                wcur.copy_expert(
+                    f"COPY bench_event_floor ({columns}) FROM STDIN", io.StringIO("".join(part))
+                )
+                wconn.commit()
+        wconn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM bench_event_floor")
+        assert cur.fetchone()[0] == len(lines)
+        cur.execute("DROP TABLE bench_event_floor")
+        cur.execute("DROP TABLE bench_key_floor")
+    conn.commit()
     conn.close()
     return elapsed
 
@@ -302,9 +365,15 @@ def main(argv: list[str] | None = None) -> int:
         f"API: {len(events)} events in {elapsed:.1f} s = {api_rate:,.0f} events/s "
         f"(special-event visits opened: {visits})"
     )
-    copy_seconds = copy_same_rows(events)
+    copy_seconds, columns, lines, keys = copy_same_rows(events)
     copy_rate = len(events) / copy_seconds
     print(f"COPY: {len(events)} rows in {copy_seconds:.2f} s = {copy_rate:,.0f} rows/s")
+    floor_seconds = floor_per_batch(columns, lines, keys, args.clients)
+    print(
+        f"floor (keys claimed + COPY, one transaction per batch of {BATCH}, "
+        f"{args.clients} connections): {floor_seconds:.2f} s = "
+        f"{len(events) / floor_seconds:,.0f} events/s; API / floor: {elapsed / floor_seconds:.2f}"
+    )
     print(f"target >= 10,000 events/s: {'met' if api_rate >= 10_000 else 'NOT met'}")
     print(f"time API / COPY: {elapsed / copy_seconds:.2f} (target <= 5)")
     print(
