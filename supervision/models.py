@@ -551,7 +551,10 @@ class ActivityVisitDay(models.Model):
 
 
 class RollupWatermark(models.Model):
-    """Up to when the visits' changes are in the roll-ups (``updated_at``)."""
+    """Up to when the visits' changes are in the roll-ups (``updated_at``); also when today's
+    activity roll-up was built, and the roll-up rows' version (``token``, new at every rebuild:
+    the dashboard's cache of closed-day figures is keyed by it)."""
 
     name = models.CharField(max_length=40, unique=True)
     at = models.DateTimeField()
+    token = models.CharField(max_length=32, blank=True, default="")

@@ -24,6 +24,7 @@ last minutes instead of every call and record of the day.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -51,7 +52,27 @@ from visits.models import (
 WATERMARK = "visit_day_rollup"
 # When today's activity roll-up and its per-visit figures were last built.
 TODAY_MARK = "activity_today"
+# The roll-up rows' version: a new token whenever any of them is rebuilt.
+VERSION_MARK = "rollups_version"
 OVERLAP = dt.timedelta(minutes=10)
+
+
+def _rollups_changed() -> None:
+    """A new version token for the roll-up rows, in the transaction that rebuilds them."""
+    RollupWatermark.objects.update_or_create(
+        name=VERSION_MARK, defaults={"at": timezone.now(), "token": uuid.uuid4().hex}
+    )
+
+
+def rollup_marks() -> tuple[dt.datetime | None, str]:
+    """(when today's activity roll-up was built, the roll-up rows' version token), one read."""
+    marks = {
+        name: (at, token)
+        for name, at, token in RollupWatermark.objects.filter(
+            name__in=[TODAY_MARK, VERSION_MARK]
+        ).values_list("name", "at", "token")
+    }
+    return marks.get(TODAY_MARK, (None, ""))[0], marks.get(VERSION_MARK, (None, ""))[1]
 
 
 def rollup_days_rebuild(days: Iterable[dt.date]) -> int:
@@ -62,6 +83,7 @@ def rollup_days_rebuild(days: Iterable[dt.date]) -> int:
     tz = timezone.get_current_timezone()
     written = 0
     with transaction.atomic():
+        _rollups_changed()
         VisitDayRollup.objects.filter(day__in=days).delete()
         for day in days:
             start, end = day_bounds(day, day)
@@ -122,6 +144,7 @@ def activity_days_rebuild(days: Iterable[dt.date]) -> int:
         return 0
     written = 0
     with transaction.atomic():
+        _rollups_changed()
         ActivityDayRollup.objects.filter(day__in=days).delete()
         for day in days:
             start, end = day_bounds(day, day)
@@ -197,6 +220,7 @@ def activity_today_rebuild(*, now: dt.datetime) -> int:
         for n, value in enumerate(figures):
             sums[n] += value
     with transaction.atomic():
+        _rollups_changed()
         ActivityVisitDay.objects.all().delete()
         ActivityVisitDay.objects.bulk_create(
             (
@@ -216,11 +240,13 @@ def activity_today_rebuild(*, now: dt.datetime) -> int:
     return len(branches)
 
 
-def activity_today_delta(*, branch_ids: Iterable[int], now: dt.datetime) -> list[int] | None:
+def activity_today_delta(
+    *, branch_ids: Iterable[int], now: dt.datetime, built: dt.datetime | None
+) -> list[int] | None:
     """What to add to today's activity roll-up (summed over ``branch_ids``), per FIGURES, to
     make it exact now: for every visit whose calls or record may have changed since the last
-    build, its figures now minus those the build counted. None when today has not been built
-    yet (read live then).
+    build (``built``, from ``rollup_marks``), its figures now minus those the build counted.
+    None when today has not been built yet (read live then).
 
     The visits that may have changed: those saved since the build minus ``OVERLAP`` (the
     services save the visit with every attempt and record), and those with an attempt started
@@ -228,7 +254,6 @@ def activity_today_delta(*, branch_ids: Iterable[int], now: dt.datetime) -> list
     stamped when written). As for the refresh, a transaction is assumed to commit within
     ``OVERLAP`` of its changes."""
     today = timezone.localtime(now).date()
-    built = RollupWatermark.objects.filter(name=TODAY_MARK).values_list("at", flat=True).first()
     if built is None or timezone.localtime(built).date() != today:
         return None
     since = built - OVERLAP

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import Any
 
+from django.core.cache import cache
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -23,7 +27,13 @@ from supervision.models import (
     VisitDayRollup,
 )
 from supervision.periods import day_bounds
-from supervision.rollups import ATTEMPT_FIGURES, FIGURES, RECORD_FIGURES, activity_today_delta
+from supervision.rollups import (
+    ATTEMPT_FIGURES,
+    FIGURES,
+    RECORD_FIGURES,
+    activity_today_delta,
+    rollup_marks,
+)
 from visits.models import OPEN_VISIT_STATUSES, ContactAttempt, Visit, VisitRecord, VisitStatus
 
 
@@ -89,9 +99,26 @@ def _visible_branches(user) -> dict[int, tuple[str, str]]:
 
 
 COUNTS = ("due", "done", "overdue")
+# Closed-day figures read from the roll-ups stay cached this long at most; any rebuild of a
+# roll-up row changes the version token in the key, so a cached figure is never stale.
+ROLLUP_CACHE_SECONDS = 3600
 
 
-def _visit_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now):
+def _from_rollups(token: str, parts: tuple, read: Callable[[], Any]) -> Any:
+    """``read()`` (rows of the roll-up tables only), cached under the roll-ups' version token
+    and ``parts`` (what was read: the period and the user's branch ids). Not cached before the
+    first rebuild (no token)."""
+    if not token:
+        return read()
+    key = "dashboard-rollups:" + hashlib.sha256(repr((token, *parts)).encode()).hexdigest()
+    value = cache.get(key)
+    if value is None:
+        value = read()
+        cache.set(key, value, ROLLUP_CACHE_SECONDS)
+    return value
+
+
+def _visit_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now, token: str):
     """Visit counts for visits due in [since, until], as tuples: (kind, branch id, day, due,
     done, overdue) and (agent's username, first name, due, done, overdue), the database's
     grouped rows (summed by the caller): closed days (before today) from the daily roll-ups,
@@ -101,23 +128,30 @@ def _visit_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now
     grouped: list[tuple] = []
     agents: list[tuple] = []
     if since < today:
-        rollups = VisitDayRollup.objects.filter(
-            day__gte=since,
-            day__lte=min(until, today - dt.timedelta(days=1)),
-            branch_id__in=branch_ids,
-        ).order_by()
-        sums = {"due": Sum("due"), "done": Sum("done"), "overdue": Sum("open")}
-        grouped += (
-            rollups.values("kind", "branch_id", "day")
-            .annotate(**sums)
-            .values_list("kind", "branch_id", "day", *COUNTS)
-        )
-        agents += (
-            rollups.filter(agent__isnull=False)
-            .values("agent__username", "agent__first_name")
-            .annotate(**sums)
-            .values_list("agent__username", "agent__first_name", *COUNTS)
-        )
+        last = min(until, today - dt.timedelta(days=1))
+
+        def read() -> tuple[list, list]:
+            rollups = VisitDayRollup.objects.filter(
+                day__gte=since, day__lte=last, branch_id__in=branch_ids
+            ).order_by()
+            sums = {"due": Sum("due"), "done": Sum("done"), "overdue": Sum("open")}
+            return (
+                list(
+                    rollups.values("kind", "branch_id", "day")
+                    .annotate(**sums)
+                    .values_list("kind", "branch_id", "day", *COUNTS)
+                ),
+                list(
+                    rollups.filter(agent__isnull=False)
+                    .values("agent__username", "agent__first_name")
+                    .annotate(**sums)
+                    .values_list("agent__username", "agent__first_name", *COUNTS)
+                ),
+            )
+
+        closed, closed_agents = _from_rollups(token, ("visits", since, last, branch_ids), read)
+        grouped += closed
+        agents += closed_agents
     if until >= today:
         start, end = day_bounds(max(since, today), until)
         # One grouped scan of the live days by (kind, branch, day, agent) feeds both the
@@ -143,7 +177,9 @@ def _visit_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now
     return grouped, agents
 
 
-def _activity_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, now):
+def _activity_figures(
+    *, branch_ids: list[int], since: dt.date, until: dt.date, now, built, token: str
+):
     """(day, figures) of the calls (visits attempted, reached) and of the records (completed,
     on time, rated, satisfaction sum) in [since, until], by day: closed days from the activity
     roll-ups, today from its roll-up corrected for the visits changed since it was built
@@ -154,17 +190,24 @@ def _activity_figures(*, branch_ids: list[int], since: dt.date, until: dt.date, 
     records: dict[dt.date, dict] = {}
     delta = None
     if since <= today <= until:
-        delta = activity_today_delta(branch_ids=branch_ids, now=now)
+        delta = activity_today_delta(branch_ids=branch_ids, now=now, built=built)
     last_rolled = today if delta is not None else today - dt.timedelta(days=1)
     if since <= last_rolled:
-        rolled = {
-            row["day"]: row
-            for row in ActivityDayRollup.objects.filter(
-                day__gte=since, day__lte=min(until, last_rolled), branch_id__in=branch_ids
+        last = min(until, last_rolled)
+
+        def read() -> list[dict]:
+            return list(
+                ActivityDayRollup.objects.filter(
+                    day__gte=since, day__lte=last, branch_id__in=branch_ids
+                )
+                .order_by()
+                .values("day")
+                .annotate(**{name: Sum(name) for name in FIGURES})
             )
-            .order_by()
-            .values("day")
-            .annotate(**{name: Sum(name) for name in FIGURES})
+
+        rolled = {
+            row["day"]: dict(row)
+            for row in _from_rollups(token, ("activity", since, last, branch_ids), read)
         }
         if delta is not None:
             row = rolled.setdefault(today, {"day": today, **dict.fromkeys(FIGURES, 0)})
@@ -209,8 +252,11 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     now = now or timezone.now()
     start, end = day_bounds(since, until)
     branches = _visible_branches(user)
-    branch_ids = list(branches)
-    grouped, agents = _visit_figures(branch_ids=branch_ids, since=since, until=until, now=now)
+    branch_ids = sorted(branches)
+    built, token = rollup_marks()
+    grouped, agents = _visit_figures(
+        branch_ids=branch_ids, since=since, until=until, now=now, token=token
+    )
     # One pass sums the grouped rows by kind, by branch (code, name), by day and in total.
     kinds: dict[tuple, list[int]] = {}
     by_branches: dict[tuple, list[int]] = {}
@@ -236,7 +282,7 @@ def dashboard_data(*, user, since: dt.date, until: dt.date, now: dt.datetime | N
     )[:20]
 
     attempt_days, record_days = _activity_figures(
-        branch_ids=branch_ids, since=since, until=until, now=now
+        branch_ids=branch_ids, since=since, until=until, now=now, built=built, token=token
     )
     reach_by_day = {day: _rate(row["reached"], row["attempted"]) for day, row in attempt_days}
     rate_days = sorted(set(reach_by_day) | {day for day, _row in record_days})

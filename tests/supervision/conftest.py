@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import Role
@@ -69,3 +70,12 @@ def agent_factory(branch):
         )
 
     return create
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """The dashboard caches closed-day figures under the roll-ups' version token: each test
+    starts with none (ids and frozen clocks repeat from test to test)."""
+    cache.clear()
+    yield
+    cache.clear()

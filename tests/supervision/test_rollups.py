@@ -6,6 +6,7 @@ import random
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -13,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.services import staff_create
 from supervision.models import ActivityDayRollup, VisitDayRollup
-from supervision.rollups import rollups_reconcile, rollups_refresh
+from supervision.rollups import rollup_days_rebuild, rollups_reconcile, rollups_refresh
 from supervision.selectors import dashboard_data
 from tests.factories import AccountFactory, BranchFactory, VisitFactory
 from visits.models import OPEN_VISIT_STATUSES, ContactAttempt, Visit, VisitRecord
@@ -155,8 +156,16 @@ def test_the_dashboard_reads_closed_days_from_the_rollups_and_today_from_the_vis
         before = sum(rows.values_list("due", flat=True))
         assert before > 0
         rows.update(due=1000)
+        # Cached under the roll-ups' version, which only their rebuilds move: the same figures.
+        assert dashboard_data(user=supervisor, since=since, until=today) == data
+        cache.clear()
         stale = dashboard_data(user=supervisor, since=since, until=today)
         assert stale["totals"]["due"] == data["totals"]["due"] - before + 1000 * rows.count()
+        # A rebuild (here of another day) takes a new version: the rows are read again.
+        rows.update(due=2000)
+        rollup_days_rebuild([today - dt.timedelta(days=40)])
+        again = dashboard_data(user=supervisor, since=since, until=today)
+        assert again["totals"]["due"] == data["totals"]["due"] - before + 2000 * rows.count()
         # Today's visits are counted live, without waiting for a refresh.
         today_visits = base.filter(due_at__gte=end - dt.timedelta(days=1))
         Visit.objects.open().filter(account=accounts[2], kind="follow_up").delete()
