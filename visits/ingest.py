@@ -172,7 +172,7 @@ def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
         for name in changed:
             setattr(customer, name, data[name])
         customer.save(update_fields=[*changed, "updated_at"])
-        audit(
+        entry = audit(
             AuditAction.CUSTOMER_UPDATE,
             obj=customer,
             before=before,
@@ -185,12 +185,16 @@ def customer_upsert(*, external_id: str, data: dict, client=None, request=None):
         contact_changed = [name for name in CONTACT_FIELDS if name in changed]
         if contact_changed:
             _info_changed_event(
-                customer=customer, fields=contact_changed, client=client, request=request
+                customer=customer,
+                fields=contact_changed,
+                cause=entry.pk,
+                client=client,
+                request=request,
             )
         return customer, False, contact_changed
 
 
-def _info_changed_event(*, customer, fields, client, request) -> None:
+def _info_changed_event(*, customer, fields, cause: int, client, request) -> None:
     account = (
         Account.objects.filter(customer=customer)
         .exclude(status=AccountStatus.CLOSED)
@@ -199,8 +203,8 @@ def _info_changed_event(*, customer, fields, client, request) -> None:
     )
     if account is None:
         return  # nothing to visit yet; the next account opened gets a new-account visit anyway
-    _numbered_auto_event(
-        prefix=f"auto-info-{customer.pk}-",
+    _caused_auto_event(
+        event_id=f"auto-info-{customer.pk}-{cause}",
         client=client,
         account=account,
         event_type=EventType.INFO_CHANGED,
@@ -210,12 +214,12 @@ def _info_changed_event(*, customer, fields, client, request) -> None:
     )
 
 
-def _numbered_auto_event(*, prefix, client, account, event_type, data, request, audit_action):
+def _caused_auto_event(*, event_id, client, account, event_type, data, request, audit_action):
     """An event the system raises each time something happens again (a contact change, an
-    account closed): ids ``<prefix>1``, ``<prefix>2``... The caller holds the lock of the row
-    that changed, so two requests cannot take the same number."""
-    n = AccountEvent.objects.filter(client=client, event_id__startswith=prefix).count() + 1
-    event_id = f"{prefix}{n}"
+    account closed). Its id names the audit entry of the change that caused it
+    (``auto-info-<customer>-<entry>``, ``auto-closed-<account>-<entry>``): unique without
+    reading the events already stored (counting them was a scan of every event of the client,
+    seconds at twenty million), and the same change never raises two."""
     _auto_event(
         client=client,
         account=account,
@@ -355,7 +359,7 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
             account.closed_on = None  # reopened
             changed.append("closed_on")
         account.save(update_fields=[*changed, "updated_at"])
-        audit(
+        entry = audit(
             AuditAction.ACCOUNT_UPDATE,
             obj=account,
             before=before,
@@ -364,17 +368,17 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
             request=request,
         )
         if "status" in changed and account.status == AccountStatus.CLOSED:
-            _account_closed_event(account=account, client=client, request=request)
+            _account_closed_event(account=account, cause=entry.pk, client=client, request=request)
         if "status" in changed:  # closing the last account ends the relationship; reopening not
             customer_relationship_refresh(customer_ids=[account.customer_id])
         return account, False
 
 
-def _account_closed_event(*, account, client, request) -> None:
+def _account_closed_event(*, account, cause: int, client, request) -> None:
     """A PUT that closes the account is itself an ``account_closed`` event: its open visits are
     cancelled as when core banking sends the event."""
-    _numbered_auto_event(
-        prefix=f"auto-closed-{account.pk}-",
+    _caused_auto_event(
+        event_id=f"auto-closed-{account.pk}-{cause}",
         client=client,
         account=account,
         event_type=EventType.ACCOUNT_CLOSED,

@@ -93,7 +93,8 @@ def test_a_contact_change_is_an_info_changed_event(api, branch, frozen_now):
     api.put("/api/v1/customers/C0001", customer_body(mobile="13900139000"), format="json")
     event = AccountEvent.objects.get(event_type="info_changed")
     customer = Customer.objects.get()
-    assert event.event_id == f"auto-info-{customer.pk}-1"
+    change = AuditLogEntry.objects.filter(action="customer.update").latest("pk")
+    assert event.event_id == f"auto-info-{customer.pk}-{change.pk}"
     assert event.data == {"fields": ["mobile"]}
     assert (
         Visit.objects.filter(
@@ -158,18 +159,25 @@ def test_closing_an_account_by_put_cancels_its_open_visits(api, branch, frozen_n
     assert visit.status == "cancelled"
     event = AccountEvent.objects.get(event_type="account_closed")
     account_id = Account.objects.get().pk
-    assert event.event_id == f"auto-closed-{account_id}-1"
+    closing = list(
+        AuditLogEntry.objects.filter(action="account.update")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    assert event.event_id == f"auto-closed-{account_id}-{closing[-1]}"
     # the same PUT again changes nothing and raises no second event
     api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "closed"}, format="json")
     assert AccountEvent.objects.filter(event_type="account_closed").count() == 1
-    # reopened and closed again: a second event with the next number
+    # reopened and closed again: a second event, named after the change that closed it
     api.put("/api/v1/accounts/6222020000000001", ACCOUNT, format="json")
     api.put("/api/v1/accounts/6222020000000001", {**ACCOUNT, "status": "closed"}, format="json")
+    second = AuditLogEntry.objects.filter(action="account.update").latest("pk").pk
+    assert second > closing[-1]
     assert list(
         AccountEvent.objects.filter(event_type="account_closed")
         .values_list("event_id", flat=True)
         .order_by("pk")
-    ) == [f"auto-closed-{account_id}-1", f"auto-closed-{account_id}-2"]
+    ) == [f"auto-closed-{account_id}-{closing[-1]}", f"auto-closed-{account_id}-{second}"]
 
 
 @pytest.mark.spec("4.new-account", clause="六.1")
