@@ -12,3 +12,6 @@ class AccountsConfig(AppConfig):
 
         post_migrate.connect(ensure_role_groups, dispatch_uid="accounts.ensure_role_groups")
         from accounts import signals  # noqa: F401  (audit log of logins and user changes)
+        from accounts.request_scope import scope_signals_connect
+
+        scope_signals_connect()

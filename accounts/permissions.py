@@ -17,9 +17,19 @@ from django.shortcuts import get_object_or_404
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from accounts.models import Account, Branch, Customer, Department, Role
+from accounts.request_scope import Scope, scope_of
 
 BRANCH_PERM = "accounts.access_branch"
 DEPARTMENT_PERM = "accounts.access_department"
+_APP, _BRANCH_CODE = BRANCH_PERM.split(".")
+_DEPARTMENT_CODE = DEPARTMENT_PERM.split(".")[1]
+_SCOPE_CODES = (_BRANCH_CODE, _DEPARTMENT_CODE)
+
+
+def _request_scope(user) -> Scope | None:
+    """Both scopes of the user, read once per request (accounts/request_scope.py); ``None``
+    outside a request, where guardian answers as before."""
+    return scope_of(user, _APP, _SCOPE_CODES)
 
 
 def role_of(user) -> str | None:
@@ -70,17 +80,32 @@ def grant_department(user, department: Department) -> None:
 def branches_visible_to(user) -> QuerySet[Branch]:
     if not user.is_authenticated:
         return Branch.objects.none()
+    scope = _request_scope(user)
+    if scope is not None:
+        if scope.everywhere(_BRANCH_CODE):
+            return Branch.objects.all()
+        return Branch.objects.filter(pk__in=sorted(scope.ids(_BRANCH_CODE)))
     return get_objects_for_user(user, BRANCH_PERM, klass=Branch, accept_global_perms=True)
 
 
 def departments_visible_to(user) -> QuerySet[Department]:
     if not user.is_authenticated:
         return Department.objects.none()
+    scope = _request_scope(user)
+    if scope is not None:
+        if scope.everywhere(_DEPARTMENT_CODE):
+            return Department.objects.all()
+        return Department.objects.filter(pk__in=sorted(scope.ids(_DEPARTMENT_CODE)))
     return get_objects_for_user(user, DEPARTMENT_PERM, klass=Department, accept_global_perms=True)
 
 
 def branch_ids_visible_to(user):
-    # A subquery, not a list: the database does the join.
+    """For ``branch__in=``: within a request whose scope is read already, the branch ids as a
+    list (everywhere: the subquery of every branch); otherwise the permission subquery, so
+    the database does the join."""
+    scope = _request_scope(user) if user.is_authenticated else None
+    if scope is not None and not scope.everywhere(_BRANCH_CODE):
+        return sorted(scope.ids(_BRANCH_CODE))
     return branches_visible_to(user).values("pk")
 
 
@@ -172,7 +197,12 @@ def branch_ids_by_user(user_ids) -> dict[int, set[int]]:
 
 def has_global_branch_scope(user) -> bool:
     """The user sees every branch (the global permission, not a grant per branch)."""
-    return user.is_authenticated and user.has_perm(BRANCH_PERM)
+    if not user.is_authenticated:
+        return False
+    scope = _request_scope(user)
+    if scope is not None:
+        return scope.everywhere(_BRANCH_CODE)
+    return user.has_perm(BRANCH_PERM)
 
 
 def staff_ids_visible_to(user):
@@ -185,10 +215,15 @@ def staff_ids_visible_to(user):
     User = get_user_model()
     if has_global_branch_scope(user):
         return User.objects.values("pk")
-    # guardian keeps object ids as text: the branch ids as text, in the same statement.
-    branch_pks = (
-        branches_visible_to(user).annotate(text_pk=Cast("pk", CharField())).values("text_pk")
-    )
+    scope = _request_scope(user)
+    if scope is not None:
+        # guardian keeps object ids as text: this request's branch ids, as text.
+        branch_pks = [str(pk) for pk in sorted(scope.ids(_BRANCH_CODE))]
+    else:
+        # guardian keeps object ids as text: the branch ids as text, in the same statement.
+        branch_pks = (
+            branches_visible_to(user).annotate(text_pk=Cast("pk", CharField())).values("text_pk")
+        )
     codename = BRANCH_PERM.split(".")[1]
     perm = Q(
         permission__codename=codename,

@@ -40,15 +40,14 @@ def test_the_escalation_page_has_a_fixed_query_budget(
     assert response.content.decode().count("第 19 次转交") == 1
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions
-# (guardian, for the department scope); 6 the escalation within the handler's scope; 7 the
-# escalation with its department, handler and opener; 8 its steps (prefetched, one query for
-# all of them); 9 the people named in the steps (one query); 10-11 the calendar year and its
-# days (the "near deadline" threshold); 12 what the department sees of the source (account,
-# customer, the visit's record); 13 whether it is raised; 14 unread notifications (menu); 15 the
-# departments of the transfer form; 16-18 savepoint, session refresh, release
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request); 5 the escalation within the handler's scope; 6 the
+# escalation with its department, handler and opener; 7 its steps (prefetched, one query for
+# all of them); 8 the people named in the steps (one query); 9-10 the calendar year and its
+# days (the "near deadline" threshold); 11 what the department sees of the source (account,
+# customer, the visit's record); 12 whether it is raised; 13 unread notifications (menu); 14 the
+# departments of the transfer form; 15-17 savepoint, session refresh, release
 # (SESSION_SAVE_EVERY_REQUEST).
-DETAIL_QUERIES = 18
+DETAIL_QUERIES = 17
 
 
 def test_the_statistics_page_has_a_fixed_query_budget(
@@ -68,10 +67,9 @@ def test_the_statistics_page_has_a_fixed_query_budget(
     assert sum(row["opened"] for row in response.context["rows"]) == 7
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions
-# (guardian, for the branch scope); 6 the figures of every department (one grouped aggregate);
-# 7 unread notifications (menu); 8-10 savepoint, session refresh, release.
-STATS_QUERIES = 10
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request); 5 the figures of every department (one grouped aggregate);
+# 6 unread notifications (menu); 7-9 savepoint, session refresh, release.
+STATS_QUERIES = 9
 
 
 def test_the_notifications_page_has_a_fixed_query_budget(

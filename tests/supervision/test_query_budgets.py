@@ -81,11 +81,11 @@ def test_the_samples_page_has_a_fixed_query_budget(
     assert len(response.context["page"].object_list) == 11
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions (guardian, for the branch scope);
-# 6 the count of the supervisor's samples (paginator); 7 unread notifications (menu); 8 the
-# branches and 9 the agents of the draw form; 10 the page of samples with their progress (one
-# grouped query); 11-13 savepoint, session refresh, release (SESSION_SAVE_EVERY_REQUEST).
-SAMPLES_QUERIES = 13
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
+# 5 the count of the supervisor's samples (paginator); 6 unread notifications (menu); 7 the
+# branches and 8 the agents of the draw form; 9 the page of samples with their progress (one
+# grouped query); 10-12 savepoint, session refresh, release (SESSION_SAVE_EVERY_REQUEST).
+SAMPLES_QUERIES = 12
 
 
 def test_the_sample_page_has_a_fixed_query_budget(
@@ -134,11 +134,11 @@ def test_the_review_page_has_a_fixed_query_budget(
     assert len(response.context["actions"]) == 11
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions (guardian, for the branch scope);
-# 6 the item with its sample, agent, record, visit, account, customer and branch, within the
-# scope; 7 its review; 8 unread notifications (menu); 9 the reviewer; 10 the corrective actions
-# of the review (one query); 11-13 savepoint, session refresh, release.
-REVIEW_QUERIES = 13
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
+# 5 the item with its sample, agent, record, visit, account, customer and branch, within the
+# scope; 6 its review; 7 unread notifications (menu); 8 the reviewer; 9 the corrective actions
+# of the review (one query); 10-12 savepoint, session refresh, release.
+REVIEW_QUERIES = 12
 
 
 def test_the_agents_corrective_actions_page_has_a_fixed_query_budget(
@@ -192,11 +192,11 @@ def test_the_complaints_page_has_a_fixed_query_budget(
     assert len(response.context["page"].object_list) == 14
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions (guardian, for the branch scope);
-# 6 the count of the complaints in scope (paginator); 7 unread notifications (menu); 8 the page
-# of complaints with their branch, agent and investigator; 9-11 savepoint, session refresh,
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
+# 5 the count of the complaints in scope (paginator); 6 unread notifications (menu); 7 the page
+# of complaints with their branch, agent and investigator; 8-10 savepoint, session refresh,
 # release.
-COMPLAINTS_QUERIES = 11
+COMPLAINTS_QUERIES = 10
 
 
 def test_the_complaint_page_has_a_fixed_query_budget(
@@ -212,12 +212,12 @@ def test_the_complaint_page_has_a_fixed_query_budget(
          django_assert_num_queries)  # fmt: skip
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions (guardian, for the branch scope);
-# 6 the complaint with its branch, visit, agent, investigator, registering and approving
-# staff, within the scope; 7 the requests (complex, extension) waiting for approval, with who
-# asked; 8 unread notifications (menu); 9 the supervisors who may investigate (assign form);
-# 10-12 savepoint, session refresh, release.
-COMPLAINT_QUERIES = 12
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
+# 5 the complaint with its branch, visit, agent, investigator, registering and approving
+# staff, within the scope; 6 the requests (complex, extension) waiting for approval, with who
+# asked; 7 unread notifications (menu); 8 the supervisors who may investigate (assign form);
+# 9-11 savepoint, session refresh, release.
+COMPLAINT_QUERIES = 11
 
 
 def test_the_training_page_has_a_fixed_query_budget(
@@ -248,9 +248,9 @@ def test_the_training_page_has_a_fixed_query_budget(
 # 5 unread notifications (menu); 6 the courses and 7 the agents of the attendance form; 8 the
 # courses with the certification they grant; 9 the certifications of the course form; 10 the
 # page of attendance with course and agent; 11-13 savepoint, session refresh, release.
-# +2: the user's and its groups' global permissions (whether it sees every branch; the
-# branch scope itself is a subquery of the rows' query).
-TRAINING_QUERIES = 15
+# +1: the user's branch scope, one statement read once per request (whether it sees every
+# branch, and which).
+TRAINING_QUERIES = 14
 
 
 def test_the_assessments_page_has_a_fixed_query_budget(
@@ -274,9 +274,9 @@ def test_the_assessments_page_has_a_fixed_query_budget(
 # 1 session, 2 user, 3 staff profile (role); 4 the months computed (the month picker);
 # 5 unread notifications (menu); 6 the month's rows with their agent (one query); 7-9
 # savepoint, session refresh, release.
-# +2: the user's and its groups' global permissions (whether it sees every branch; the
-# branch scope itself is a subquery of the rows' query).
-ASSESSMENTS_QUERIES = 11
+# +1: the user's branch scope, one statement read once per request (whether it sees every
+# branch, and which).
+ASSESSMENTS_QUERIES = 10
 
 
 def test_the_visits_export_has_a_fixed_query_budget(
@@ -299,10 +299,10 @@ def test_the_visits_export_has_a_fixed_query_budget(
     assert len(download()) == 23
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions (guardian, for the branch scope);
-# the audit entry of the download; 6-8 savepoint, session refresh, release; 9 the rows,
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
+# the audit entry of the download; 5-7 savepoint, session refresh, release; 8 the rows,
 # streamed from one query with their branch, account, customer and agent.
-EXPORT_QUERIES = 9 + AUDIT_ENTRY
+EXPORT_QUERIES = 8 + AUDIT_ENTRY
 
 
 def test_the_record_page_has_a_fixed_query_budget(
@@ -329,11 +329,11 @@ def test_the_record_page_has_a_fixed_query_budget(
     assert response.content.decode().count("录入错误") == 11
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions (guardian, for the branch scope);
-# 6 the record with its visit, account, customer and author, within the scope; 7 its
-# amendments with who made them (one query); 8 unread notifications (menu); 9-11 savepoint,
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
+# 5 the record with its visit, account, customer and author, within the scope; 6 its
+# amendments with who made them (one query); 7 unread notifications (menu); 8-10 savepoint,
 # session refresh, release.
-RECORD_QUERIES = 11
+RECORD_QUERIES = 10
 
 
 def _destruction_lists(supervisor, count: int, items: int = 1) -> list[DestructionList]:
@@ -370,9 +370,9 @@ def test_the_destruction_lists_page_has_a_fixed_query_budget(
 # 1 session, 2 user, 3 staff profile (role); 4 the count of lists (paginator); 5 unread
 # notifications (menu); 6 the page of lists with who drew up and approved each; 7-9 savepoint,
 # session refresh, release.
-# +2: the user's and its groups' global permissions (whether it sees every branch; the
-# branch scope itself is a subquery of the rows' query).
-DESTRUCTION_LISTS_QUERIES = 11
+# +1: the user's branch scope, one statement read once per request (whether it sees every
+# branch, and which).
+DESTRUCTION_LISTS_QUERIES = 10
 
 
 def test_the_destruction_list_page_has_a_fixed_query_budget(
@@ -393,9 +393,9 @@ def test_the_destruction_list_page_has_a_fixed_query_budget(
 # 1 session, 2 user, 3 staff profile (role); 4 the list; 5 the count of its items
 # (paginator); 6 its certificate, if any; 7 unread notifications (menu); 8 who drew it up; 9
 # the page of items (up to 100); 10-12 savepoint, session refresh, release.
-# +2: the user's and its groups' global permissions (whether it sees every branch; the
-# branch scope itself is a subquery of the rows' query).
-DESTRUCTION_LIST_QUERIES = 14
+# +1: the user's branch scope, one statement read once per request (whether it sees every
+# branch, and which).
+DESTRUCTION_LIST_QUERIES = 13
 
 
 def test_the_dashboard_has_a_fixed_query_budget(
@@ -432,12 +432,12 @@ def _records_at(agent, branch, count: int, when: dt.datetime) -> list:
     return [make_record(agent=agent, branch=branch, submitted_at=when) for _ in range(count)]
 
 
-# 1 session, 2 user, 3 staff profile; 4-5 the permissions; 6 the visible branches (once, every
-# figure filters on their ids); 7 when today's activity roll-up was built and the roll-ups'
-# version; 8-9 the visit roll-ups (by kind, branch and day; by agent); 10 today's visits in one
-# grouped scan; 11 the visits changed since today's build; 12-14 their attempts and records
-# now, and as the roll-up counted them (none of the three when nothing changed); 15 the
-# activity roll-ups; 16 escalations; 17 the ranking month (no ranking yet); 18 the calendar
-# warning; 19 the unread notifications; 20-22 savepoint, session refresh, release. The three
-# roll-up reads (8, 9, 15) are cached until the roll-ups' version changes.
-DASHBOARD_QUERIES = 22
+# 1 session, 2 user, 3 staff profile; 4 the branch and department scope (one statement, once per request); 5 the visible branches (once, every
+# figure filters on their ids); 6 when today's activity roll-up was built and the roll-ups'
+# version; 7-8 the visit roll-ups (by kind, branch and day; by agent); 9 today's visits in one
+# grouped scan; 10 the visits changed since today's build; 11-13 their attempts and records
+# now, and as the roll-up counted them (none of the three when nothing changed); 14 the
+# activity roll-ups; 15 escalations; 16 the ranking month (no ranking yet); 17 the calendar
+# warning; 18 the unread notifications; 19-21 savepoint, session refresh, release. The three
+# roll-up reads (7, 8, 14) are cached until the roll-ups' version changes.
+DASHBOARD_QUERIES = 21

@@ -111,10 +111,10 @@ def test_it_shows_call_back_appointments_at_their_time(client, agent, branch):
 @time_machine.travel(CALL_TIME, tick=False)
 def test_it_keeps_a_constant_number_of_queries(client, agent, branch, django_assert_num_queries):
     """Queries, whatever the number of visits: 1 session, 2 user, 3 staff profile (role);
-    4-6 guardian for branches_visible_to (the user's and the groups' global permissions, the
-    branches themselves: the branch filter); 7 the counts (one aggregate); 8 the page of
-    visits (joined with account, customer and branch); 9 unread notifications (menu); 10 the
-    appointments block; 11-13 savepoint, session refresh, release (SESSION_SAVE_EVERY_REQUEST)."""
+    4 the branch and department scope (one statement, once per request); 5 the branches
+    themselves (the branch filter); 6 the counts (one aggregate); 7 the page of visits (joined
+    with account, customer and branch); 8 unread notifications (menu); 9 the appointments
+    block; 10-12 savepoint, session refresh, release (SESSION_SAVE_EVERY_REQUEST)."""
     client.force_login(agent)
 
     def measure() -> int:
@@ -137,7 +137,7 @@ def test_it_keeps_a_constant_number_of_queries(client, agent, branch, django_ass
     assert small == WORKLIST_QUERIES
 
 
-WORKLIST_QUERIES = 13
+WORKLIST_QUERIES = 12
 
 
 @time_machine.travel(CALL_TIME, tick=False)

@@ -73,16 +73,15 @@ def test_the_call_screen_has_a_fixed_query_budget(
     assert len(list(response.context["previous"])) == 10
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions
-# (guardian, for the branch scope); 6 the visit within the agent's scope; 7 the visit with its
-# account, customer, branch, agent, policy, script and rule; 8 the flagged transactions; 9 the
-# record, if any; 10 the agent's draft of it; 11 the script of the visit's kind; 12 whether a
-# phone attempt reached the customer; 13 unread notifications (menu); 14 the last 20 consent
-# entries with who recorded them; 15 the attempts with their agent; 16 the departments of the
-# escalation form; 17 the escalation steps of the visit; 18 its SMS messages; 19 the last 10
-# earlier visits with their record and agent; 20-22 savepoint, session refresh, release
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request); 5 the visit within the agent's scope; 6 the visit with its
+# account, customer, branch, agent, policy, script and rule; 7 the flagged transactions; 8 the
+# record, if any; 9 the agent's draft of it; 10 the script of the visit's kind; 11 whether a
+# phone attempt reached the customer; 12 unread notifications (menu); 13 the last 20 consent
+# entries with who recorded them; 14 the attempts with their agent; 15 the departments of the
+# escalation form; 16 the escalation steps of the visit; 17 its SMS messages; 18 the last 10
+# earlier visits with their record and agent; 19-21 savepoint, session refresh, release
 # (SESSION_SAVE_EVERY_REQUEST).
-CALL_SCREEN_QUERIES = 22
+CALL_SCREEN_QUERIES = 21
 
 
 def test_the_teller_page_has_a_fixed_query_budget(
@@ -99,10 +98,9 @@ def test_the_teller_page_has_a_fixed_query_budget(
         assert client.get(url).status_code == 200
 
 
-# 1 session, 2 user, 3 staff profile (role); 4-5 the user's and the groups' permissions
-# (guardian, for the branch scope of the form); 6 unread notifications (menu); 7-9 savepoint,
+# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request); 5 unread notifications (menu); 6-8 savepoint,
 # session refresh, release.
-TELLER_QUERIES = 9
+TELLER_QUERIES = 8
 
 
 def test_the_questionnaire_page_has_a_fixed_query_budget(
