@@ -12,7 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -31,7 +31,7 @@ from accounts.pii import RevealLimitReached, reveal_count_hour, reveal_fields
 from core.masking import mask_address, mask_name
 from escalations.actions import EscalationError
 from escalations.models import EscalationStep
-from visits.access import visit_for_user
+from visits.access import visit_for_user, visits_visible_to
 from visits.models import OPEN_VISIT_STATUSES, AttemptOutcome, Script, Visit, VisitRecord
 from visits.placeholders import render_placeholders
 from workspace.channels import questionnaire as q
@@ -265,16 +265,20 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
     }
 
 
+_SCREEN_RELATED = ("account__customer", "branch", "assigned_to", "policy__script", "rule")
+
+
 def _screen_visit(pk) -> Visit:
     """The visit with everything the call screen shows of it (scope checked by the caller)."""
-    return Visit.objects.select_related(
-        "account__customer", "branch", "assigned_to", "policy__script", "rule"
-    ).get(pk=pk)
+    return Visit.objects.select_related(*_SCREEN_RELATED).get(pk=pk)
 
 
 @role_required(Role.AGENT, Role.SUPERVISOR)
 def call_screen(request, pk):
-    visit = _screen_visit(visit_for_user(request.user, pk).pk)
+    # In scope and with everything the screen shows, in one query (out of scope: 404).
+    visit = get_object_or_404(
+        visits_visible_to(request.user).select_related(*_SCREEN_RELATED), pk=pk
+    )
     pending = pending_record_take(request.session, visit_pk=visit.pk)
     if pending and _may_act(request.user, visit):
         # A record posted after the session had expired: it becomes this agent's draft.
