@@ -180,30 +180,40 @@ FIGURES = ("attempted", "reached", "completed", "on_time", "rated", "satisfactio
 
 
 def activity_per_visit(
-    start: dt.datetime, end: dt.datetime, visit_ids: Iterable[int] | None = None
+    start: dt.datetime,
+    end: dt.datetime,
+    visit_ids: Iterable[int] | None = None,
+    branch_of: dict[int, int] | None = None,
 ) -> dict[int, list[int]]:
     """visit id -> [branch id, *FIGURES] of its attempts started and its record submitted in
-    [start, end) (of ``visit_ids`` only, when given)."""
+    [start, end) (of ``visit_ids`` only, when given). ``branch_of``: the branch of every visit
+    of ``visit_ids``, when the caller knows them (the attempts and records are then read
+    without joining the visits: one random read of the visits table per visit fewer)."""
     attempts = ContactAttempt.objects.filter(started_at__gte=start, started_at__lt=end)
     records = VisitRecord.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
     if visit_ids is not None:
         attempts = attempts.filter(visit_id__in=visit_ids)
         records = records.filter(visit_id__in=visit_ids)
+    branch = "visit_id" if branch_of is not None else "visit__branch_id"
+
+    def branch_id(value: int) -> int:
+        return branch_of[value] if branch_of is not None else value
+
     rows: dict[int, list[int]] = {}
-    for visit_id, branch_id, reached in (
+    for visit_id, key, reached in (
         attempts.order_by()
-        .values("visit_id", "visit__branch_id")
+        .values("visit_id", branch)
         .annotate(reached=Count("pk", filter=Q(outcome=AttemptOutcome.REACHED)))
-        .values_list("visit_id", "visit__branch_id", "reached")
+        .values_list("visit_id", branch, "reached")
     ):
-        rows[visit_id] = [branch_id, 1, 1 if reached else 0, 0, 0, 0, 0]
+        rows[visit_id] = [branch_id(key), 1, 1 if reached else 0, 0, 0, 0, 0]
     for row in (
         records.order_by()
-        .values("visit_id", "visit__branch_id")
+        .values("visit_id", branch)
         .annotate(**RECORD_FIGURES)
-        .values_list("visit_id", "visit__branch_id", *RECORD_FIGURES)
+        .values_list("visit_id", branch, *RECORD_FIGURES)
     ):
-        target = rows.setdefault(row[0], [row[1], 0, 0, 0, 0, 0, 0])
+        target = rows.setdefault(row[0], [branch_id(row[1]), 0, 0, 0, 0, 0, 0])
         target[3:] = [value or 0 for value in row[2:]]
     return rows
 
@@ -274,16 +284,28 @@ def activity_today_delta(
     if not changed:
         return delta
     scope = set(branch_ids)
+    # What the build counted of these visits, with their branches; the branches of the others
+    # (no activity counted at the build) from the visits table.
+    counted = {
+        visit_id: (branch_id, rest)
+        for visit_id, branch_id, *rest in ActivityVisitDay.objects.filter(
+            day=today, visit_id__in=changed
+        ).values_list("visit_id", "branch_id", *FIGURES)
+    }
+    branch_of = {visit_id: branch_id for visit_id, (branch_id, _rest) in counted.items()}
+    if uncounted := [pk for pk in changed if pk not in branch_of]:
+        branch_of.update(Visit.objects.filter(pk__in=uncounted).values_list("pk", "branch_id"))
+    mine = [pk for pk in changed if branch_of.get(pk) in scope]
+    if not mine:
+        return delta
     start, end = day_bounds(today, today)
-    for branch_id, *figures in activity_per_visit(start, end, changed).values():
-        if branch_id in scope:
-            for n, value in enumerate(figures):
-                delta[n] += value
-    for row in ActivityVisitDay.objects.filter(
-        day=today, visit_id__in=changed, branch_id__in=scope
-    ).values_list(*FIGURES):
-        for n, value in enumerate(row):
-            delta[n] -= value
+    for _branch_id, *figures in activity_per_visit(start, end, mine, branch_of).values():
+        for n, value in enumerate(figures):
+            delta[n] += value
+    for visit_id in mine:
+        if visit_id in counted:
+            for n, value in enumerate(counted[visit_id][1]):
+                delta[n] -= value
     return delta
 
 

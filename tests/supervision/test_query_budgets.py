@@ -432,12 +432,14 @@ def _records_at(agent, branch, count: int, when: dt.datetime) -> list:
     return [make_record(agent=agent, branch=branch, submitted_at=when) for _ in range(count)]
 
 
-# 1 session, 2 user, 3 staff profile; 4 the branch and department scope (one statement, once per request); 5 the visible branches (once, every
-# figure filters on their ids); 6 when today's activity roll-up was built and the roll-ups'
-# version; 7-8 the visit roll-ups (by kind, branch and day; by agent); 9 today's visits in one
-# grouped scan; 10 the visits changed since today's build; 11-13 their attempts and records
-# now, and as the roll-up counted them (none of the three when nothing changed); 14 the
-# activity roll-ups; 15 escalations; 16 the ranking month (no ranking yet); 17 the calendar
-# warning; 18 the unread notifications; 19-21 savepoint, session refresh, release. The three
-# roll-up reads (7, 8, 14) are cached until the roll-ups' version changes.
-DASHBOARD_QUERIES = 21
+# 1 session, 2 user, 3 staff profile; 4 the branch and department scope (one statement, once
+# per request); 5 the visible branches (once, every figure filters on their ids); 6 when
+# today's activity roll-up was built and the roll-ups' version; 7-8 the visit roll-ups (by
+# kind, branch and day; by agent); 9 today's visits in one grouped scan; 10 the visits changed
+# since today's build; 11 what the build counted of them, with their branches; 12 the branches
+# of those it did not count (none of 11-14 when nothing changed, no 12 when the build counted
+# them all); 13-14 their attempts and records now; 15 the activity roll-ups; 16 escalations;
+# 17 the ranking month (no ranking yet); 18 the calendar warning; 19 the unread notifications;
+# 20-22 savepoint, session refresh, release. The three roll-up reads (7, 8, 15) are cached
+# until the roll-ups' version changes.
+DASHBOARD_QUERIES = 22
