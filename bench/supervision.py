@@ -99,6 +99,7 @@ def seed() -> None:
 
     if Visit.objects.count() >= VISITS:
         log(f"reusing the seeded database ({VISITS:,} visits)")
+        _harness.vacuum_once(log)
         return
     started = time.monotonic()
     log(f"seeding {VISITS:,} visits, {ACCOUNTS:,} accounts (once; later runs reuse them)")
@@ -229,6 +230,7 @@ def seed() -> None:
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    _harness.vacuum_once(log)
     log(f"seeded in {time.monotonic() - started:.0f} s")
 
 

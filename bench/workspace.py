@@ -71,7 +71,7 @@ def seed() -> None:
         and Branch.objects.filter(code="W000", address=LAYOUT).exists()
     ):
         log(f"reusing the seeded database ({VISITS:,} visits)")
-        vacuum_once()
+        _harness.vacuum_once(log)
         return
     started = time.monotonic()
     log(f"seeding {VISITS:,} visits ({VISITS // OPEN_SHARE:,} open), once; later runs reuse them")
@@ -182,21 +182,8 @@ def seed() -> None:
     Branch.objects.filter(code="W000").update(address=LAYOUT)
     with connection.cursor() as c:
         c.execute("ANALYZE")
-    vacuum_once()
+    _harness.vacuum_once(log)
     log(f"seeded in {time.monotonic() - started:.0f} s")
-
-
-def vacuum_once() -> None:
-    """VACUUM the freshly loaded visits once, as autovacuum does on a live database after a bulk
-    load (the shared bench server runs with autovacuum off): without it no page is marked
-    all-visible and no index-only scan is possible, which no production table looks like."""
-    from django.db import connection
-
-    with connection.cursor() as c:
-        c.execute("SELECT relallvisible FROM pg_class WHERE relname = 'visits_visit'")
-        if c.fetchone()[0] == 0:
-            log("vacuuming the seeded visits (the visibility map a live table has)")
-            c.execute("VACUUM (ANALYZE) visits_visit")
 
 
 def _median_ms(client, url: str, *, method: str = "get") -> tuple[float, int, int]:
