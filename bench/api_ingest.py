@@ -149,6 +149,17 @@ def wait_for_server(timeout: float = 60) -> None:
     raise SystemExit("gunicorn did not answer")
 
 
+def timed_in_threads(worker, count: int) -> float:
+    """Seconds for ``count`` threads running ``worker`` until all are done."""
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
 def post_all(bodies: list[bytes], key: str, clients: int) -> tuple[float, dict]:
     counts: dict[int, int] = {}
     lock = threading.Lock()
@@ -173,13 +184,7 @@ def post_all(bodies: list[bytes], key: str, clients: int) -> tuple[float, dict]:
                 for result in json.loads(payload)["results"]:
                     counts[result["status"]] = counts.get(result["status"], 0) + 1
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    elapsed = timed_in_threads(worker, clients)
     if failures:
         raise SystemExit(f"{len(failures)} batches failed, e.g. {failures[0]}")
     return elapsed, counts
@@ -280,13 +285,7 @@ def floor_per_batch(columns: str, lines: list[str], keys: list, clients: int) ->
                 wconn.commit()
         wconn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    elapsed = timed_in_threads(worker, clients)
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM bench_event_floor")
         assert cur.fetchone()[0] == len(lines)
