@@ -362,7 +362,10 @@ def visit_reached(visit: Visit) -> bool:
 
 def flagged_events_of(visit: Visit) -> list[AccountEvent]:
     """The large or unusual transactions that triggered the visit: the customer confirms or
-    denies each on the call."""
+    denies each on the call. Only the event rules link events to visits (special-event and
+    new-account visits): a periodic visit has none, and no query is made for it."""
+    if visit.kind == VisitKind.PERIODIC:
+        return []
     return list(
         AccountEvent.objects.filter(triggers__visit=visit)
         .filter(Q(flagged=True) | Q(event_type=EventType.TRANSACTION))

@@ -85,6 +85,23 @@ def test_the_call_screen_has_a_fixed_query_budget(
 CALL_SCREEN_QUERIES = 20
 
 
+def test_a_periodic_visit_s_call_screen_reads_no_transactions(
+    client, agent, account, django_assert_num_queries
+):
+    # Only the event rules link transactions to a visit: a periodic visit has none to list,
+    # and its call screen does not look for them.
+    visit = open_visit(account.branch, agent=agent, account=account, kind="periodic")
+    ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
+    url = reverse("workspace:call_screen", args=[visit.pk])
+    client.force_login(agent)
+    client.get(url)
+    with django_assert_num_queries(CALL_SCREEN_QUERIES - 1):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert response.context["flagged"] == []
+    assert response.context["record_form"].transaction_fields() == []
+
+
 def test_the_teller_page_has_a_fixed_query_budget(
     client, teller, branch, django_assert_num_queries
 ):
