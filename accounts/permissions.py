@@ -170,9 +170,8 @@ def branch_ids_by_user(user_ids) -> dict[int, set[int]]:
     scope: dict[int, set[int]] = {pk: set() for pk in user_ids}
     if not user_ids:
         return scope
-    app_label, codename = BRANCH_PERM.split(".")
     content_type = ContentType.objects.get_for_model(Branch)
-    perm = Q(permission__codename=codename, permission__content_type=content_type)
+    perm = Q(permission__codename=_BRANCH_CODE, permission__content_type=content_type)
     direct = UserObjectPermission.objects.filter(perm, user_id__in=user_ids).values_list(
         "user_id", "object_pk"
     )
@@ -181,7 +180,7 @@ def branch_ids_by_user(user_ids) -> dict[int, set[int]]:
     )
     for user_id, object_pk in [*direct, *via_group]:
         scope[user_id].add(int(object_pk))
-    global_perm = Permission.objects.filter(codename=codename, content_type__app_label=app_label)
+    global_perm = Permission.objects.filter(codename=_BRANCH_CODE, content_type__app_label=_APP)
     everywhere = set(
         get_user_model()
         .objects.filter(pk__in=user_ids)
@@ -224,9 +223,8 @@ def staff_ids_visible_to(user):
         branch_pks = (
             branches_visible_to(user).annotate(text_pk=Cast("pk", CharField())).values("text_pk")
         )
-    codename = BRANCH_PERM.split(".")[1]
     perm = Q(
-        permission__codename=codename,
+        permission__codename=_BRANCH_CODE,
         permission__content_type=ContentType.objects.get_for_model(Branch),
         object_pk__in=branch_pks,
     )

@@ -203,7 +203,12 @@ def _info_changed_event(*, customer, fields, cause: int, client, request) -> Non
     )
     if account is None:
         return  # nothing to visit yet; the next account opened gets a new-account visit anyway
-    _caused_auto_event(
+    # The system's own events go through the idempotent path of the API's events. An event
+    # raised each time something happens again (a contact change, an account closed) is named
+    # after the audit entry of the change that caused it: unique without reading the events
+    # already stored (counting them scanned every event of the client), and the same change
+    # never raises two.
+    event_ingest_one(
         event_id=f"auto-info-{customer.pk}-{cause}",
         client=client,
         account=account,
@@ -211,39 +216,6 @@ def _info_changed_event(*, customer, fields, cause: int, client, request) -> Non
         data={"fields": fields},
         request=request,
         audit_action=AuditAction.EVENT_RAISE,
-    )
-
-
-def _caused_auto_event(*, event_id, client, account, event_type, data, request, audit_action):
-    """An event the system raises each time something happens again (a contact change, an
-    account closed). Its id names the audit entry of the change that caused it
-    (``auto-info-<customer>-<entry>``, ``auto-closed-<account>-<entry>``): unique without
-    reading the events already stored (counting them was a scan of every event of the client,
-    seconds at twenty million), and the same change never raises two."""
-    _auto_event(
-        client=client,
-        account=account,
-        event_id=event_id,
-        event_type=event_type,
-        data=data,
-        body={"event_id": event_id, "type": event_type, **data},
-        request=request,
-        audit_action=audit_action,
-    )
-
-
-def _auto_event(*, client, account, event_id, event_type, data, body, request, audit_action):
-    """An event the system raises itself (a contact change seen in a PUT, an account opened
-    within the new-account window), through the same idempotent path as the API's events."""
-    event_ingest_one(
-        client=client,
-        account=account,
-        event_id=event_id,
-        event_type=event_type,
-        data=data,
-        body=body,
-        request=request,
-        audit_action=audit_action,
     )
 
 
@@ -329,13 +301,12 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
                 account.opened_on
             ):
                 event_id = f"auto-opened-{account.pk}"  # the number is personal data
-                _auto_event(
+                event_ingest_one(
                     client=client,
                     account=account,
                     event_id=event_id,
                     event_type=EventType.ACCOUNT_OPENED,
                     data={},
-                    body={"event_id": event_id, "type": EventType.ACCOUNT_OPENED},
                     request=request,
                     audit_action=AuditAction.EVENT_RAISE,
                 )
@@ -377,7 +348,7 @@ def account_upsert(*, number: str, data: dict, client=None, request=None):
 def _account_closed_event(*, account, cause: int, client, request) -> None:
     """A PUT that closes the account is itself an ``account_closed`` event: its open visits are
     cancelled as when core banking sends the event."""
-    _caused_auto_event(
+    event_ingest_one(  # named after the change that closed it, as in _info_changed_event
         event_id=f"auto-closed-{account.pk}-{cause}",
         client=client,
         account=account,
