@@ -360,6 +360,14 @@ def visit_reached(visit: Visit) -> bool:
     return last is not None and last.outcome == AttemptOutcome.REACHED
 
 
+def last_phone_attempt_reached(attempts) -> bool:
+    """``visit_reached`` on a visit's attempts already loaded (any order)."""
+    phone = [a for a in attempts if a.channel == Channel.PHONE]
+    if not phone:
+        return False
+    return max(phone, key=lambda a: (a.started_at, a.pk)).outcome == AttemptOutcome.REACHED
+
+
 def flagged_events_of(visit: Visit) -> list[AccountEvent]:
     """The large or unusual transactions that triggered the visit: the customer confirms or
     denies each on the call. Only the event rules link events to visits (special-event and

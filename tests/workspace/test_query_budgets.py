@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts.models import ConsentEntry
 from tests.factories import AccountEventFactory, AccountFactory, CustomerFactory
 from tests.visits.workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
-from visits.models import ContactAttempt, VisitRecord, VisitTrigger
+from visits.models import ContactAttempt, Script, VisitPolicy, VisitRecord, VisitTrigger
 from workspace.channels.questionnaire import invite_create
 from workspace.models import QuestionnaireQuestion
 
@@ -75,14 +75,15 @@ def test_the_call_screen_has_a_fixed_query_budget(
 
 # 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one
 # statement, once per request); 5 the visit within the agent's scope, with its account,
-# customer, branch, agent, policy, script and rule; 6 the flagged transactions; 7 the record,
-# if any; 8 the agent's draft of it; 9 the script of the visit's kind; 10 whether a phone
-# attempt reached the customer; 11 unread notifications (menu); 12 the last 20 consent entries
-# with who recorded them; 13 the attempts with their agent; 14 the departments of the
-# escalation form; 15 the escalation steps of the visit; 16 its SMS messages; 17 the last 10
-# earlier visits with their record and agent; 18-20 savepoint, session refresh, release
-# (SESSION_SAVE_EVERY_REQUEST).
-CALL_SCREEN_QUERIES = 20
+# customer and branch, and whether an event triggered it; 6 the flagged transactions (only
+# when an event triggered the visit); 7 the record, if any; 8 the agent's draft of it; 9 the
+# script of the visit's kind (the policy's, when the visit has one: see below); 10 unread
+# notifications (menu); 11 the last 20 consent entries with who recorded them; 12 the
+# attempts with their agent (whether the customer was reached is read from them); 13 the
+# departments of the escalation form; 14 the escalation steps of the visit; 15 its SMS
+# messages; 16 the last 10 earlier visits with their record and agent; 17-19 savepoint,
+# session refresh, release (SESSION_SAVE_EVERY_REQUEST).
+CALL_SCREEN_QUERIES = 19
 
 
 def test_a_periodic_visit_s_call_screen_reads_no_transactions(
@@ -100,6 +101,43 @@ def test_a_periodic_visit_s_call_screen_reads_no_transactions(
     assert response.status_code == 200
     assert response.context["flagged"] == []
     assert response.context["record_form"].transaction_fields() == []
+
+
+def test_a_visit_no_event_triggered_reads_no_transactions(
+    client, agent, account, django_assert_num_queries
+):
+    visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
+    ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
+    url = reverse("workspace:call_screen", args=[visit.pk])
+    client.force_login(agent)
+    client.get(url)
+    with django_assert_num_queries(CALL_SCREEN_QUERIES - 1):
+        response = client.get(url)
+    assert response.context["flagged"] == []
+
+
+def test_a_visit_s_policy_comes_with_its_script_in_one_query(
+    client, agent, account, django_assert_num_queries
+):
+    # Read by primary key once the visit is loaded (not joined to it): one query more than a
+    # visit without a policy, and one fewer for the script, which comes with the policy
+    # instead of being looked up by kind and language. A periodic visit reads no transactions.
+    script = Script.objects.create(
+        kind="periodic", title="定期回访话术", body="您好，我是{bank_name}的{agent_name}。"
+    )
+    policy = VisitPolicy.objects.create(
+        kind="periodic", due_unit="cycle_months", due_amount=12, script=script, version=3
+    )
+    visit = open_visit(account.branch, agent=agent, account=account, kind="periodic", policy=policy)
+    ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
+    url = reverse("workspace:call_screen", args=[visit.pk])
+    client.force_login(agent)
+    client.get(url)
+    with django_assert_num_queries(CALL_SCREEN_QUERIES - 1):
+        response = client.get(url)
+    assert response.context["script"] == script
+    assert response.context["visit"].policy == policy
+    assert "定期回访话术 v1" in response.content.decode()
 
 
 def test_the_teller_page_has_a_fixed_query_budget(
