@@ -143,12 +143,16 @@ def worklist(request):
         .annotate(rank=_worklist_rank(now))
         .order_by(*WORKLIST_ORDER)
     )
-    appointment_ids = (
-        mine.filter(callback_at__gt=appointment_from)
-        .order_by("callback_at", "pk")
-        .values_list("pk", flat=True)[:20]
-    )
-    appointments = list(_worklist_visits(appointment_ids).order_by("callback_at", "pk"))
+    # The appointments are the open visits not listed (a call-back later than the lead time):
+    # counted above, and read only when there are some.
+    appointments: list[Visit] = []
+    if counts["open"] > counts["listed"]:
+        appointment_ids = (
+            mine.filter(callback_at__gt=appointment_from)
+            .order_by("callback_at", "pk")
+            .values_list("pk", flat=True)[:20]
+        )
+        appointments = list(_worklist_visits(appointment_ids).order_by("callback_at", "pk"))
     query = request.GET.copy()
     query.pop("page", None)
     near = now + timedelta(hours=2)
