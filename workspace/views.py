@@ -65,20 +65,18 @@ from workspace.services import (
     visit_claim_next,
     visit_is_security_critical,
 )
-from workspace.worklist import appointment_rows, worklist_rows
+from workspace.worklist import (
+    WorklistVisit,
+    appointment_rows,
+    worklist_order,
+    worklist_rows,
+    worklist_visits,
+)
 
 PAGE_SIZE = 50
 # A call-back appointment joins the worklist this long before its time; until then it waits
 # in the "appointments" block, sorted by time.
 APPOINTMENT_LEAD = timedelta(minutes=15)
-WORKLIST_FIELDS = (
-    "id", "kind", "status", "priority", "due_at", "due_provisional", "callback_at",
-    "suspected_fraud",
-    "phone_attempts", "channel", "account__number_masked", "account__customer__name",
-    "branch__code", "branch__name",
-)  # fmt: skip
-
-
 WORKLIST_ORDER = ("rank", "-priority", "due_at", "pk")
 
 
@@ -89,14 +87,6 @@ def _worklist_rank(now):
         When(due_at__lt=now, then=Value(1)),
         default=Value(2),
         output_field=IntegerField(),
-    )
-
-
-def _worklist_visits(ids) -> QuerySet[Visit]:
-    return (
-        Visit.objects.filter(pk__in=ids)
-        .select_related("account__customer", "branch")
-        .only(*WORKLIST_FIELDS)
     )
 
 
@@ -138,21 +128,17 @@ def worklist(request):
     paginator = Paginator(ordered.order_by(*WORKLIST_ORDER).values_list("pk", flat=True), PAGE_SIZE)
     paginator.__dict__["count"] = counts["listed"]  # already counted above: one query fewer
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = list(
-        _worklist_visits(page.object_list)
-        .annotate(rank=_worklist_rank(now))
-        .order_by(*WORKLIST_ORDER)
-    )
+    page.object_list = sorted(worklist_visits(page.object_list), key=worklist_order(now))
     # The appointments are the open visits not listed (a call-back later than the lead time):
     # counted above, and read only when there are some.
-    appointments: list[Visit] = []
+    appointments: list[WorklistVisit] = []
     if counts["open"] > counts["listed"]:
         appointment_ids = (
             mine.filter(callback_at__gt=appointment_from)
             .order_by("callback_at", "pk")
             .values_list("pk", flat=True)[:20]
         )
-        appointments = list(_worklist_visits(appointment_ids).order_by("callback_at", "pk"))
+        appointments = sorted(worklist_visits(appointment_ids), key=lambda v: (v.callback_at, v.pk))
     query = request.GET.copy()
     query.pop("page", None)
     near = now + timedelta(hours=2)

@@ -84,8 +84,19 @@ def test_the_pages_chosen_by_id_keep_the_worklist_order_across_pages(client, age
         )  # fmt: skip
         for n in range(60)
     ]
+    # Call-backs whose time has come (within the 15 minutes' lead) come first, whatever their
+    # due time and priority.
+    for n, visit in enumerate(visits[::20]):
+        visit.callback_at = CALL_TIME + dt.timedelta(minutes=5 + n)
+        visit.save()
     expected = sorted(
-        visits, key=lambda v: (0 if v.due_at < CALL_TIME else 1, -v.priority, v.due_at, v.pk)
+        visits,
+        key=lambda v: (
+            0 if v.callback_at else 1 if v.due_at < CALL_TIME else 2,
+            -v.priority,
+            v.due_at,
+            v.pk,
+        ),
     )
     client.force_login(agent)
     url = reverse("workspace:worklist")
