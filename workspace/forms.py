@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department
+from core.forms import PlainSelect
 from core.presentation import vocabulary_choices
 from escalations.models import Urgency
 from visits.models import (
@@ -41,14 +42,18 @@ LANDLINE_RE = re.compile(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?")
 
 class WorklistFilterForm(forms.Form):
     kind = forms.ChoiceField(
-        label=_("类型"), required=False, choices=[("", _("全部"))] + VisitKind.choices
+        label=_("类型"),
+        required=False,
+        choices=[("", _("全部"))] + VisitKind.choices,
+        widget=PlainSelect,
     )
     status = forms.ChoiceField(
         label=_("状态"),
         required=False,
         choices=[("", _("全部"))] + [(s.value, s.label) for s in OPEN_VISIT_STATUSES],
+        widget=PlainSelect,
     )
-    branch = forms.ChoiceField(label=_("网点"), required=False)
+    branch = forms.ChoiceField(label=_("网点"), required=False, widget=PlainSelect)
 
     def __init__(self, *args, branches=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,7 +61,7 @@ class WorklistFilterForm(forms.Form):
 
 
 class AttemptForm(forms.Form):
-    outcome = forms.ChoiceField(label=_("联系结果"), choices=PHONE_OUTCOMES)
+    outcome = forms.ChoiceField(label=_("联系结果"), choices=PHONE_OUTCOMES, widget=PlainSelect)
     callback_at = forms.DateTimeField(
         label=_("预约回拨时间"),
         required=False,
@@ -132,17 +137,23 @@ class RecordForm(forms.Form):
     )
     satisfaction = forms.TypedChoiceField(
         label=_("满意度"), required=False, coerce=int, empty_value=None,
-        choices=[("", "-")] + [(str(i), str(i)) for i in range(1, 6)],
+        choices=[("", "-")] + [(str(i), str(i)) for i in range(1, 6)], widget=PlainSelect,
     )  # fmt: skip
     handling = _radio(_("问题处理"), Handling.choices, Handling.NO_PROBLEM)
     problem = forms.CharField(
         label=_("问题描述"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     escalate_department = forms.ModelChoiceField(
-        label=_("转办部门"), required=False, queryset=Department.objects.order_by("code")
+        label=_("转办部门"),
+        required=False,
+        queryset=Department.objects.order_by("code"),
+        widget=PlainSelect,
     )
     escalate_urgency = forms.ChoiceField(
-        label=_("紧急程度"), required=False, choices=[("", "-")] + Urgency.choices
+        label=_("紧急程度"),
+        required=False,
+        choices=[("", "-")] + Urgency.choices,
+        widget=PlainSelect,
     )
 
     def __init__(self, *args, visit, flagged_events=(), marketing_consent=False, **kwargs):
