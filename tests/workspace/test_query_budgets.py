@@ -8,12 +8,13 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from accounts.models import ConsentEntry
+from accounts.models import ConsentEntry, Department
+from escalations.models import Escalation, EscalationStep, Urgency
 from tests.factories import AccountEventFactory, AccountFactory, CustomerFactory
 from tests.visits.workspace_helpers import CALL_TIME, ensure_seed_data, open_visit
 from visits.models import ContactAttempt, Script, VisitPolicy, VisitRecord, VisitTrigger
 from workspace.channels.questionnaire import invite_create
-from workspace.models import QuestionnaireQuestion
+from workspace.models import QuestionnaireQuestion, SmsMessage
 
 pytestmark = [pytest.mark.django_db]
 
@@ -34,9 +35,23 @@ EARLIER = CALL_TIME - dt.timedelta(hours=1)
 
 def _history(visit, agent, count: int) -> None:
     """``count`` more of everything the call screen lists: failed attempts, flagged
-    transactions, consent entries and earlier (completed) visits of the account."""
+    transactions, consent entries, earlier (completed) visits of the account, escalations
+    with a step, SMS messages."""
     account = visit.account
+    department = Department.objects.order_by("pk").first()
     for _ in range(count):
+        escalation = Escalation.objects.create(
+            visit=visit, account=account, department=department, urgency=Urgency.NORMAL,
+            description="客户反映问题", deadline_at=CALL_TIME + dt.timedelta(days=1),
+            opened_by=agent,
+        )  # fmt: skip
+        EscalationStep.objects.create(
+            escalation=escalation, action="create", to_status="pending", by=agent
+        )
+        SmsMessage.objects.create(
+            customer=account.customer, visit=visit, body="回访短信",
+            idempotency_key=f"budget-{escalation.pk}",
+        )  # fmt: skip
         ContactAttempt.objects.create(
             visit=visit, channel="phone", agent=agent, outcome="no_answer", started_at=EARLIER
         )
@@ -71,12 +86,16 @@ def test_the_call_screen_has_a_fixed_query_budget(
     assert len(list(response.context["attempts"])) == 15
     assert len(response.context["record_form"].transaction_fields()) == 14
     assert len(list(response.context["previous"])) == 10
+    assert len(list(response.context["steps"])) == 14
+    assert len(list(response.context["sms_messages"])) == 14
+    assert len(list(response.context["consents"])) == 14
 
 
 # 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one
 # statement, once per request); 5 the visit within the agent's scope, with its account,
-# customer and branch, and whether an event triggered it; 6 the flagged transactions (only
-# when an event triggered the visit); 7 the record, if any; 8 the agent's draft of it; 9 the
+# customer and branch, and whether it has triggering events, escalations, SMS messages and
+# consent entries (each list below is read only when there is one); 6 the flagged
+# transactions; 7 the record, if any; 8 the agent's draft of it; 9 the
 # script of the visit's kind (the policy's, when the visit has one: see below); 10 unread
 # notifications (menu); 11 the last 20 consent entries with who recorded them; 12 the
 # attempts with their agent (whether the customer was reached is read from them); 13 the
@@ -96,14 +115,18 @@ def test_a_periodic_visit_s_call_screen_reads_no_transactions(
     url = reverse("workspace:call_screen", args=[visit.pk])
     client.force_login(agent)
     client.get(url)
-    with django_assert_num_queries(CALL_SCREEN_QUERIES - 1):
+    with django_assert_num_queries(CALL_SCREEN_QUERIES - NOTHING_TO_LIST):
         response = client.get(url)
     assert response.status_code == 200
     assert response.context["flagged"] == []
     assert response.context["record_form"].transaction_fields() == []
 
 
-def test_a_visit_no_event_triggered_reads_no_transactions(
+# What the call screen of a visit with no trigger, escalation, SMS or consent entry saves.
+NOTHING_TO_LIST = 4
+
+
+def test_a_visit_with_nothing_to_list_reads_no_lists(
     client, agent, account, django_assert_num_queries
 ):
     visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
@@ -111,9 +134,18 @@ def test_a_visit_no_event_triggered_reads_no_transactions(
     url = reverse("workspace:call_screen", args=[visit.pk])
     client.force_login(agent)
     client.get(url)
-    with django_assert_num_queries(CALL_SCREEN_QUERIES - 1):
+    with django_assert_num_queries(CALL_SCREEN_QUERIES - NOTHING_TO_LIST):
         response = client.get(url)
-    assert response.context["flagged"] == []
+    context = response.context
+    assert context["flagged"] == context["steps"] == context["sms_messages"] == []
+    assert context["consents"] == []
+    # One of each is enough for its list to be read and shown.
+    _history(visit, agent, 1)
+    with django_assert_num_queries(CALL_SCREEN_QUERIES):
+        response = client.get(url)
+    assert len(response.context["flagged"]) == len(list(response.context["steps"])) == 1
+    assert len(list(response.context["sms_messages"])) == 1
+    assert len(list(response.context["consents"])) == 1
 
 
 def test_a_visit_s_policy_comes_with_its_script_in_one_query(
@@ -133,7 +165,7 @@ def test_a_visit_s_policy_comes_with_its_script_in_one_query(
     url = reverse("workspace:call_screen", args=[visit.pk])
     client.force_login(agent)
     client.get(url)
-    with django_assert_num_queries(CALL_SCREEN_QUERIES - 1):
+    with django_assert_num_queries(CALL_SCREEN_QUERIES - NOTHING_TO_LIST):
         response = client.get(url)
     assert response.context["script"] == script
     assert response.context["visit"].policy == policy
