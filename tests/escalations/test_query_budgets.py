@@ -40,14 +40,14 @@ def test_the_escalation_page_has_a_fixed_query_budget(
     assert response.content.decode().count("第 19 次转交") == 1
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request); 5 the escalation within the handler's scope; 6 the
-# escalation with its department, handler and opener; 7 its steps (prefetched, one query for
-# all of them); 8 the people named in the steps (one query); 9-10 the calendar year and its
-# days (the "near deadline" threshold); 11 what the department sees of the source (account,
-# customer, the visit's record); 12 whether it is raised; 13 unread notifications (menu); 14 the
-# departments of the transfer form; 15-17 savepoint, session refresh, release
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request); 4 the escalation within the handler's scope; 5 the
+# escalation with its department, handler and opener; 6 its steps (prefetched, one query for
+# all of them); 7 the people named in the steps (one query); 8-9 the calendar year and its
+# days (the "near deadline" threshold); 10 what the department sees of the source (account,
+# customer, the visit's record); 11 whether it is raised; 12 unread notifications (menu); 13 the
+# departments of the transfer form; 14-16 savepoint, session refresh, release
 # (SESSION_SAVE_EVERY_REQUEST).
-DETAIL_QUERIES = 17
+DETAIL_QUERIES = 16
 
 
 def test_the_statistics_page_has_a_fixed_query_budget(
@@ -67,9 +67,9 @@ def test_the_statistics_page_has_a_fixed_query_budget(
     assert sum(row["opened"] for row in response.context["rows"]) == 7
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request); 5 the figures of every department (one grouped aggregate);
-# 6 unread notifications (menu); 7-9 savepoint, session refresh, release.
-STATS_QUERIES = 9
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request); 4 the figures of every department (one grouped aggregate);
+# 5 unread notifications (menu); 6-8 savepoint, session refresh, release.
+STATS_QUERIES = 8
 
 
 def test_the_notifications_page_has_a_fixed_query_budget(
@@ -91,6 +91,6 @@ def test_the_notifications_page_has_a_fixed_query_budget(
     assert len(response.context["notifications"]) == 32
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 unread notifications (menu); 5 the newest 100
-# notifications; 6-8 savepoint, session refresh, release.
-NOTIFICATIONS_QUERIES = 8
+# 1 session, 2 user with their staff profile (role); 3 unread notifications (menu); 4 the newest 100
+# notifications; 5-7 savepoint, session refresh, release.
+NOTIFICATIONS_QUERIES = 7

@@ -81,11 +81,11 @@ def test_the_samples_page_has_a_fixed_query_budget(
     assert len(response.context["page"].object_list) == 11
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
-# 5 the count of the supervisor's samples (paginator); 6 unread notifications (menu); 7 the
-# branches and 8 the agents of the draw form; 9 the page of samples with their progress (one
-# grouped query); 10-12 savepoint, session refresh, release (SESSION_SAVE_EVERY_REQUEST).
-SAMPLES_QUERIES = 12
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request);
+# 4 the count of the supervisor's samples (paginator); 5 unread notifications (menu); 6 the
+# branches and 7 the agents of the draw form; 8 the page of samples with their progress (one
+# grouped query); 9-11 savepoint, session refresh, release (SESSION_SAVE_EVERY_REQUEST).
+SAMPLES_QUERIES = 11
 
 
 def test_the_sample_page_has_a_fixed_query_budget(
@@ -106,10 +106,10 @@ def test_the_sample_page_has_a_fixed_query_budget(
     assert len(list(response.context["items"])) == 17
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the supervisor's own sample; 5 its
-# progress (one aggregate); 6 unread notifications (menu); 7 the items with their record,
-# visit, branch, account, agent and review (one query); 8-10 savepoint, session refresh, release.
-SAMPLE_QUERIES = 10
+# 1 session, 2 user with their staff profile (role); 3 the supervisor's own sample; 4 its
+# progress (one aggregate); 5 unread notifications (menu); 6 the items with their record,
+# visit, branch, account, agent and review (one query); 7-9 savepoint, session refresh, release.
+SAMPLE_QUERIES = 9
 
 
 def test_the_review_page_has_a_fixed_query_budget(
@@ -134,11 +134,11 @@ def test_the_review_page_has_a_fixed_query_budget(
     assert len(response.context["actions"]) == 11
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
-# 5 the item with its sample, agent, record, visit, account, customer and branch, within the
-# scope; 6 its review; 7 unread notifications (menu); 8 the reviewer; 9 the corrective actions
-# of the review (one query); 10-12 savepoint, session refresh, release.
-REVIEW_QUERIES = 12
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request);
+# 4 the item with its sample, agent, record, visit, account, customer and branch, within the
+# scope; 5 its review; 6 unread notifications (menu); 7 the reviewer; 8 the corrective actions
+# of the review (one query); 9-11 savepoint, session refresh, release.
+REVIEW_QUERIES = 11
 
 
 def test_the_agents_corrective_actions_page_has_a_fixed_query_budget(
@@ -161,10 +161,10 @@ def test_the_agents_corrective_actions_page_has_a_fixed_query_budget(
     assert len(response.context["actions"]) == 6
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 unread notifications (menu); 5 the agent's
-# corrective actions with their review, item and record (one query); 6-8 savepoint, session
+# 1 session, 2 user with their staff profile (role); 3 unread notifications (menu); 4 the agent's
+# corrective actions with their review, item and record (one query); 5-7 savepoint, session
 # refresh, release.
-MY_ACTIONS_QUERIES = 8
+MY_ACTIONS_QUERIES = 7
 
 
 def _complaints(agent, branch, count: int) -> list:
@@ -192,11 +192,11 @@ def test_the_complaints_page_has_a_fixed_query_budget(
     assert len(response.context["page"].object_list) == 14
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
-# 5 the count of the complaints in scope (paginator); 6 unread notifications (menu); 7 the page
-# of complaints with their branch, agent and investigator; 8-10 savepoint, session refresh,
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request);
+# 4 the count of the complaints in scope (paginator); 5 unread notifications (menu); 6 the page
+# of complaints with their branch, agent and investigator; 7-9 savepoint, session refresh,
 # release.
-COMPLAINTS_QUERIES = 10
+COMPLAINTS_QUERIES = 9
 
 
 def test_the_complaint_page_has_a_fixed_query_budget(
@@ -212,12 +212,12 @@ def test_the_complaint_page_has_a_fixed_query_budget(
          django_assert_num_queries)  # fmt: skip
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
-# 5 the complaint with its branch, visit, agent, investigator, registering and approving
-# staff, within the scope; 6 the requests (complex, extension) waiting for approval, with who
-# asked; 7 unread notifications (menu); 8 the supervisors who may investigate (assign form);
-# 9-11 savepoint, session refresh, release.
-COMPLAINT_QUERIES = 11
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request);
+# 4 the complaint with its branch, visit, agent, investigator, registering and approving
+# staff, within the scope; 5 the requests (complex, extension) waiting for approval, with who
+# asked; 6 unread notifications (menu); 7 the supervisors who may investigate (assign form);
+# 8-10 savepoint, session refresh, release.
+COMPLAINT_QUERIES = 10
 
 
 def test_the_training_page_has_a_fixed_query_budget(
@@ -244,13 +244,13 @@ def test_the_training_page_has_a_fixed_query_budget(
     assert len(response.context["page"].object_list) == 12
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the count of attendance rows (paginator);
-# 5 unread notifications (menu); 6 the courses and 7 the agents of the attendance form; 8 the
-# courses with the certification they grant; 9 the certifications of the course form; 10 the
-# page of attendance with course and agent; 11-13 savepoint, session refresh, release.
+# 1 session, 2 user with their staff profile (role); 3 the count of attendance rows (paginator);
+# 4 unread notifications (menu); 5 the courses and 6 the agents of the attendance form; 7 the
+# courses with the certification they grant; 8 the certifications of the course form; 9 the
+# page of attendance with course and agent; 10-12 savepoint, session refresh, release.
 # +1: the user's branch scope, one statement read once per request (whether it sees every
 # branch, and which).
-TRAINING_QUERIES = 14
+TRAINING_QUERIES = 13
 
 
 def test_the_assessments_page_has_a_fixed_query_budget(
@@ -271,12 +271,12 @@ def test_the_assessments_page_has_a_fixed_query_budget(
     assert len(response.context["rows"]) == 12
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the months computed (the month picker);
-# 5 unread notifications (menu); 6 the month's rows with their agent (one query); 7-9
+# 1 session, 2 user with their staff profile (role); 3 the months computed (the month picker);
+# 4 unread notifications (menu); 5 the month's rows with their agent (one query); 6-8
 # savepoint, session refresh, release.
 # +1: the user's branch scope, one statement read once per request (whether it sees every
 # branch, and which).
-ASSESSMENTS_QUERIES = 10
+ASSESSMENTS_QUERIES = 9
 
 
 def test_the_visits_export_has_a_fixed_query_budget(
@@ -299,10 +299,10 @@ def test_the_visits_export_has_a_fixed_query_budget(
     assert len(download()) == 23
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
-# the audit entry of the download; 5-7 savepoint, session refresh, release; 8 the rows,
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request);
+# the audit entry of the download; 4-6 savepoint, session refresh, release; 7 the rows,
 # streamed from one query with their branch, account, customer and agent.
-EXPORT_QUERIES = 8 + AUDIT_ENTRY
+EXPORT_QUERIES = 7 + AUDIT_ENTRY
 
 
 def test_the_record_page_has_a_fixed_query_budget(
@@ -329,11 +329,11 @@ def test_the_record_page_has_a_fixed_query_budget(
     assert response.content.decode().count("录入错误") == 11
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request);
-# 5 the record with its visit, account, customer and author, within the scope; 6 its
-# amendments with who made them (one query); 7 unread notifications (menu); 8-10 savepoint,
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request);
+# 4 the record with its visit, account, customer and author, within the scope; 5 its
+# amendments with who made them (one query); 6 unread notifications (menu); 7-9 savepoint,
 # session refresh, release.
-RECORD_QUERIES = 10
+RECORD_QUERIES = 9
 
 
 def _destruction_lists(supervisor, count: int, items: int = 1) -> list[DestructionList]:
@@ -367,12 +367,12 @@ def test_the_destruction_lists_page_has_a_fixed_query_budget(
     assert len(response.context["page"].object_list) == 12
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the count of lists (paginator); 5 unread
-# notifications (menu); 6 the page of lists with who drew up and approved each; 7-9 savepoint,
+# 1 session, 2 user with their staff profile (role); 3 the count of lists (paginator); 4 unread
+# notifications (menu); 5 the page of lists with who drew up and approved each; 6-8 savepoint,
 # session refresh, release.
 # +1: the user's branch scope, one statement read once per request (whether it sees every
 # branch, and which).
-DESTRUCTION_LISTS_QUERIES = 10
+DESTRUCTION_LISTS_QUERIES = 9
 
 
 def test_the_destruction_list_page_has_a_fixed_query_budget(
@@ -390,12 +390,12 @@ def test_the_destruction_list_page_has_a_fixed_query_budget(
     assert len(response.context["items"].object_list) == 40
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the list; 5 the count of its items
-# (paginator); 6 its certificate, if any; 7 unread notifications (menu); 8 who drew it up; 9
-# the page of items (up to 100); 10-12 savepoint, session refresh, release.
+# 1 session, 2 user with their staff profile (role); 3 the list; 4 the count of its items
+# (paginator); 5 its certificate, if any; 6 unread notifications (menu); 7 who drew it up; 8
+# the page of items (up to 100); 9-11 savepoint, session refresh, release.
 # +1: the user's branch scope, one statement read once per request (whether it sees every
 # branch, and which).
-DESTRUCTION_LIST_QUERIES = 13
+DESTRUCTION_LIST_QUERIES = 12
 
 
 def test_the_dashboard_has_a_fixed_query_budget(
@@ -432,14 +432,14 @@ def _records_at(agent, branch, count: int, when: dt.datetime) -> list:
     return [make_record(agent=agent, branch=branch, submitted_at=when) for _ in range(count)]
 
 
-# 1 session, 2 user, 3 staff profile; 4 the branch and department scope (one statement, once
-# per request); 5 the visible branches (once, every figure filters on their ids); 6 when
-# today's activity roll-up was built and the roll-ups' version; 7-8 the visit roll-ups (by
-# kind, branch and day; by agent); 9 today's visits in one grouped scan; 10 the visits changed
-# since today's build; 11 what the build counted of them, with their branches; 12 the branches
+# 1 session, 2 user with their staff profile; 3 the branch and department scope (one statement, once
+# per request); 4 the visible branches (once, every figure filters on their ids); 5 when
+# today's activity roll-up was built and the roll-ups' version; 6-7 the visit roll-ups (by
+# kind, branch and day; by agent); 8 today's visits in one grouped scan; 9 the visits changed
+# since today's build; 10 what the build counted of them, with their branches; 11 the branches
 # of those it did not count (none of 11-14 when nothing changed, no 12 when the build counted
-# them all); 13-14 their attempts and records now; 15 the activity roll-ups; 16 escalations;
-# 17 the ranking month (no ranking yet); 18 the calendar warning; 19 the unread notifications;
-# 20-22 savepoint, session refresh, release. The three roll-up reads (7, 8, 15) are cached
+# them all); 12-13 their attempts and records now; 14 the activity roll-ups; 15 escalations;
+# 16 the ranking month (no ranking yet); 17 the calendar warning; 18 the unread notifications;
+# 19-21 savepoint, session refresh, release. The three roll-up reads (6, 7, 14) are cached
 # until the roll-ups' version changes.
-DASHBOARD_QUERIES = 22
+DASHBOARD_QUERIES = 21

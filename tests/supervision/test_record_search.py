@@ -77,7 +77,7 @@ def test_the_search_page_has_a_fixed_number_of_queries(
 ):
     client.force_login(supervisor)
     client.get(reverse("records:list"))
-    # session, user, profile, the branch scope (one statement, once per request), count, one page of records,
+    # session, user with their profile, the branch scope (one statement, once per request), count, one page of records,
     # the notifications badge, the branch and agent pickers, the session save (3 statements)
     with django_assert_num_queries(SEARCH_QUERIES):
         client.get(reverse("records:list"))
@@ -88,4 +88,4 @@ def test_the_search_page_has_a_fixed_number_of_queries(
     assert len(response.context["page"].object_list) == 7
 
 
-SEARCH_QUERIES = 12
+SEARCH_QUERIES = 11

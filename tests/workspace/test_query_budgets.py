@@ -91,18 +91,18 @@ def test_the_call_screen_has_a_fixed_query_budget(
     assert len(list(response.context["consents"])) == 14
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one
-# statement, once per request); 5 the visit within the agent's scope, with its account,
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one
+# statement, once per request); 4 the visit within the agent's scope, with its account,
 # customer and branch, and whether it has triggering events, escalations, SMS messages and
-# consent entries (each list below is read only when there is one); 6 the flagged
-# transactions; 7 the record, if any; 8 the agent's draft of it; 9 the
-# script of the visit's kind (the policy's, when the visit has one: see below); 10 unread
-# notifications (menu); 11 the last 20 consent entries with who recorded them; 12 the
-# attempts with their agent (whether the customer was reached is read from them); 13 the
-# departments of the escalation form; 14 the escalation steps of the visit; 15 its SMS
-# messages; 16 the last 10 earlier visits with their record and agent; 17-19 savepoint,
+# consent entries (each list below is read only when there is one); 5 the flagged
+# transactions; 6 the record, if any; 7 the agent's draft of it; 8 the
+# script of the visit's kind (the policy's, when the visit has one: see below); 9 unread
+# notifications (menu); 10 the last 20 consent entries with who recorded them; 11 the
+# attempts with their agent (whether the customer was reached is read from them); 12 the
+# departments of the escalation form; 13 the escalation steps of the visit; 14 its SMS
+# messages; 15 the last 10 earlier visits with their record; 16-18 savepoint,
 # session refresh, release (SESSION_SAVE_EVERY_REQUEST).
-CALL_SCREEN_QUERIES = 19
+CALL_SCREEN_QUERIES = 18
 
 
 def test_a_periodic_visit_s_call_screen_reads_no_transactions(
@@ -186,9 +186,9 @@ def test_the_teller_page_has_a_fixed_query_budget(
         assert client.get(url).status_code == 200
 
 
-# 1 session, 2 user, 3 staff profile (role); 4 the branch and department scope (one statement, once per request); 5 unread notifications (menu); 6-8 savepoint,
+# 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request); 4 unread notifications (menu); 5-7 savepoint,
 # session refresh, release.
-TELLER_QUERIES = 8
+TELLER_QUERIES = 7
 
 
 def test_the_questionnaire_page_has_a_fixed_query_budget(
