@@ -205,6 +205,8 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
         .select_related("submitted_by")
         .prefetch_related("transaction_checks__event")
         .first()
+        if _has(visit, "has_record")
+        else None
     )
     may_act = _may_act(request.user, visit)
     # The attempts are listed on the screen; whether the last phone attempt reached the
@@ -282,8 +284,8 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
 
 def _screen_queryset(visits: QuerySet[Visit]) -> QuerySet[Visit]:
     """The visit with its account, customer and branch, and whether it has any of the things
-    the screen lists that most visits have none of: triggering events, escalations, SMS
-    messages, consent entries of the customer. A list is read only when there is something
+    the screen shows that most visits have none of: triggering events, a record (an open
+    visit has none), escalations, SMS messages, consent entries of the customer. A list is read only when there is something
     to list (``_has``); each flag is one index probe in this statement, where a query of its
     own cost the page a round trip and its planning.
 
@@ -293,6 +295,7 @@ def _screen_queryset(visits: QuerySet[Visit]) -> QuerySet[Visit]:
     rows that are often absent and are one primary-key read each when present."""
     return visits.select_related("account__customer", "branch").annotate(
         has_triggers=Exists(VisitTrigger.objects.filter(visit=OuterRef("pk"))),
+        has_record=Exists(VisitRecord.objects.filter(visit=OuterRef("pk"))),
         has_escalations=Exists(
             Escalation.objects.filter(Q(visit=OuterRef("pk")) | Q(follow_up_visit=OuterRef("pk")))
         ),
