@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -33,7 +33,6 @@ from escalations.actions import EscalationError
 from escalations.models import Escalation, EscalationStep
 from visits.access import visit_for_user, visits_visible_to
 from visits.models import (
-    OPEN_VISIT_STATUSES,
     AttemptOutcome,
     Script,
     Visit,
@@ -65,80 +64,59 @@ from workspace.services import (
     visit_claim_next,
     visit_is_security_critical,
 )
-from workspace.worklist import (
-    WorklistVisit,
-    appointment_rows,
-    worklist_order,
-    worklist_rows,
-    worklist_visits,
+from workspace.worklist import WorklistVisit, appointment_rows, worklist_order, worklist_rows
+from workspace.worklist_sql import (
+    PageSource,
+    WorklistFilter,
+    worklist_appointments,
+    worklist_counts,
+    worklist_page,
 )
 
 PAGE_SIZE = 50
 # A call-back appointment joins the worklist this long before its time; until then it waits
 # in the "appointments" block, sorted by time.
 APPOINTMENT_LEAD = timedelta(minutes=15)
-WORKLIST_ORDER = ("rank", "-priority", "due_at", "pk")
-
-
-def _worklist_rank(now):
-    """Call-backs whose time has come first, then overdue visits, then the rest."""
-    return Case(
-        When(callback_at__isnull=False, then=Value(0)),
-        When(due_at__lt=now, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
 
 
 @role_required(Role.AGENT, Role.SUPERVISOR)
 def worklist(request):
     """The agent's open visits: call-backs whose time has come, then overdue, then by priority
-    and due time. The number of queries does not depend on the data (see the test)."""
+    and due time. The number of queries does not depend on the data (see the test); the
+    statements are in workspace/worklist_sql.py."""
     now = timezone.now()
     branches = list(branches_visible_to(request.user))
     filters = WorklistFilterForm(request.GET or None, branches=branches)
     # The branches in scope, loaded once above for the filter, as ids: the scope of
-    # visits_visible_to without building and planning its permission subquery in every statement.
-    mine = Visit.objects.filter(
-        branch_id__in=[b.pk for b in branches],
-        assigned_to=request.user,
-        status__in=OPEN_VISIT_STATUSES,
+    # visits_visible_to without a permission subquery in every statement.
+    narrowed = filters.cleaned_data if filters.is_valid() else {}
+    scope = WorklistFilter(
+        agent_id=request.user.pk,
+        branch_ids=[b.pk for b in branches],
+        kind=narrowed.get("kind") or "",
+        status=narrowed.get("status") or "",
+        branch_id=int(narrowed["branch"]) if narrowed.get("branch") else None,
     )
-    if filters.is_valid():
-        if kind := filters.cleaned_data["kind"]:
-            mine = mine.filter(kind=kind)
-        if status := filters.cleaned_data["status"]:
-            mine = mine.filter(status=status)
-        if branch := filters.cleaned_data["branch"]:
-            mine = mine.filter(branch_id=branch)
     appointment_from = now + APPOINTMENT_LEAD
-    listed = Q(callback_at__isnull=True) | Q(callback_at__lte=appointment_from)
     local_now = timezone.localtime(now)
     end_of_day = local_now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    counts = mine.aggregate(
-        open=Count("pk"),
-        listed=Count("pk", filter=listed),
-        overdue=Count("pk", filter=Q(due_at__lt=now)),
-        due_today=Count("pk", filter=Q(due_at__gte=now, due_at__lt=end_of_day)),
+    counts = worklist_counts(scope, now=now, listed_until=appointment_from, end_of_day=end_of_day)
+    paginator = Paginator(
+        PageSource(
+            counts["listed"],
+            lambda offset, limit: worklist_page(
+                scope, now=now, listed_until=appointment_from, offset=offset, limit=limit
+            ),
+        ),
+        PAGE_SIZE,
     )
-    # The page and the appointments are chosen by id first (index-only on the worklist's
-    # index, see workspace/migrations/0006), then only their rows are read and joined: one
-    # statement each, the ids as its subquery.
-    ordered = mine.filter(listed).annotate(rank=_worklist_rank(now))
-    paginator = Paginator(ordered.order_by(*WORKLIST_ORDER).values_list("pk", flat=True), PAGE_SIZE)
-    paginator.__dict__["count"] = counts["listed"]  # already counted above: one query fewer
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = sorted(worklist_visits(page.object_list), key=worklist_order(now))
+    page.object_list = sorted(page.object_list, key=worklist_order(now))
     # The appointments are the open visits not listed (a call-back later than the lead time):
     # counted above, and read only when there are some.
     appointments: list[WorklistVisit] = []
     if counts["open"] > counts["listed"]:
-        appointment_ids = (
-            mine.filter(callback_at__gt=appointment_from)
-            .order_by("callback_at", "pk")
-            .values_list("pk", flat=True)[:20]
-        )
-        appointments = sorted(worklist_visits(appointment_ids), key=lambda v: (v.callback_at, v.pk))
+        appointments = worklist_appointments(scope, listed_until=appointment_from)
     query = request.GET.copy()
     query.pop("page", None)
     near = now + timedelta(hours=2)

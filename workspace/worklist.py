@@ -21,7 +21,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from visits.models import Visit, VisitKind, VisitStatus
+from visits.models import VisitKind, VisitStatus
 
 # A pk no visit has: reversed once per page, then replaced by each row's own pk.
 _PK_MARK = 987654321
@@ -48,9 +48,9 @@ APPOINTMENT_ROW = (
 
 
 class WorklistVisit(NamedTuple):
-    """What a row shows of an open visit: read as plain values in one statement (no model
-    instances: building a visit, its account, customer and branch for 50 rows cost the page
-    more than the statement itself)."""
+    """What a row shows of an open visit: read as plain values in one statement
+    (workspace/worklist_sql.py; no model instances: building a visit, its account, customer
+    and branch for 50 rows cost the page more than the statement itself)."""
 
     pk: int
     kind: str
@@ -66,23 +66,8 @@ class WorklistVisit(NamedTuple):
     branch_name: str
 
 
-WORKLIST_COLUMNS = (
-    "id", "kind", "status", "priority", "due_at", "due_provisional", "callback_at",
-    "suspected_fraud", "phone_attempts", "account__number_masked", "account__customer__name",
-    "branch__name",
-)  # fmt: skip
-
-
-def worklist_visits(ids) -> list[WorklistVisit]:
-    """The visits ``ids`` (a list, or a subquery of ids), in no particular order."""
-    return [
-        WorklistVisit._make(values)
-        for values in Visit.objects.filter(pk__in=ids).values_list(*WORKLIST_COLUMNS)
-    ]
-
-
 def worklist_order(now: datetime):
-    """The worklist's order as a sort key, the same as the statement's (workspace/views.py):
+    """The worklist's order as a sort key, the same as the statement's (worklist_sql.py):
     call-backs whose time has come first, then overdue visits, then the rest; within each, by
     priority (highest first), due time and id."""
 

@@ -79,6 +79,31 @@ def test_it_filters_by_kind_status_and_branch(client, agent, branch):
 
 
 @time_machine.travel(CALL_TIME, tick=False)
+def test_bad_filters_and_pages_still_show_the_worklist(client, agent, branch):
+    visit = open_visit(branch, agent=agent)
+    client.force_login(agent)
+    url = reverse("workspace:worklist")
+    for query in ({"page": "abc"}, {"page": "999"}, {"page": "-1"}, {"kind": "nope"},
+                  {"branch": "'; DROP TABLE visits_visit; --"}, {"status": "completed"}):  # fmt: skip
+        response = client.get(url, query)
+        assert response.status_code == 200, query
+    # An invalid filter is ignored (the form shows its error), a page past the end is the last.
+    assert _listed(client.get(url, {"kind": "nope"})) == [visit.pk]
+    assert _listed(client.get(url, {"page": "999"})) == [visit.pk]
+
+
+@time_machine.travel(CALL_TIME, tick=False)
+def test_an_agent_with_no_branch_in_scope_has_an_empty_worklist(client, branch):
+    nobody = staff_create(username="nobranch", password=PASSWORD, role=Role.AGENT)
+    open_visit(branch, agent=nobody)  # assigned, but outside the agent's scope
+    client.force_login(nobody)
+    response = client.get(reverse("workspace:worklist"))
+    assert response.status_code == 200
+    assert _listed(response) == [] and response.context["appointments"] == []
+    assert response.context["counts"] == {"open": 0, "listed": 0, "overdue": 0, "due_today": 0}
+
+
+@time_machine.travel(CALL_TIME, tick=False)
 def test_it_counts_overdue_due_today_and_open(client, agent, branch):
     open_visit(branch, agent=agent, due_at=CALL_TIME - dt.timedelta(days=2))
     open_visit(branch, agent=agent, due_at=CALL_TIME + dt.timedelta(hours=3))
