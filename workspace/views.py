@@ -214,9 +214,11 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
             "email": customer.email,
         },
         "may_reveal": may_reveal_personal_data(request.user),
-        "previous": Visit.objects.filter(account=visit.account)
+        # Only what the list shows of them (a record has some thirty columns).
+        "previous": Visit.objects.filter(account_id=visit.account_id)
         .exclude(pk=visit.pk)
         .select_related("record")
+        .only(*PREVIOUS_FIELDS)
         .order_by("-created_at")[:10],
         "flagged": flagged,
         "script": script,
@@ -258,6 +260,12 @@ def _call_screen_context(request, visit, *, attempt_form=None, record_form=None)
         "record_form": record_form,
         "draft": draft,
     }
+
+
+PREVIOUS_FIELDS = (
+    "id", "kind", "status", "completed_at", "record__id", "record__channel",
+    "record__satisfaction", "record__handling", "record__feedback",
+)  # fmt: skip
 
 
 def _screen_queryset(visits: QuerySet[Visit]) -> QuerySet[Visit]:
