@@ -28,6 +28,7 @@ from visits.generation_sql import (
     datetime_param,
     id_chunks,
     values_cte,
+    without_jit,
 )
 from visits.models import Channel, VisitKind, VisitPolicy
 from visits.periodic_due import periodic_policy_rows, periodic_sql
@@ -100,7 +101,9 @@ def _generate_new_account(
         {ON_CONFLICT}
     """
     stamp = datetime_param(now)
-    with connection.cursor() as cursor:
+    # One statement, one transaction, as in autocommit: the transaction only scopes SET LOCAL.
+    with transaction.atomic(), connection.cursor() as cursor:
+        without_jit(cursor)
         lo, hi = id_range or (0, 2**62)
         cursor.execute(sql, [*params, stamp, stamp, date_param(first), date_param(today), lo, hi])
         return max(cursor.rowcount, 0)
@@ -150,6 +153,7 @@ def generate_due_visits(
                     horizon=date_param(horizon),
                 )
                 with transaction.atomic():
+                    without_jit(cursor)
                     created[VisitKind.PERIODIC.value] += _insert_chunk(cursor, sql, params)
     logger.info(
         "generate_due_visits done",
