@@ -55,6 +55,10 @@ TODAY_MARK = "activity_today"
 # The roll-up rows' version: a new token whenever any of them is rebuilt.
 VERSION_MARK = "rollups_version"
 OVERLAP = dt.timedelta(minutes=10)
+# Beyond this many visits changed since today's build (a bulk change: the night's generation,
+# due times recomputed for a newly loaded year), correcting the roll-up visit by visit costs
+# more than reading today's calls and records live, which is what the dashboard does then.
+DELTA_MAX_VISITS = 5000
 
 
 def _rollups_changed() -> None:
@@ -256,7 +260,8 @@ def activity_today_delta(
     """What to add to today's activity roll-up (summed over ``branch_ids``), per FIGURES, to
     make it exact now: for every visit whose calls or record may have changed since the last
     build (``built``, from ``rollup_marks``), its figures now minus those the build counted.
-    None when today has not been built yet (read live then).
+    None when today has not been built yet, or when more than ``DELTA_MAX_VISITS`` visits may
+    have changed since (today is read live then).
 
     The visits that may have changed: those saved since the build minus ``OVERLAP`` (the
     services save the visit with every attempt and record), and those with an attempt started
@@ -278,8 +283,10 @@ def activity_today_delta(
             VisitRecord.objects.filter(submitted_at__gte=since, submitted_at__lte=now)
             .order_by()
             .values_list("visit_id"),
-        )
+        )[: DELTA_MAX_VISITS + 1]
     )
+    if len(changed) > DELTA_MAX_VISITS:
+        return None
     delta = [0] * len(FIGURES)
     if not changed:
         return delta

@@ -393,3 +393,33 @@ def test_today_is_read_from_its_rollup_plus_the_visits_changed_since(world):
         _calls_today(rnd, agents, timezone.now(), 10)
         _assert_dashboard_rates_equal_direct(supervisor, tomorrow, tomorrow)
         assert dashboard_data(user=supervisor, since=tomorrow, until=tomorrow)["rates"]["reach"]
+
+
+def test_after_a_bulk_change_today_is_read_live_and_stays_exact(world, monkeypatch):
+    # Many visits saved since today's build (the night's generation, a recomputation): the
+    # roll-up is not corrected visit by visit, today is read live, with the same figures.
+    from supervision import rollups
+
+    branches, agents, accounts = world
+    supervisor = staff_create(
+        username="bulk_super", password="x-Rollup-2026!", role=Role.SUPERVISOR,
+        full_name="督导", branches=branches,
+    )  # fmt: skip
+    rnd = random.Random(11)
+    with time_machine.travel(NOW, tick=False):
+        _random_activity(rnd, agents, accounts, timezone.now(), 40)
+        _calls_today(rnd, agents, timezone.now(), 20)
+    with time_machine.travel(NOW + dt.timedelta(minutes=30), tick=False):
+        rollups_refresh()
+        today = timezone.localdate()
+        built, _token = rollups.rollup_marks()
+    with time_machine.travel(NOW + dt.timedelta(hours=2), tick=False):
+        _calls_today(rnd, agents, timezone.now(), 10)
+        Visit.objects.update(updated_at=timezone.now())  # every visit saved since the build
+        monkeypatch.setattr(rollups, "DELTA_MAX_VISITS", 5)
+        assert Visit.objects.count() > 5
+        delta = rollups.activity_today_delta(
+            branch_ids=[b.pk for b in branches], now=timezone.now(), built=built
+        )
+        assert delta is None
+        _assert_dashboard_rates_equal_direct(supervisor, today, today)
