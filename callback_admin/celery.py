@@ -3,6 +3,8 @@ import os
 from celery import Celery
 from celery.signals import worker_process_init
 
+from core.runtime import settle_after_startup
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "callback_admin.settings")
 
 app = Celery("callback_admin")
@@ -14,6 +16,4 @@ app.autodiscover_tasks()
 def _settle_worker(**_kwargs):
     """Each worker process, once started: what startup made is left out of garbage collection
     (core/runtime.py)."""
-    from core.runtime import settle_after_startup
-
     settle_after_startup()

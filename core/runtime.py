@@ -7,6 +7,9 @@ Without it each full collection walks every object Django and the apps made at s
 none of them ever becomes garbage. A batch of 1,000 events allocates enough to trigger such
 collections, which were a fifth of its time (bench/api_ingest.py). Objects made afterwards are
 collected as before: freezing only exempts what exists at the moment of the call.
+
+Nothing of Django is imported at this module's top: callback_admin/wsgi.py and celery.py import
+it before the settings are set up.
 """
 
 import gc
