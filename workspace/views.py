@@ -271,9 +271,9 @@ PREVIOUS_FIELDS = (
 def _screen_queryset(visits: QuerySet[Visit]) -> QuerySet[Visit]:
     """The visit with its account, customer and branch, and whether it has any of the things
     the screen shows that most visits have none of: triggering events, a record (an open
-    visit has none), escalations, SMS messages, consent entries of the customer. A list is read only when there is something
-    to list (``_has``); each flag is one index probe in this statement, where a query of its
-    own cost the page a round trip and its planning.
+    visit has none), escalations, SMS messages, consent entries of the customer. A list is
+    read only when there is something to list (``_has``); each flag is one index probe in
+    this statement, where a query of its own cost the page a round trip and its planning.
 
     The policy (with its script), the rule and the assigned agent are read by
     ``_screen_related`` only when the visit has them: joined here, these four optional
