@@ -98,36 +98,15 @@ def _visits(sql: str, params: list) -> list[WorklistVisit]:
     with _cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [
-        WorklistVisit(
-            pk,
-            kind,
-            status,
-            priority,
-            _aware(due_at),
-            bool(provisional),
-            _aware(callback_at),
-            bool(fraud),
-            attempts,
-            masked,
-            customer,
-            branch,
-        )  # fmt: skip
-        for (
-            pk,
-            kind,
-            status,
-            priority,
-            due_at,
-            provisional,
-            callback_at,
-            fraud,
-            attempts,
-            masked,
-            customer,
-            branch,
-        ) in rows  # fmt: skip
-    ]
+    out = []
+    for pk, kind, status, priority, due_at, provisional, callback_at, fraud, *rest in rows:
+        due, callback = _aware(due_at), _aware(callback_at)
+        out.append(
+            WorklistVisit(
+                pk, kind, status, priority, due, bool(provisional), callback, bool(fraud), *rest
+            )
+        )
+    return out
 
 
 def worklist_counts(
