@@ -356,12 +356,14 @@ def record_submit(
 
 def visit_reached(visit: Visit) -> bool:
     """The latest phone attempt reached the customer (the record may be filled)."""
-    last = visit.attempts.filter(channel=Channel.PHONE).order_by("-started_at", "-pk").first()
-    return last is not None and last.outcome == AttemptOutcome.REACHED
+    return last_phone_attempt_reached(
+        visit.attempts.filter(channel=Channel.PHONE).order_by("-started_at", "-pk")[:1]
+    )
 
 
 def last_phone_attempt_reached(attempts) -> bool:
-    """``visit_reached`` on a visit's attempts already loaded (any order)."""
+    """Among ``attempts`` (a visit's, in any order), the latest phone attempt reached the
+    customer: ``visit_reached`` on attempts already loaded."""
     phone = [a for a in attempts if a.channel == Channel.PHONE]
     if not phone:
         return False

@@ -64,7 +64,7 @@ from workspace.services import (
     visit_claim_next,
     visit_is_security_critical,
 )
-from workspace.worklist import WorklistVisit, appointment_rows, worklist_order, worklist_rows
+from workspace.worklist import WorklistVisit, appointment_rows, worklist_rows
 from workspace.worklist_sql import (
     PageSource,
     WorklistFilter,
@@ -111,7 +111,6 @@ def worklist(request):
         PAGE_SIZE,
     )
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = sorted(page.object_list, key=worklist_order(now))
     # The appointments are the open visits not listed (a call-back later than the lead time):
     # counted above, and read only when there are some.
     appointments: list[WorklistVisit] = []

@@ -23,7 +23,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import Account, Branch, Customer
 from visits.generation_sql import datetime_param as _at
 from visits.models import OPEN_VISIT_STATUSES, Visit
-from workspace.worklist import WorklistVisit
+from workspace.worklist import WorklistVisit, worklist_order
 
 VISITS = Visit._meta.db_table
 ACCOUNTS = Account._meta.db_table
@@ -134,8 +134,7 @@ def worklist_counts(
 def worklist_page(
     scope: WorklistFilter, *, now: dt.datetime, listed_until: dt.datetime, offset: int, limit: int
 ) -> list[WorklistVisit]:
-    """``limit`` listed visits from ``offset`` in the worklist's order (returned in no
-    particular order: sort them with ``worklist.worklist_order``)."""
+    """``limit`` listed visits from ``offset``, in the worklist's order."""
     if not scope.branch_ids or limit <= 0:
         return []
     where, params = scope.where()
@@ -145,7 +144,9 @@ def worklist_page(
         "AND (u.callback_at IS NULL OR u.callback_at <= %s) "
         f"ORDER BY {_ORDER} LIMIT %s OFFSET %s)"
     )
-    return _visits(sql, [*params, _at(listed_until), _at(now), limit, offset])
+    # The outer statement joins the chosen ids in no particular order: the same key in Python.
+    rows = _visits(sql, [*params, _at(listed_until), _at(now), limit, offset])
+    return sorted(rows, key=worklist_order(now))
 
 
 def worklist_appointments(

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import staff_create
+from supervision import rollups
 from supervision.models import ActivityDayRollup, VisitDayRollup
 from supervision.rollups import rollup_days_rebuild, rollups_reconcile, rollups_refresh
 from supervision.selectors import dashboard_data
@@ -362,18 +363,27 @@ def test_the_dashboards_reach_on_time_and_satisfaction_equal_the_attempts_and_re
                     ]
 
 
-def test_today_is_read_from_its_rollup_plus_the_visits_changed_since(world):
+def _built_today(world, username: str, rnd: random.Random, calls: int):
+    """A supervisor of every branch, random activity and ``calls`` calls today, then a roll-up
+    refresh half an hour later (today's activity roll-up built). Returns the supervisor."""
     branches, agents, accounts = world
     supervisor = staff_create(
-        username="today_super", password="x-Rollup-2026!", role=Role.SUPERVISOR,
+        username=username, password="x-Rollup-2026!", role=Role.SUPERVISOR,
         full_name="督导", branches=branches,
     )  # fmt: skip
-    rnd = random.Random(5)
     with time_machine.travel(NOW, tick=False):
         _random_activity(rnd, agents, accounts, timezone.now(), 40)
-        _calls_today(rnd, agents, timezone.now(), 30)
+        _calls_today(rnd, agents, timezone.now(), calls)
     with time_machine.travel(NOW + dt.timedelta(minutes=30), tick=False):
         rollups_refresh()
+    return supervisor
+
+
+def test_today_is_read_from_its_rollup_plus_the_visits_changed_since(world):
+    _branches, agents, _accounts = world
+    rnd = random.Random(5)
+    supervisor = _built_today(world, "today_super", rnd, 30)
+    with time_machine.travel(NOW + dt.timedelta(minutes=30), tick=False):
         today = timezone.localdate()
         rows = ActivityDayRollup.objects.filter(day=today)
         assert rows.exists()
@@ -398,19 +408,10 @@ def test_today_is_read_from_its_rollup_plus_the_visits_changed_since(world):
 def test_after_a_bulk_change_today_is_read_live_and_stays_exact(world, monkeypatch):
     # Many visits saved since today's build (the night's generation, a recomputation): the
     # roll-up is not corrected visit by visit, today is read live, with the same figures.
-    from supervision import rollups
-
-    branches, agents, accounts = world
-    supervisor = staff_create(
-        username="bulk_super", password="x-Rollup-2026!", role=Role.SUPERVISOR,
-        full_name="督导", branches=branches,
-    )  # fmt: skip
+    branches, agents, _accounts = world
     rnd = random.Random(11)
-    with time_machine.travel(NOW, tick=False):
-        _random_activity(rnd, agents, accounts, timezone.now(), 40)
-        _calls_today(rnd, agents, timezone.now(), 20)
+    supervisor = _built_today(world, "bulk_super", rnd, 20)
     with time_machine.travel(NOW + dt.timedelta(minutes=30), tick=False):
-        rollups_refresh()
         today = timezone.localdate()
         built, _token = rollups.rollup_marks()
     with time_machine.travel(NOW + dt.timedelta(hours=2), tick=False):

@@ -105,16 +105,23 @@ def test_the_call_screen_has_a_fixed_query_budget(
 CALL_SCREEN_QUERIES = 17
 
 
+def _reached_screen(client, agent, visit) -> str:
+    """The call screen of ``visit`` once its customer was reached, with the record form to
+    fill: ``agent`` signed in and the page requested once (caches warm)."""
+    ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
+    url = reverse("workspace:call_screen", args=[visit.pk])
+    client.force_login(agent)
+    client.get(url)
+    return url
+
+
 def test_a_periodic_visit_s_call_screen_reads_no_transactions(
     client, agent, account, django_assert_num_queries
 ):
     # Only the event rules link transactions to a visit: a periodic visit has none to list,
     # and its call screen does not look for them.
     visit = open_visit(account.branch, agent=agent, account=account, kind="periodic")
-    ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
-    url = reverse("workspace:call_screen", args=[visit.pk])
-    client.force_login(agent)
-    client.get(url)
+    url = _reached_screen(client, agent, visit)
     with django_assert_num_queries(CALL_SCREEN_QUERIES - NOTHING_TO_LIST):
         response = client.get(url)
     assert response.status_code == 200
@@ -130,10 +137,7 @@ def test_a_visit_with_nothing_to_list_reads_no_lists(
     client, agent, account, django_assert_num_queries
 ):
     visit = open_visit(account.branch, agent=agent, account=account, kind="special_event")
-    ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
-    url = reverse("workspace:call_screen", args=[visit.pk])
-    client.force_login(agent)
-    client.get(url)
+    url = _reached_screen(client, agent, visit)
     with django_assert_num_queries(CALL_SCREEN_QUERIES - NOTHING_TO_LIST):
         response = client.get(url)
     context = response.context
@@ -161,10 +165,7 @@ def test_a_visit_s_policy_comes_with_its_script_in_one_query(
         kind="periodic", due_unit="cycle_months", due_amount=12, script=script, version=3
     )
     visit = open_visit(account.branch, agent=agent, account=account, kind="periodic", policy=policy)
-    ContactAttempt.objects.create(visit=visit, channel="phone", agent=agent, outcome="reached")
-    url = reverse("workspace:call_screen", args=[visit.pk])
-    client.force_login(agent)
-    client.get(url)
+    url = _reached_screen(client, agent, visit)
     with django_assert_num_queries(CALL_SCREEN_QUERIES - NOTHING_TO_LIST):
         response = client.get(url)
     assert response.context["script"] == script
