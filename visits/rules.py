@@ -26,6 +26,7 @@ from accounts.services import accounts_close
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, Due
+from core.pg import pg_array
 from visits.bursts import Burst, burst_windows
 from visits.currencies import reaches_threshold, reference_rates
 from visits.models import (
@@ -112,21 +113,21 @@ def _transaction_match(
     for a burst every transaction of its window and when it was complete. ``candidates``: the
     transaction rules that apply to the event's account type and kind."""
     matched = []
-    amount = event.amount
+    pk, amount = event.id, event.amount
     for rule in candidates:
         if rule.rule_type == RuleType.SINGLE_TRANSACTION:
             if reaches_threshold(rule, amount, event.currency, rates):
                 matched.append(rule)
         elif rule.rule_type == RuleType.DAILY_CUMULATIVE:
-            if cumulative_reached(rule, aggregates.get(event.pk, {})):
+            if cumulative_reached(rule, aggregates.get(pk, {})):
                 matched.append(rule)
         elif rule.rule_type == RuleType.SMALL_BURST:
-            if rule.pk in bursts.get(event.pk, {}):
+            if rule.pk in bursts.get(pk, {}):
                 matched.append(rule)
     if not matched:
         return None, None
     best = max(matched, key=lambda r: (r.suspected_fraud, r.priority, -r.pk))
-    return best, bursts.get(event.pk, {}).get(best.pk)
+    return best, bursts.get(pk, {}).get(best.pk)
 
 
 @dataclass(slots=True)
@@ -175,8 +176,8 @@ def account_facts_by_index(number_indexes) -> dict[str, AccountFacts]:
                 f"SELECT a.number_index, a.id, a.branch_id, a.account_type, a.status, "
                 f"a.opened_on, c.risk_level, c.do_not_contact FROM {Account._meta.db_table} a "
                 f"JOIN {Customer._meta.db_table} c ON c.id = a.customer_id "
-                "WHERE a.number_index = ANY(%s)",
-                [indexes],
+                "WHERE a.number_index = ANY(%s::text[])",
+                [pg_array(indexes)],
             )
             return {row[0]: AccountFacts(*row[1:]) for row in cursor.fetchall()}
     return {
@@ -262,14 +263,24 @@ def apply_events_explained(
     )
     transactions = [e for e in events if e.event_type == EventType.TRANSACTION]
     rates = reference_rates() if transactions else {}
-    aggregates = window_aggregates(
-        transactions,
-        rules,
-        rates,
-        lambda e, rule: (
-            e.account_id in accounts and _applies(rule, accounts[e.account_id], e.txn_kind)
-        ),
-    )
+    # The transaction rules of each (account type, kind), worked out once per batch.
+    candidates: dict[tuple[str, str], list[EventRule]] = {}
+
+    def candidates_of(event) -> list[EventRule]:
+        account = accounts.get(event.account_id)
+        if account is None:
+            return []
+        scope = (account.account_type, event.txn_kind)
+        found = candidates.get(scope)
+        if found is None:
+            found = candidates[scope] = [
+                r
+                for r in rules
+                if r.rule_type in TRANSACTION_RULE_TYPES and _applies(r, account, event.txn_kind)
+            ]
+        return found
+
+    aggregates = window_aggregates(transactions, rules, rates, candidates_of)
     bursts = burst_windows(transactions, rules, rates)
 
     wanted: dict[tuple[int, str], _Wanted] = {}
@@ -329,22 +340,12 @@ def apply_events_explained(
         for pk in burst.event_ids if burst is not None else ():
             wanted[(account.pk, VisitKind.SPECIAL_EVENT)].linked.setdefault(pk, rule)
 
-    # The transaction rules of each (account type, kind), worked out once per batch.
-    candidates: dict[tuple[str, str], list[EventRule]] = {}
     for event in events:
         account = accounts.get(event.account_id)
         if account is None:
             continue
         if event.event_type == EventType.TRANSACTION:
-            scope = (account.account_type, event.txn_kind)
-            if scope not in candidates:
-                candidates[scope] = [
-                    r
-                    for r in rules
-                    if r.rule_type in TRANSACTION_RULE_TYPES
-                    and _applies(r, account, event.txn_kind)
-                ]
-            rule, burst = _transaction_match(event, candidates[scope], aggregates, bursts, rates)
+            rule, burst = _transaction_match(event, candidates_of(event), aggregates, bursts, rates)
             if rule is not None:
                 flagged.append((event.pk, event.occurred_at))
                 if burst is not None:

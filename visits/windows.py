@@ -16,25 +16,37 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import AccountEvent, EventType
+from core.pg import pg_array
 from visits.currencies import CNY, usd_factor
 from visits.models import EventRule, RuleType
 
 EVENT_TABLE = AccountEvent._meta.db_table
+ZERO = Decimal(0)
 
 
 def window_aggregates(
     events: Sequence,
     rules: Sequence[EventRule],
     rates: dict[str, Decimal],
-    concerned: Callable[[object, EventRule], bool] | None = None,
+    concerned: Callable[[object], Sequence[EventRule]] | None = None,
 ) -> dict[int, dict]:
     """For each transaction event, per daily-cumulative rule: the day's cumulative amount up to
     the event, in CNY for CNY transactions (``rule_<pk>``) and in USD for the others
-    (``rule_<pk>_usd``, at the reference rates). ``concerned(event, rule)`` leaves out the
-    events no window rule can apply to (another kind, another account type). ONE query."""
+    (``rule_<pk>_usd``, at the reference rates). ``concerned(event)``: the rules that can apply
+    to the event (its account type and kind); the events no window rule applies to are left
+    out, and so are the rules that apply to no event of the batch (each is a sum over every
+    row read). ONE query."""
     window_rules = [r for r in rules if r.rule_type == RuleType.DAILY_CUMULATIVE]
-    if concerned is not None:
-        events = [e for e in events if any(concerned(e, r) for r in window_rules)]
+    if concerned is not None and window_rules:
+        windowed = {r.pk for r in window_rules}
+        kept, used = [], set()
+        for event in events:
+            mine = [r.pk for r in concerned(event) if r.pk in windowed]
+            if mine:
+                kept.append(event)
+                used.update(mine)
+        events = kept
+        window_rules = [r for r in window_rules if r.pk in used]
     if not events or not window_rules:
         return {}
     usd_factors = {
@@ -90,10 +102,10 @@ def _aggregates_sql(events, window_rules, usd_factors) -> dict[int, dict]:
         "AND h.event_type = %s) s"
     )
     params = [
-        [e.pk for e in events],
-        [e.account_id for e in events],
-        [e.occurred_at for e in events],
-        starts,
+        pg_array([e.id for e in events]),
+        pg_array([e.account_id for e in events]),
+        pg_array([e.occurred_at for e in events]),
+        pg_array(starts),
         *params,
     ]
     params += [
@@ -142,13 +154,17 @@ def _aggregates_orm(events, window_rules, usd_factors) -> dict[int, dict]:
     return out
 
 
+def _decimal(value) -> Decimal:
+    return value if value.__class__ is Decimal else Decimal(str(value))
+
+
 def cumulative_reached(rule: EventRule, totals: dict) -> bool:
-    cny = totals.get(f"rule_{rule.pk}") or Decimal(0)
-    if rule.threshold is not None and Decimal(str(cny)) >= rule.threshold:
+    cny = totals.get(f"rule_{rule.pk}") or ZERO
+    if rule.threshold is not None and _decimal(cny) >= rule.threshold:
         return True
     usd = totals.get(f"rule_{rule.pk}_usd")
     if usd is None:
         return False
     if rule.usd_threshold is not None:
-        return Decimal(str(usd)) >= rule.usd_threshold
+        return _decimal(usd) >= rule.usd_threshold
     return False

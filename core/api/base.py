@@ -3,7 +3,6 @@ size limit, the service client of a key and its scopes, throttles, the base view
 error format, and cursor pagination."""
 
 import json
-import re
 from collections.abc import Mapping
 
 import orjson
@@ -50,7 +49,7 @@ class StrictJSONParser(JSONParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if limit is not None and len(raw) > limit:
             raise RequestTooLarge()
-        if not _LONG_NUMBER.search(raw):
+        if _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
             # orjson reads a valid body in a tenth of the time. It would read an integer of 19
             # digits or more as a float, so such bodies take the path below, and so does what
             # it refuses (the path below decides: 1e999 is JSON, an infinite float).
@@ -67,7 +66,10 @@ class StrictJSONParser(JSONParser):
         return data
 
 
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# 19 digits in a row, found as 19 zeros once every digit reads 0: one pass in C, a tenth of the
+# time of the regular expression \d{19} over a batch's 16-digit account numbers.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 
 
 class FastJSONRenderer(JSONRenderer):
