@@ -14,10 +14,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"') if '"' in text or "\\" in text else text
+
+
 def _quoted(text: str) -> str:
-    # Inside an array literal: double quotes, with backslash and double quote escaped. Every
-    # text element is quoted, so that "NULL", "" or a comma stay text.
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # Inside an array literal: double quotes, with backslash and double quote escaped.
+    return '"' + _escaped(text) + '"'
 
 
 def _element(value) -> str:
@@ -39,4 +42,14 @@ def _element(value) -> str:
 def pg_array(values: Iterable) -> str:
     """The text form of a one-dimensional array of integers, decimals, booleans, strings,
     dates or datetimes (an aware datetime keeps its offset; None is NULL)."""
+    values = list(values)
+    kinds = {value.__class__ for value in values}
+    if not values:
+        return "{}"
+    if kinds == {int}:
+        return "{" + ",".join(map(str, values)) + "}"
+    if kinds == {str}:  # every element quoted, so that "NULL", "" or a comma stay text
+        return '{"' + '","'.join([_escaped(value) for value in values]) + '"}'
+    if kinds == {datetime.datetime}:
+        return '{"' + '","'.join([value.isoformat() for value in values]) + '"}'
     return "{" + ",".join([_element(value) for value in values]) + "}"

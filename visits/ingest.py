@@ -478,9 +478,9 @@ def _events_ingest_once(
         )
         answers = {}  # the first answers worth keeping: those that say more than "no visit"
         for row, i in zip(new_events, new_positions):
-            visits = applied.visits.get(row.pk) or []
+            visits = applied.visits.get(row.id) or []
             body = {"event_id": row.event_id, "visits": [_visit_summary(v) for v in visits]}
-            if reason := applied.skipped.get(row.pk):
+            if reason := applied.skipped.get(row.id):
                 body["skipped"] = reason  # a rule matched but scheduled nothing: say why
             if (visits or reason) and row.event_id in claimed:
                 answers[claimed[row.event_id]] = body

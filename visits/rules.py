@@ -247,7 +247,7 @@ def apply_events_explained(
     account already had its new-account visit. Nothing accepted is silently dropped.
     ``accounts``: the facts of the events' accounts when the caller has just read them (by
     ``account_facts_by_index``); any account missing from it is read here."""
-    result: dict[int, list[Visit]] = {e.pk: [] for e in events}
+    result: dict[int, list[Visit]] = {e.id: [] for e in events}
     skipped: dict[int, str] = {}
     if not events:
         return Applied(result, skipped)
