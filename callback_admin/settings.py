@@ -414,6 +414,27 @@ METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 30)
 # Celery workers import this module at start, which connects the task-failure counter.
 CELERY_IMPORTS = ["callback_admin.metrics"]
 
+
+def _gc_thresholds(name: str, default: str) -> tuple[int, int, int]:
+    raw = os.environ.get(name) or default
+    parts = raw.split(",")
+    try:
+        values = tuple(int(part) for part in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or values[0] < 1 or min(values) < 0:
+        raise ImproperlyConfigured(
+            f"{name} must be three whole numbers like 50000,20,20 (the first above 0), not {raw!r}"
+        )
+    return values  # type: ignore[return-value]
+
+
+# The garbage collector's thresholds in web and Celery worker processes (core/runtime.py):
+# a young-generation pass every 50,000 allocations instead of Python's 700. A batch of 1,000
+# events allocates a few hundred thousand objects, nearly all freed by reference counting; at
+# 700 the collector ran hundreds of times a batch, an eighth of its time.
+GC_THRESHOLDS = _gc_thresholds("GC_THRESHOLDS", "50000,20,20")
+
 # Product settings (SPEC: "[X]" values of the rulebook). See README for each.
 CALLBACK = {
     "BANK_NAME": env_str("BANK_NAME", "示范银行"),
