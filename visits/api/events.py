@@ -7,6 +7,7 @@ milliseconds; the serializers below document the same shapes in the OpenAPI sche
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -214,6 +215,80 @@ def event_parse(raw, *, latest: dt.datetime | None = None) -> tuple[dict | None,
     (parsed, errors); ``parsed`` holds event_id, account_number, body_hash and AccountEvent
     fields except ``account``. ``latest``: the latest ``occurred_at`` accepted (default: a day
     from now; a batch works it out once)."""
+    latest = latest or _latest_occurred_at()
+    parsed = _valid_transaction(raw, latest)
+    if parsed is not None:
+        return parsed, {}
+    return _event_checked(raw, latest)
+
+
+DIRECTIONS = frozenset({"in", "out"})
+
+
+def _valid_transaction(raw, latest: dt.datetime) -> dict | None:
+    """The bulk of a batch, a valid transaction, parsed in one pass; None for anything else,
+    which ``_event_checked`` then goes through field by field to say what is wrong. It accepts
+    only what ``_event_checked`` accepts, and parses it the same (a test holds them equal)."""
+    if raw.__class__ is not dict or raw.get("type") != EventType.TRANSACTION:
+        return None
+    event_id, number = raw.get("event_id"), raw.get("account_number")
+    value, data = raw.get("occurred_at"), raw.get("data")
+    if (
+        event_id.__class__ is not str
+        or number.__class__ is not str
+        or value.__class__ is not str
+        or data.__class__ is not dict
+        or raw.keys() - EVENT_FIELDS
+        or data.keys() - TXN_FIELDS
+        or not EVENT_ID_RE.match(event_id)
+        or not ACCOUNT_NUMBER_RE.match(number)
+    ):
+        return None
+    amount, currency = data.get("amount"), data.get("currency", CNY)
+    direction, channel, kind = data.get("direction"), data.get("channel"), data.get("kind")
+    if (
+        amount.__class__ is not str
+        or currency.__class__ is not str
+        or direction.__class__ is not str
+        or channel.__class__ is not str
+        or kind.__class__ is not str
+        or direction not in DIRECTIONS
+        or channel not in TXN_CHANNELS
+        or kind not in TXN_KINDS
+        or not validators.AMOUNT_RE.match(amount)
+        or not validators.CURRENCY_RE.match(currency)
+    ):
+        return None
+    number_amount = Decimal(amount)
+    if number_amount <= 0:
+        return None
+    try:
+        occurred_at = parse_datetime(value)
+        if occurred_at is None or occurred_at.tzinfo is None:
+            return None
+        if not EARLIEST <= occurred_at <= latest:
+            return None
+    except (ValueError, OverflowError):
+        return None
+    return {
+        "event_id": event_id,
+        "account_number": number,
+        "body_hash": canonical_hash(raw, floatless=True),
+        "fields": {
+            "event_type": EventType.TRANSACTION.value,
+            "occurred_at": occurred_at,
+            "amount": number_amount,
+            "currency": currency,
+            "direction": direction,
+            "channel": channel,
+            "txn_kind": kind,
+            "data": {**data, "currency": currency},
+        },
+    }
+
+
+def _event_checked(raw, latest: dt.datetime) -> tuple[dict | None, dict]:
+    """``event_parse`` field by field, with an error for each field that is wrong."""
     if not isinstance(raw, dict):
         return None, {"non_field_errors": [str(_("事件应为对象。"))]}
     errors: dict = {name: [str(UNKNOWN_FIELD)] for name in set(raw) - EVENT_FIELDS}
@@ -243,7 +318,7 @@ def event_parse(raw, *, latest: dt.datetime | None = None) -> tuple[dict | None,
             errors["occurred_at"] = [str(_("应为带时区偏移的 ISO 8601 时间。"))]
         else:
             try:
-                in_range = EARLIEST <= occurred_at <= (latest or _latest_occurred_at())
+                in_range = EARLIEST <= occurred_at <= latest
             except OverflowError:
                 in_range = False
             if not in_range:
