@@ -1,8 +1,11 @@
 """Visit generation (SPEC §4), a scheduled job: ``generate_due_visits`` creates the due
-new-account and periodic visits with a set-based ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``,
-one statement per chunk of account ids (keyset pagination); no account is ever loaded into
-Python. The partial unique index ``one_open_visit_per_account_kind`` is what makes two
-concurrent runs, or a retried task, create each visit once. The periodic due date
+new-account and periodic visits set-based: new-account visits with one ``INSERT ... SELECT``;
+periodic visits with one SELECT of the due set over all the accounts (hash joins, as a
+hand-written query would do it), handed back in compact form (a few arrays as text per chunk,
+about 25 bytes per due account, never a Python object per account), then one ``INSERT ...
+SELECT FROM unnest(...)`` per chunk of due accounts, each committed by itself. The partial
+unique index ``one_open_visit_per_account_kind`` is what makes two concurrent runs, or a
+retried task, create each visit once (``_insert_chunk``). The periodic due date
 is in visits/periodic_due.py, assignment in visits/assignment.py, the fallback ladder in
 workspace/ladder.py."""
 
@@ -26,12 +29,16 @@ from visits.generation_sql import (
     VISIT_COLUMNS,
     date_param,
     datetime_param,
-    id_chunks,
     values_cte,
     without_jit,
 )
 from visits.models import Channel, VisitKind, VisitPolicy
-from visits.periodic_due import periodic_policy_rows, periodic_sql
+from visits.periodic_due import (
+    merged_buckets,
+    periodic_due_sql,
+    periodic_insert_sql,
+    periodic_policy_rows,
+)
 from visits.rules import new_account_due, policy_for
 
 logger = logging.getLogger(__name__)
@@ -110,10 +117,10 @@ def _generate_new_account(
 
 
 def _insert_chunk(cursor, sql: str, params: list) -> int:
-    """The chunk's INSERT without its ON CONFLICT clause first: the anti-join has already set
+    """The chunk's INSERT without its ON CONFLICT clause first: the due SELECT has already set
     aside the accounts with an open visit, and a plain insert skips the speculative insertion
     of every row (a fifth of the statement). Should another process have opened one of these
-    visits meanwhile (a concurrent run), the unique index refuses it and the statement is run
+    visits since the due set was selected (a concurrent run), the unique index refuses it and the statement is run
     again, with ON CONFLICT DO NOTHING, after its savepoint is rolled back."""
     try:
         with transaction.atomic():
@@ -127,8 +134,10 @@ def generate_due_visits(
     *, now: datetime | None = None, id_range: tuple[int, int] | None = None
 ) -> dict:
     """Create the new-account and periodic visits that are due (SPEC §4). Safe to run twice
-    at once: each statement inserts with ON CONFLICT DO NOTHING on the partial unique index,
-    in account-id order, so a concurrent run waits for the other's rows and skips them.
+    at once: each statement inserts with ON CONFLICT DO NOTHING on the partial unique index
+    (see ``_insert_chunk``), in account-id order, so a concurrent run waits for the other's
+    rows and skips them; the due set, selected before the inserts, may name an account
+    another run has given its visit since: the index refuses it.
     ``id_range`` (lo, hi] limits the run to those accounts (one of ``account_ranges``: the
     ranges can run in parallel on several workers). Returns the number of visits created per
     kind."""
@@ -142,16 +151,19 @@ def generate_due_visits(
     if policy_rows:
         today = timezone.localtime(now, business_tz()).date()
         horizon = today + timedelta(days=settings.CALLBACK["GENERATION_HORIZON_DAYS"])
-        chunk = settings.CALLBACK["GENERATION_CHUNK_SIZE"]
+        lo, hi = id_range or (0, None)
+        sql, params = periodic_due_sql(
+            policy_rows,
+            lo=lo,
+            hi=hi,
+            horizon=date_param(horizon),
+            chunk=settings.CALLBACK["GENERATION_CHUNK_SIZE"],
+        )
         with connection.cursor() as cursor:
-            for lo, hi in id_chunks(chunk, *(id_range or (0, None))):
-                sql, params = periodic_sql(
-                    policy_rows,
-                    lo=lo,
-                    hi=hi,
-                    now=datetime_param(now),
-                    horizon=date_param(horizon),
-                )
+            cursor.execute(sql, params)
+            buckets = cursor.fetchall()
+            for chunk_row in merged_buckets(buckets, settings.CALLBACK["GENERATION_CHUNK_SIZE"]):
+                sql, params = periodic_insert_sql(policy_rows, chunk_row, now=datetime_param(now))
                 with transaction.atomic():
                     without_jit(cursor)
                     created[VisitKind.PERIODIC.value] += _insert_chunk(cursor, sql, params)

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Certification, Role, StaffCertification
 from accounts.services import staff_create
@@ -15,6 +15,7 @@ from tests.fixtures import PASSWORD
 from visits.assignment import assign_visits
 from visits.generation import generate_due_visits
 from visits.models import ContactAttempt, Visit, VisitPolicy
+from visits.periodic_due import merged_buckets
 from visits.tasks import assign_visits_task, generate_due_visits_task
 from workspace import ladder
 from workspace.channels.sms import sms_send_due
@@ -141,11 +142,38 @@ def test_a_second_run_creates_nothing_and_the_database_refuses_a_second_open_vis
 
 
 @pytest.mark.spec("4.generation-scale")
-def test_it_walks_the_accounts_in_keyset_chunks(branch, frozen, settings):
+def test_it_inserts_the_due_set_in_chunks(branch, frozen, settings):
     settings.CALLBACK = {**settings.CALLBACK, "GENERATION_CHUNK_SIZE": 2}
-    accounts = [make(branch, opened_on=date(2020, 1, 1)) for _ in range(7)]
-    assert generate_due_visits()["periodic"] == 7
+    # Account ids far apart, as after deletions: buckets of 2 ids hold one due account each.
+    accounts = [make(branch, opened_on=date(2020, 1, 1), pk=1000 + 97 * i) for i in range(7)]
+    inserts = []
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.lstrip().startswith("INSERT INTO visits_visit"):
+            inserts.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        assert generate_due_visits()["periodic"] == 7
     assert {v.account_id for v in Visit.objects.all()} == {a.pk for a in accounts}
+    # The new-account statement, then 2 + 2 + 2 + 1 due accounts: 4 chunks, not 7.
+    assert len(inserts) == 1 + 4
+
+
+def test_due_buckets_are_joined_into_chunks_of_at_least_the_chunk_size():
+    buckets = [
+        (0, 1, "{1}", "[[1]]"),
+        (3, 2, "{7,8}", "[[7],[8]]"),
+        (9, 1, "{20}", "[[20]]"),
+        (12, 3, "{25,26,27}", "[[25],[26],[27]]"),
+        (13, 1, "{30}", "[[30]]"),
+    ]
+    assert list(merged_buckets(buckets, 3)) == [
+        ("{1,7,8}", "[[1],[7],[8]]"),
+        ("{20,25,26,27}", "[[20],[25],[26],[27]]"),
+        ("{30}", "[[30]]"),
+    ]
+    assert buckets == []
 
 
 @pytest.mark.spec("4.generation-scale")
