@@ -1,5 +1,5 @@
-"""State only: the events' account and client are no longer foreign-key constraints that Django
-names. On PostgreSQL, visits migration 0009_event_reference_checks replaces them with triggers
+"""State only: the events' account and client, and the idempotency keys' client, are no longer
+foreign-key constraints that Django names. On PostgreSQL, visits migration 0009_event_reference_checks replaces them with triggers
 that check the same references once per statement; SQLite keeps its foreign keys."""
 
 import django.db.models.deletion
@@ -37,6 +37,17 @@ class Migration(migrations.Migration):
                         related_name="events",
                         to="core.serviceclient",
                         verbose_name="接口客户端",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="eventkey",
+                    name="client",
+                    field=models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.serviceclient",
                     ),
                 ),
             ],

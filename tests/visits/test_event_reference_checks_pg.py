@@ -11,7 +11,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import Account, AccountEvent
+from accounts.models import Account, AccountEvent, EventKey
 from core.api.auth import service_client_create
 from core.models import ServiceClient
 from tests.factories import AccountFactory
@@ -134,17 +134,45 @@ def test_the_account_of_an_event_being_written_cannot_be_deleted_until_it_commit
 def test_the_triggers_replace_the_row_by_row_foreign_keys():
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE conrelid = 'accounts_accountevent'::regclass "
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "WHERE conrelid IN ('accounts_accountevent'::regclass, 'accounts_eventkey'::regclass) "
             "AND contype = 'f'"
         )
-        assert [name for (name,) in cursor.fetchall()] == ["accounts_accountevent_created_by_id_fk"]
-        cursor.execute(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'accounts_accountevent'::regclass "
-            "AND NOT tgisinternal ORDER BY tgname"
-        )
-        assert [name for (name,) in cursor.fetchall()] == [
-            "accounts_accountevent_account_id_insert",
-            "accounts_accountevent_account_id_update",
-            "accounts_accountevent_client_id_insert",
-            "accounts_accountevent_client_id_update",
+        assert cursor.fetchall() == [
+            ("accounts_accountevent", "accounts_accountevent_created_by_id_fk")
         ]
+        cursor.execute(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+            "WHERE tgname LIKE 'ref\\_%%' AND NOT tgisinternal ORDER BY 1, 2"
+        )
+        assert cursor.fetchall() == [
+            ("accounts_account", "ref_event_account_target_delete"),
+            ("accounts_account", "ref_event_account_target_update"),
+            ("accounts_accountevent", "ref_event_account_insert"),
+            ("accounts_accountevent", "ref_event_account_update"),
+            ("accounts_accountevent", "ref_event_client_insert"),
+            ("accounts_accountevent", "ref_event_client_update"),
+            ("accounts_eventkey", "ref_eventkey_client_insert"),
+            ("accounts_eventkey", "ref_eventkey_client_update"),
+            ("core_serviceclient", "ref_event_client_target_delete"),
+            ("core_serviceclient", "ref_event_client_target_update"),
+            ("core_serviceclient", "ref_eventkey_client_target_delete"),
+            ("core_serviceclient", "ref_eventkey_client_target_update"),
+        ]
+
+
+def test_a_key_naming_a_missing_client_is_refused_and_a_client_with_keys_stays():
+    client, _key = service_client_create(name="core", scopes=["ingest"])
+    with transaction.atomic():
+        claimed = event_store.keys_claim(client=client, keys=[("E-1", "h")], now=timezone.now())
+    assert list(claimed) == ["E-1"]
+    ghost = ServiceClient(pk=987654)
+    with pytest.raises(IntegrityError, match="core_serviceclient"), transaction.atomic():
+        event_store.keys_claim(client=ghost, keys=[("E-2", "h")], now=timezone.now())
+    with connection.cursor() as cursor, pytest.raises(IntegrityError), transaction.atomic():
+        cursor.execute("DELETE FROM core_serviceclient WHERE id = %s", [client.pk])
+    assert EventKey.objects.filter(client=client).count() == 1
+    # The ORM deletes a client's keys first (CASCADE), and then the client may go.
+    client.delete()
+    assert not EventKey.objects.exists()
+    assert not ServiceClient.objects.filter(pk=client.pk).exists()
