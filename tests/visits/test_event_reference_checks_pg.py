@@ -176,3 +176,19 @@ def test_a_key_naming_a_missing_client_is_refused_and_a_client_with_keys_stays()
     client.delete()
     assert not EventKey.objects.exists()
     assert not ServiceClient.objects.filter(pk=client.pk).exists()
+
+
+def test_a_session_takes_event_ids_a_thousand_at_a_time():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seqcache FROM pg_sequence WHERE seqrelid = "
+            "pg_get_serial_sequence('accounts_accountevent', 'id')::regclass"
+        )
+        assert cursor.fetchone() == (1000,)
+    account = AccountFactory()
+    with transaction.atomic():
+        first = event_store.events_insert([_row(account.pk, None, f"E-{i}") for i in range(3)])
+    with transaction.atomic():
+        second = event_store.events_insert([_row(account.pk, None, f"F-{i}") for i in range(3)])
+    assert first + second == sorted(first + second)  # ascending within a session
+    assert len(set(first + second)) == 6
