@@ -27,7 +27,6 @@ from decimal import Decimal
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models.base import ModelState
 from django.utils import timezone
 
 from accounts.models import AccountEvent, EventKey
@@ -143,26 +142,41 @@ def _as_text(value) -> str | None:
         return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def event_instances(rows: list[dict], ids: list[int]) -> list[AccountEvent]:
-    """Model instances of rows just inserted, built without ``Model.__init__`` (a third of a
-    batch's Python time for 1,000 rows): every field's attribute set, state "saved"."""
+class StoredEvent:
+    """An event row just written, as the event rules read it: its fields as attributes (by
+    attribute name, ``account_id`` and not ``account``) and ``pk``. Not a model instance:
+    making 1,000 of those for a batch cost three times as much, for attributes alone."""
+
+    # What the rules read (every other field of the row is there too).
+    id: int
+    event_id: str
+    event_type: str
+    account_id: int
+    occurred_at: datetime.datetime
+    amount: Decimal | None
+    currency: str
+    txn_kind: str
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+def stored_events(rows: list[dict], ids: list[int]) -> list[StoredEvent]:
+    """The rows just inserted, with their ids, as ``StoredEvent``s (each row becomes the
+    object's attributes: the rows are not to be used afterwards)."""
     defaults = {f.attname: f.get_default() for f in _FIELDS}
     mutable = {name for name, value in defaults.items() if isinstance(value, dict | list)}
-    alias = connection.alias  # a lookup through the connection proxy: once, not per row
-    new = AccountEvent.__new__
+    new = StoredEvent.__new__
     out = []
     for row, pk in zip(rows, ids, strict=True):
-        obj = new(AccountEvent)
-        attributes = obj.__dict__
         for name in defaults.keys() - row.keys():  # a fresh copy of a mutable default (data={})
             value = defaults[name]
-            attributes[name] = copy.copy(value) if name in mutable else value
-        attributes.update(row)
-        attributes["id"] = pk
-        state = attributes["_state"] = ModelState()
-        state.adding = False
-        state.db = alias
-        out.append(obj)
+            row[name] = copy.copy(value) if name in mutable else value
+        row["id"] = pk
+        event = new(StoredEvent)
+        event.__dict__ = row
+        out.append(event)
     return out
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -442,7 +443,7 @@ def _events_ingest_once(
             to_insert[event.event_id] = (i, event)
 
     now = timezone.now()
-    new_events: list[AccountEvent] = []
+    new_events: list[event_store.StoredEvent] = []
     race_losers: list[int] = []
     with transaction.atomic(savepoint=False):
         claimed: dict[str, int] = {}
@@ -453,38 +454,39 @@ def _events_ingest_once(
                 now=now,
             )
         rows, new_positions = [], []
+        common = {
+            "client_id": client.pk if client is not None else None,
+            "created_by_id": created_by.pk if created_by is not None else None,
+            "received_at": now,
+        }
         for i, event in to_insert.values():
             if client is not None and event.event_id not in claimed:
                 race_losers.append(i)  # a repeat: the first key is read after this transaction
                 continue
-            fields = dict(event.fields)
-            if "account" in fields:  # an id is cheaper than a related object for 1,000 rows
-                fields["account_id"] = fields.pop("account").pk
-            rows.append(
-                {
-                    "client_id": client.pk if client is not None else None,
-                    "created_by_id": created_by.pk if created_by is not None else None,
-                    "event_id": event.event_id,
-                    "received_at": now,
-                    "body_hash": event.body_hash,
-                    **fields,
-                }
-            )
+            row: dict[str, Any] = {
+                **common,
+                "event_id": event.event_id,
+                "body_hash": event.body_hash,
+            }
+            row.update(event.fields)
+            if "account" in row:  # an id is cheaper than a related object for 1,000 rows
+                row["account_id"] = row.pop("account").pk
+            rows.append(row)
             new_positions.append(i)
-        new_events = event_store.event_instances(rows, event_store.events_insert(rows))
+        new_events = event_store.stored_events(rows, event_store.events_insert(rows))
         facts = {e.account.pk: e.account for _i, e in to_insert.values() if e.account}
         applied = (
             apply_events_explained(new_events, accounts=facts) if new_events else Applied({}, {})
         )
         answers = {}  # the first answers worth keeping: those that say more than "no visit"
-        for row, i in zip(new_events, new_positions):
-            visits = applied.visits.get(row.id) or []
-            body = {"event_id": row.event_id, "visits": [_visit_summary(v) for v in visits]}
-            if reason := applied.skipped.get(row.id):
+        for stored, i in zip(new_events, new_positions):
+            visits = applied.visits.get(stored.id) or []
+            body = {"event_id": stored.event_id, "visits": [_visit_summary(v) for v in visits]}
+            if reason := applied.skipped.get(stored.id):
                 body["skipped"] = reason  # a rule matched but scheduled nothing: say why
-            if (visits or reason) and row.event_id in claimed:
-                answers[claimed[row.event_id]] = body
-            results[i] = EventResult(row.event_id, 201, body)
+            if (visits or reason) and stored.event_id in claimed:
+                answers[claimed[stored.event_id]] = body
+            results[i] = EventResult(stored.event_id, 201, body)
         event_store.keys_answer(answers)
 
     if race_losers:

@@ -29,6 +29,7 @@ from core.calendar import BusinessCalendar, Due
 from core.pg import pg_array
 from visits.bursts import Burst, burst_windows
 from visits.currencies import reaches_threshold, reference_rates
+from visits.event_store import StoredEvent
 from visits.models import (
     OPEN_VISIT_STATUSES,
     CancelReason,
@@ -245,7 +246,9 @@ def apply_events(events: Sequence[AccountEvent]) -> dict[int, list[Visit]]:
 
 
 def apply_events_explained(
-    events: Sequence[AccountEvent], *, accounts: dict[int, AccountFacts] | None = None
+    events: Sequence[AccountEvent | StoredEvent],
+    *,
+    accounts: dict[int, AccountFacts] | None = None,
 ) -> Applied:
     """``apply_events`` that also says, per event, why a matching rule scheduled nothing: the
     account is closed, the customer is do-not-contact (anything but suspected fraud), the
