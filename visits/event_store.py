@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import Iterable
 from decimal import Decimal
+from operator import itemgetter
 
 import orjson
 from django.conf import settings
@@ -163,21 +164,29 @@ class StoredEvent:
 
 
 def stored_events(rows: list[dict], ids: list[int]) -> list[StoredEvent]:
-    """The rows just inserted, with their ids, as ``StoredEvent``s (each row becomes the
-    object's attributes: the rows are not to be used afterwards)."""
-    defaults = {f.attname: f.get_default() for f in _FIELDS}
-    mutable = {name for name, value in defaults.items() if isinstance(value, dict | list)}
+    """The rows just inserted by ``events_insert`` (which completed them with the fields'
+    defaults), with their ids, as ``StoredEvent``s: each row becomes the object's attributes."""
     new = StoredEvent.__new__
     out = []
     for row, pk in zip(rows, ids, strict=True):
-        for name in defaults.keys() - row.keys():  # a fresh copy of a mutable default (data={})
-            value = defaults[name]
-            row[name] = copy.copy(value) if name in mutable else value
         row["id"] = pk
         event = new(StoredEvent)
         event.__dict__ = row
         out.append(event)
     return out
+
+
+def _rows_complete(rows: list[dict]) -> None:
+    """Every field in every row: a missing one gets its default (a fresh copy of a mutable
+    one, such as ``data={}``)."""
+    defaults = {f.attname: f.get_default() for f in _FIELDS}
+    mutable = {name for name, value in defaults.items() if isinstance(value, dict | list)}
+    for row in rows:
+        if len(row) >= len(defaults) and defaults.keys() <= row.keys():
+            continue
+        for name in defaults.keys() - row.keys():
+            value = defaults[name]
+            row[name] = copy.copy(value) if name in mutable else value
 
 
 # COPY's text format: backslash, tab, newline and carriage return escaped.
@@ -215,6 +224,10 @@ def _copy_column(values: list) -> list[str]:
     """One column of a batch in COPY's text format, converted a column at a time: most columns
     hold one kind of value, and text needs escaping only when the column has a special
     character anywhere (one search over the column instead of one per field)."""
+    first = values[0]
+    if first is values[-1] and first is not None and all(v is first for v in values):
+        # One value for the whole batch (received_at, client_id): written once.
+        return [_copy_text(first)] * len(values)
     kinds = {value.__class__ for value in values} - {type(None)}
     if kinds <= _AS_IS:
         text = values
@@ -228,7 +241,7 @@ def _copy_column(values: list) -> list[str]:
     return ["\\N" if value is None else value for value in text] if has_null else text
 
 
-def _events_copy(rows: list[dict], defaults: dict) -> list[int]:
+def _events_copy(rows: list[dict]) -> list[int]:
     """PostgreSQL: ids taken from the sequence in one query, then the rows sent with COPY (no
     statement of a few hundred kilobytes for the server to parse and plan)."""
     names = ", ".join(connection.ops.quote_name(f.column) for f in _FIELDS)
@@ -241,9 +254,8 @@ def _events_copy(rows: list[dict], defaults: dict) -> list[int]:
         )
         ids = sorted(pk for (pk,) in cursor.fetchall())
         columns = [[str(pk) for pk in ids]]
-        for field in _FIELDS:
-            name, default = field.attname, defaults[field.attname]
-            columns.append(_copy_column([row.get(name, default) for row in rows]))
+        values = zip(*map(itemgetter(*[f.attname for f in _FIELDS]), rows), strict=True)
+        columns += [_copy_column(list(column)) for column in values]
         lines = ["\t".join(line) for line in zip(*columns, strict=True)]
         lines.append("")
         buffer = io.StringIO("\n".join(lines))
@@ -255,11 +267,11 @@ def _events_copy(rows: list[dict], defaults: dict) -> list[int]:
 
 
 def events_insert(rows: list[dict]) -> list[int]:
-    """Inserts event rows (dicts by attribute name; a missing one gets the field's default);
-    returns their ids in the rows' order (ascending)."""
+    """Inserts event rows (dicts by attribute name; a missing one gets the field's default,
+    added to the row); returns their ids in the rows' order (ascending)."""
     if not rows:
         return []
-    defaults = {f.attname: f.get_default() for f in _FIELDS}
+    _rows_complete(rows)
     names = ", ".join(connection.ops.quote_name(f.column) for f in _FIELDS)
     if connection.vendor != "postgresql":
         # Multi-row VALUES (SQLite allows 32766 parameters: 1,000 rows of 15 columns fit).
@@ -272,10 +284,7 @@ def events_insert(rows: list[dict]) -> list[int]:
                 params = []
                 for row in chunk:
                     for field in _FIELDS:
-                        value = (
-                            row[field.attname] if field.attname in row else defaults[field.attname]
-                        )
-                        params.append(field.get_db_prep_save(value, connection))
+                        params.append(field.get_db_prep_save(row[field.attname], connection))
                 cursor.execute(
                     f"INSERT INTO {EVENT_TABLE} ({names}) VALUES "
                     f"{', '.join([row_sql] * len(chunk))} RETURNING id",
@@ -283,7 +292,7 @@ def events_insert(rows: list[dict]) -> list[int]:
                 )
                 ids += [pk for (pk,) in cursor.fetchall()]
         return ids
-    return _events_copy(rows, defaults)
+    return _events_copy(rows)
 
 
 # --- Partitions and retention (PostgreSQL) ---------------------------------------------------

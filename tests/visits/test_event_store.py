@@ -150,3 +150,60 @@ def test_on_postgresql_idempotency_holds_across_months_and_partitions_are_made_a
     assert event_store.event_partitions_ensure(today=later) == []
     months = {month for _name, month in event_store.event_partitions()}
     assert later.replace(day=1) in months
+
+
+def test_a_batch_is_stored_exactly_as_given_whatever_its_text_and_missing_fields(client):
+    """The batch writer (COPY on PostgreSQL, column by column) keeps tabs, newlines,
+    backslashes and quotes in text and JSON, NULLs, a value shared by every row, and gives a
+    missing field its default."""
+    account = AccountFactory()
+    now = timezone.now()
+    odd = 'tab\there, line\nbreak, back\\slash, "quoted", \\N, 中文'
+    rows = [
+        {
+            "client_id": client.pk,
+            "event_id": "E-txn",
+            "event_type": "transaction",
+            "account_id": account.pk,
+            "occurred_at": now,
+            "received_at": now,
+            "body_hash": "a" * 64,
+            "data": {"amount": "5.00", "note": odd},
+            "amount": Decimal("5.00"),
+            "currency": "CNY",
+            "txn_kind": "cash",
+            "direction": "out",
+            "channel": "atm",
+        },
+        {
+            "client_id": client.pk,
+            "event_id": "E-complaint",
+            "event_type": "complaint",
+            "account_id": account.pk,
+            "occurred_at": now - dt.timedelta(hours=1),
+            "received_at": now,
+            "body_hash": "b" * 64,
+            "data": {"text": odd, "channel": ""},
+            "channel": odd[:10],
+        },
+        {  # no data, no amount: the defaults
+            "client_id": None,
+            "event_id": "E-opened",
+            "event_type": "account_opened",
+            "account_id": account.pk,
+            "occurred_at": now,
+            "received_at": now,
+            "body_hash": "c" * 64,
+        },
+    ]
+    ids = event_store.events_insert(rows)
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    stored = {e.event_id: e for e in AccountEvent.objects.filter(pk__in=ids)}
+    txn, complaint, opened = stored["E-txn"], stored["E-complaint"], stored["E-opened"]
+    assert txn.data == {"amount": "5.00", "note": odd}
+    assert (txn.amount, txn.txn_kind, txn.client_id) == (Decimal("5.00"), "cash", client.pk)
+    assert complaint.data["text"] == odd and complaint.channel == odd[:10]
+    assert complaint.amount is None and complaint.currency == ""
+    assert (opened.data, opened.amount, opened.client_id, opened.flagged) == ({}, None, None, False)
+    assert {e.received_at for e in stored.values()} == {now}
+    assert [e.pk for e in event_store.stored_events(rows, ids)] == ids
