@@ -78,7 +78,7 @@ def _variants(rng: random.Random, n: int):
 
 def test_the_fast_path_takes_a_valid_transaction_and_parses_it_as_the_full_check_does():
     latest = _latest_occurred_at()
-    fast = _valid_transaction(VALID, latest)
+    fast = _valid_transaction(VALID, latest, latest.timestamp())
     assert fast is not None
     assert _event_checked(VALID, latest) == (fast, {})
     assert fast["fields"]["amount"] == Decimal("80000.00")
@@ -89,7 +89,7 @@ def test_whatever_the_fast_path_accepts_the_full_check_accepts_the_same():
     rng = random.Random(20261130)
     taken = refused = 0
     for raw in _variants(rng, 5000):
-        fast = _valid_transaction(raw, latest)
+        fast = _valid_transaction(raw, latest, latest.timestamp())
         checked, errors = _event_checked(raw, latest)
         if fast is None:
             refused += 1
@@ -103,8 +103,8 @@ def test_whatever_the_fast_path_accepts_the_full_check_accepts_the_same():
 
 def test_an_event_after_the_latest_accepted_time_is_refused_on_both_paths():
     latest = dt.datetime(2026, 11, 28, 2, 15, tzinfo=dt.UTC)  # 10:15 in Beijing
-    assert _valid_transaction(VALID, latest) is not None
+    assert _valid_transaction(VALID, latest, latest.timestamp()) is not None
     later = {**VALID, "occurred_at": "2026-11-28T10:15:01+08:00"}
-    assert _valid_transaction(later, latest) is None
+    assert _valid_transaction(later, latest, latest.timestamp()) is None
     parsed, errors = event_parse(later, latest=latest)
     assert parsed is None and "occurred_at" in errors
