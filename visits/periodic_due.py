@@ -181,14 +181,16 @@ def periodic_due_sql(
 
 def merged_buckets(buckets: list, chunk: int):
     """The chunks of the due set, each a tuple of compact columns for ``periodic_insert_sql``:
-    consecutive buckets of ``periodic_due_sql`` (one per ``chunk`` account ids) joined until a
-    chunk holds ``chunk`` due accounts or more, so that sparse account ids do not make many
-    small statements. A bucket's columns are arrays as text, ``{...}`` or ``[...]``: joined by
-    concatenating their contents. ``buckets`` is emptied as it is read (memory)."""
+    consecutive buckets of ``periodic_due_sql`` (one per ``chunk`` account ids, so never more
+    than ``chunk`` due accounts) joined as long as a chunk stays within ``chunk`` due accounts,
+    so that sparse account ids do not make many small statements. A bucket's columns are
+    arrays as text, ``{...}`` or ``[...]``: joined by concatenating their contents.
+    ``buckets`` is emptied as it is read (memory)."""
     buckets.reverse()
     while buckets:
-        parts, size = [], 0
-        while buckets and size < chunk:
+        _n, size, *columns = buckets.pop()
+        parts = [columns]
+        while buckets and size + buckets[-1][1] <= chunk:
             _n, count, *columns = buckets.pop()
             parts.append(columns)
             size += count

@@ -160,7 +160,7 @@ def test_it_inserts_the_due_set_in_chunks(branch, frozen, settings):
     assert len(inserts) == 1 + 4
 
 
-def test_due_buckets_are_joined_into_chunks_of_at_least_the_chunk_size():
+def test_due_buckets_are_joined_into_chunks_of_at_most_the_chunk_size():
     buckets = [
         (0, 1, "{1}", "[[1]]"),
         (3, 2, "{7,8}", "[[7],[8]]"),
@@ -170,7 +170,8 @@ def test_due_buckets_are_joined_into_chunks_of_at_least_the_chunk_size():
     ]
     assert list(merged_buckets(buckets, 3)) == [
         ("{1,7,8}", "[[1],[7],[8]]"),
-        ("{20,25,26,27}", "[[20],[25],[26],[27]]"),
+        ("{20}", "[[20]]"),
+        ("{25,26,27}", "[[25],[26],[27]]"),
         ("{30}", "[[30]]"),
     ]
     assert buckets == []
