@@ -207,3 +207,18 @@ def test_a_batch_is_stored_exactly_as_given_whatever_its_text_and_missing_fields
     assert (opened.data, opened.amount, opened.client_id, opened.flagged) == ({}, None, None, False)
     assert {e.received_at for e in stored.values()} == {now}
     assert [e.pk for e in event_store.stored_events(rows, ids)] == ids
+
+
+def test_a_big_batch_repeated_with_new_events_stores_only_the_new_ones(client):
+    """From PLAIN_CLAIM_FROM keys the claim is a plain INSERT first; a repeat makes it fail and
+    the keys are claimed again skipping the known ones: nothing lost, nothing stored twice."""
+    account = AccountFactory()
+    at = timezone.now() - dt.timedelta(hours=1)
+    size = event_store.PLAIN_CLAIM_FROM + 20
+    first = [_event(f"BIG-{i}", account, at) for i in range(size)]
+    assert [r.status for r in events_ingest(client=client, events=first)] == [201] * size
+    again = first[:50] + [_event(f"NEW-{i}", account, at) for i in range(size - 50)]
+    statuses = [r.status for r in events_ingest(client=client, events=again)]
+    assert statuses == [200] * 50 + [201] * (size - 50)
+    assert AccountEvent.objects.count() == 2 * size - 50
+    assert EventKey.objects.count() == 2 * size - 50
