@@ -106,12 +106,13 @@ def periodic_due_sql(
     policy_rows: list[tuple], *, lo: int, hi: int | None, horizon, chunk: int
 ) -> tuple[str, list]:
     """The SELECT of the periodic visits due in the account-id range (lo, hi], in ONE pass over
-    the accounts (hash joins with the customers, the last visits and the open visits), handed
-    back in chunks of ``chunk`` due accounts in account-id order: one row per chunk, its
-    columns in compact form (PostgreSQL: four arrays as text, account ids, branch ids, policy
-    rule, due date; SQLite: one JSON array of [account, branch, rule, due date]), to be given
-    as they are to ``periodic_insert_sql``. A million accounts with 700,000 due make about
-    20 MB of text.
+    the accounts (hash joins with the customers, the last visits and the open visits; one
+    statement per chunk of accounts cost twice as much, each chunk probing the customers one
+    account at a time). Handed back by bucket of ``chunk`` account ids, in id order: one row
+    per bucket, (bucket, due accounts, columns...), the columns in compact form (PostgreSQL:
+    four arrays as text, account ids, branch ids, policy rule, due date; SQLite: one JSON
+    array of [account, branch, rule, due date]), for ``merged_buckets`` and
+    ``periodic_insert_sql``. 850,000 due accounts make about 20 MB of text.
 
     The cycle counts from the last completed visit of the account (or the end of the last
     periodic visit given up as unreachable, so that one is not regenerated every night), else
