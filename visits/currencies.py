@@ -14,8 +14,11 @@ CNY = "CNY"
 USD = "USD"
 
 
+CNY_CODES = ("", CNY)  # events registered at the counter carry no currency
+
+
 def is_cny(currency: str) -> bool:
-    return currency in ("", CNY)  # events registered at the counter carry no currency
+    return currency in CNY_CODES
 
 
 def reference_rates() -> dict[str, Decimal]:
