@@ -44,7 +44,7 @@ from visits.models import (
 )
 from visits.opening import visit_open_or_join
 from visits.transitions import visits_transition
-from visits.windows import cumulative_reached, window_aggregates
+from visits.windows import windows_reached
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +108,12 @@ def _applies(rule: EventRule, account, txn_kind: str = "") -> bool:
 
 
 def _transaction_match(
-    event, candidates, aggregates, bursts, rates
+    event, candidates, reached, bursts, rates
 ) -> tuple[EventRule | None, Burst | None]:
     """The strongest rule the transaction matches (suspected fraud first, then priority), and
     for a burst every transaction of its window and when it was complete. ``candidates``: the
-    transaction rules that apply to the event's account type and kind."""
+    transaction rules that apply to the event's account type and kind; ``reached``: event pk
+    -> the daily-cumulative rules its day's total reaches (``windows_reached``)."""
     matched = []
     pk, amount = event.id, event.amount
     for rule in candidates:
@@ -120,7 +121,7 @@ def _transaction_match(
             if reaches_threshold(rule, amount, event.currency, rates):
                 matched.append(rule)
         elif rule.rule_type == RuleType.DAILY_CUMULATIVE:
-            if cumulative_reached(rule, aggregates.get(pk, {})):
+            if rule.id in reached.get(pk, ()):
                 matched.append(rule)
         elif rule.rule_type == RuleType.SMALL_BURST:
             if rule.id in bursts.get(pk, {}):
@@ -288,7 +289,7 @@ def apply_events_explained(
             ]
         return found
 
-    aggregates = window_aggregates(transactions, rules, rates, candidates_of)
+    reached = windows_reached(transactions, rules, rates, candidates_of)
     bursts = burst_windows(transactions, rules, rates)
 
     wanted: dict[tuple[int, str], _Wanted] = {}
@@ -353,7 +354,7 @@ def apply_events_explained(
         if account is None:
             continue
         if event.event_type == EventType.TRANSACTION:
-            rule, burst = _transaction_match(event, candidates_of(event), aggregates, bursts, rates)
+            rule, burst = _transaction_match(event, candidates_of(event), reached, bursts, rates)
             if rule is not None:
                 flagged.append((event.pk, event.occurred_at))
                 if burst is not None:

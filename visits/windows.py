@@ -24,18 +24,11 @@ EVENT_TABLE = AccountEvent._meta.db_table
 ZERO = Decimal(0)
 
 
-def window_aggregates(
-    events: Sequence,
-    rules: Sequence[EventRule],
-    rates: dict[str, Decimal],
-    concerned: Callable[[object], Sequence[EventRule]] | None = None,
-) -> dict[int, dict]:
-    """For each transaction event, per daily-cumulative rule: the day's cumulative amount up to
-    the event, in CNY for CNY transactions (``rule_<pk>``) and in USD for the others
-    (``rule_<pk>_usd``, at the reference rates). ``concerned(event)``: the rules that can apply
-    to the event (its account type and kind); the events no window rule applies to are left
-    out, and so are the rules that apply to no event of the batch (each is a sum over every
-    row read). ONE query."""
+def _in_scope(events, rules, rates, concerned):
+    """(events, window rules, USD factors) a window query needs: the events some daily-
+    cumulative rule can apply to (``concerned(event)``: the rules that can apply to the event,
+    by its account type and kind), the rules that apply to some event of the batch (each is a
+    sum over every row read), and the USD per unit of each currency with a rate."""
     window_rules = [r for r in rules if r.rule_type == RuleType.DAILY_CUMULATIVE]
     if concerned is not None and window_rules:
         windowed = {r.id for r in window_rules}
@@ -47,23 +40,64 @@ def window_aggregates(
                 used.update(mine)
         events = kept
         window_rules = [r for r in window_rules if r.id in used]
-    if not events or not window_rules:
-        return {}
     usd_factors = {
         code: factor
         for code in rates
         if code != CNY and (factor := usd_factor(code, rates)) is not None
     }
+    return events, window_rules, usd_factors
+
+
+def window_aggregates(
+    events: Sequence,
+    rules: Sequence[EventRule],
+    rates: dict[str, Decimal],
+    concerned: Callable[[object], Sequence[EventRule]] | None = None,
+) -> dict[int, dict]:
+    """For each transaction event, per daily-cumulative rule: the day's cumulative amount up to
+    the event, in CNY for CNY transactions (``rule_<pk>``) and in USD for the others
+    (``rule_<pk>_usd``, at the reference rates). ``concerned``: see ``_in_scope``. ONE
+    query."""
+    events, window_rules, usd_factors = _in_scope(events, rules, rates, concerned)
+    if not events or not window_rules:
+        return {}
     if connection.vendor == "postgresql":
         return _aggregates_sql(events, window_rules, usd_factors)
     return _aggregates_orm(events, window_rules, usd_factors)
+
+
+def windows_reached(
+    events: Sequence,
+    rules: Sequence[EventRule],
+    rates: dict[str, Decimal],
+    concerned: Callable[[object], Sequence[EventRule]] | None = None,
+) -> dict[int, set[int]]:
+    """The events whose day's cumulative amount up to them reaches a daily-cumulative rule
+    (``cumulative_reached`` of ``window_aggregates``): event pk -> the ids of those rules; an
+    event that reaches none is left out. On PostgreSQL the thresholds are compared in the
+    query, which sends back only those events (a batch's thousand sums were a tenth of its
+    Python time). ONE query."""
+    events, window_rules, usd_factors = _in_scope(events, rules, rates, concerned)
+    if not events or not window_rules:
+        return {}
+    if connection.vendor == "postgresql":
+        return _reached_sql(events, window_rules, usd_factors)
+    sums = _aggregates_orm(events, window_rules, usd_factors)
+    reached = {}
+    for pk, totals in sums.items():
+        if ids := {r.id for r in window_rules if cumulative_reached(r, totals)}:
+            reached[pk] = ids
+    return reached
 
 
 def _day_start(moment: datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(moment.astimezone(tz).date(), time(0), tzinfo=tz)
 
 
-def _aggregates_sql(events, window_rules, usd_factors) -> dict[int, dict]:
+def _window_sql(events, window_rules, usd_factors) -> tuple[str, list, list[tuple]]:
+    """The window statement: (SQL, params, columns). Each row is an event's id and its sums,
+    columns ``c<i>`` (CNY) and ``u<i>`` (USD, when there are rates) for the i-th rule; the
+    third item lists (name, rule, column, USD column or None) for each rule."""
     tz = ZoneInfo(settings.TIME_ZONE)
     params: list = []
     sums = []
@@ -76,22 +110,20 @@ def _aggregates_sql(events, window_rules, usd_factors) -> dict[int, dict]:
         usd_case = f"CASE h.currency {' '.join(whens)} END"
     usd_params = list(params)
     params = []
-    names = []
-    for rule in window_rules:
+    columns = []
+    for i, rule in enumerate(window_rules):
         kind = "AND h.txn_kind = %s " if rule.txn_kind else ""
         kind_params = [rule.txn_kind] if rule.txn_kind else []
-        sums.append(f"SUM(h.amount) FILTER (WHERE h.currency IN ('', %s) {kind})")
+        sums.append(f"SUM(h.amount) FILTER (WHERE h.currency IN ('', %s) {kind}) AS c{i}")
         params += [CNY, *kind_params]
-        names.append(f"rule_{rule.pk}")
         if usd_case:
-            sums.append(f"SUM({usd_case}) FILTER (WHERE h.currency NOT IN ('', %s) {kind})")
+            sums.append(f"SUM({usd_case}) FILTER (WHERE h.currency NOT IN ('', %s) {kind}) AS u{i}")
             params += [*usd_params, CNY, *kind_params]
-            names.append(f"rule_{rule.pk}_usd")
+        columns.append((f"rule_{rule.pk}", rule, f"c{i}", f"u{i}" if usd_case else None))
     # LATERAL: one index range scan per event of the batch (account, day start .. event time);
     # a hash join would read the whole span of every account instead. The Beijing day starts
     # where date_trunc in the business time zone says (a timestamp less to write and parse).
     sql = (
-        "SELECT b.id, s.* "
         "FROM (SELECT id, account_id, at, date_trunc('day', at, %s) AS day_start "
         "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS u(id, account_id, at)) b "
         f"CROSS JOIN LATERAL (SELECT {', '.join(sums)} FROM {EVENT_TABLE} h "
@@ -113,9 +145,47 @@ def _aggregates_sql(events, window_rules, usd_factors) -> dict[int, dict]:
         max(e.occurred_at for e in events),
         EventType.TRANSACTION,
     ]
+    return sql, params, columns
+
+
+def _aggregates_sql(events, window_rules, usd_factors) -> dict[int, dict]:
+    body, params, columns = _window_sql(events, window_rules, usd_factors)
+    names, selected = [], []
+    for name, _rule, cny, usd in columns:
+        names.append(name)
+        selected.append(f"s.{cny}")
+        if usd:
+            names.append(f"{name}_usd")
+            selected.append(f"s.{usd}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(f"SELECT b.id, {', '.join(selected)} {body}", params)
         return {row[0]: dict(zip(names, row[1:], strict=True)) for row in cursor.fetchall()}
+
+
+def _reached_sql(events, window_rules, usd_factors) -> dict[int, set[int]]:
+    """``cumulative_reached`` in SQL, per rule: the CNY sum (none counts as 0) at or above the
+    threshold, or the USD sum at or above the USD threshold."""
+    body, params, columns = _window_sql(events, window_rules, usd_factors)
+    tests, test_params = [], []
+    for _name, rule, cny, usd in columns:
+        parts = []
+        if rule.threshold is not None:
+            parts.append(f"COALESCE(s.{cny}, 0) >= %s")
+            test_params.append(rule.threshold)
+        if usd and rule.usd_threshold is not None:
+            parts.append(f"COALESCE(s.{usd} >= %s, FALSE)")
+            test_params.append(rule.usd_threshold)
+        tests.append(f"({' OR '.join(parts)})" if parts else "FALSE")
+    sql = (
+        f"SELECT * FROM (SELECT b.id, {', '.join(f'{t} AS r{i}' for i, t in enumerate(tests))} "
+        f"{body}) reached WHERE {' OR '.join(f'r{i}' for i in range(len(tests)))}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*test_params, *params])
+        return {
+            row[0]: {rule.id for (_n, rule, _c, _u), hit in zip(columns, row[1:]) if hit}
+            for row in cursor.fetchall()
+        }
 
 
 def _aggregates_orm(events, window_rules, usd_factors) -> dict[int, dict]:

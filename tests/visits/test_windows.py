@@ -60,6 +60,16 @@ def test_it_sums_each_beijing_days_window_in_sql_as_in_python():
         reached += any(windows.cumulative_reached(r, in_sql[pk]) for r in rules)
     assert reached  # the amounts are large enough that some windows pass their threshold
 
+    # The thresholds compared in SQL give what cumulative_reached says of the sums, and
+    # leave out the events that reach none.
+    expected = {}
+    for pk, totals in in_orm.items():
+        if ids := {r.id for r in rules if windows.cumulative_reached(r, totals)}:
+            expected[pk] = ids
+    assert windows._reached_sql(batch, rules, factors) == expected
+    assert windows.windows_reached(batch, rules, rates) == expected
+    assert 0 < len(expected) < len(batch)
+
 
 def test_it_counts_a_beijing_day_from_midnight_not_from_eight_oclock():
     account = AccountFactory(account_type="personal_savings")
