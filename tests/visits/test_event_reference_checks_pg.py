@@ -143,7 +143,7 @@ def test_the_triggers_replace_the_row_by_row_foreign_keys():
         ]
         cursor.execute(
             "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
-            "WHERE tgname LIKE 'ref\\_%%' AND NOT tgisinternal ORDER BY 1, 2"
+            "WHERE tgname LIKE 'ref\\_%%' AND NOT tgisinternal AND tgparentid = 0 ORDER BY 1, 2"
         )
         assert cursor.fetchall() == [
             ("accounts_account", "ref_event_account_target_delete"),

@@ -8,11 +8,13 @@ measured on the benchmark database). These foreign keys (events: account and cli
 client) are replaced by statement-level triggers that check the same rules set-based, over the
 statement's transition tables:
 
-- an INSERT or UPDATE of events or keys: every account and client they name exists, and those
-  rows are locked FOR KEY SHARE until the transaction ends, as a foreign key's check locks them (an
+- an INSERT of events or keys (once per statement) and an UPDATE that changes their account or
+  client (row by row, only then): every account and client they name exists, and those rows
+  are locked FOR KEY SHARE until the transaction ends, as a foreign key's check locks them (an
   account cannot be deleted while an event naming it is being written);
-- a DELETE of accounts or clients, or an UPDATE of their id: refused while an event or a key
-  names one (the ORM deletes a client's keys first: CASCADE).
+- a DELETE of accounts or clients (once per statement), or an UPDATE of their id (row by row,
+  only then): refused while an event or a key names one (the ORM deletes a client's keys
+  first: CASCADE).
 
 A violation raises SQLSTATE 23503 (foreign_key_violation), which Django reports as an
 IntegrityError, as before. ``created_by`` keeps its foreign key (the product's own events, few
@@ -55,20 +57,35 @@ END
 $$;
 CREATE TRIGGER ref_{tag}_insert AFTER INSERT ON {table}
     REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION ref_{tag}_check();
-CREATE TRIGGER ref_{tag}_update AFTER UPDATE ON {table}
-    REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION ref_{tag}_check();
+
+CREATE FUNCTION ref_{tag}_row_check() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.{column} IS NOT NULL THEN
+        PERFORM 1 FROM {target} t WHERE t.id = NEW.{column} FOR KEY SHARE OF t;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'update on table "{table}" violates the reference to "{target}"'
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = 'The new {column} names no row of {target}.';
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+-- Row by row, and only when the reference changes (never, in the product): an update of
+-- other columns (the flag of a batch's large transactions, a key's first answer) costs
+-- nothing.
+CREATE TRIGGER ref_{tag}_update BEFORE UPDATE OF {column} ON {table}
+    FOR EACH ROW WHEN (OLD.{column} IS DISTINCT FROM NEW.{column})
+    EXECUTE FUNCTION ref_{tag}_row_check();
 
 CREATE FUNCTION ref_{tag}_target_update_check() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF EXISTS (
-        SELECT 1 FROM (SELECT id FROM gone EXCEPT SELECT id FROM kept) g
-        WHERE EXISTS (SELECT 1 FROM {table} r WHERE r.{column} = g.id)
-    ) THEN
+    IF EXISTS (SELECT 1 FROM {table} r WHERE r.{column} = OLD.id) THEN
         RAISE EXCEPTION 'update on table "{target}" violates the reference from "{table}"'
             USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = 'Rows of {table} still name a renumbered row of {target}.';
+                  DETAIL = 'Rows of {table} still name the renumbered row of {target}.';
     END IF;
-    RETURN NULL;
+    RETURN NEW;
 END
 $$;
 CREATE FUNCTION ref_{tag}_target_delete_check() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -86,8 +103,8 @@ $$;
 CREATE TRIGGER ref_{tag}_target_delete AFTER DELETE ON {target}
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
     EXECUTE FUNCTION ref_{tag}_target_delete_check();
-CREATE TRIGGER ref_{tag}_target_update AFTER UPDATE ON {target}
-    REFERENCING OLD TABLE AS gone NEW TABLE AS kept FOR EACH STATEMENT
+CREATE TRIGGER ref_{tag}_target_update BEFORE UPDATE OF id ON {target}
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
     EXECUTE FUNCTION ref_{tag}_target_update_check();
 """
 
@@ -97,6 +114,7 @@ DROP TRIGGER ref_{tag}_target_delete ON {target};
 DROP FUNCTION ref_{tag}_target_delete_check();
 DROP FUNCTION ref_{tag}_target_update_check();
 DROP TRIGGER ref_{tag}_update ON {table};
+DROP FUNCTION ref_{tag}_row_check();
 DROP TRIGGER ref_{tag}_insert ON {table};
 DROP FUNCTION ref_{tag}_check();
 """
