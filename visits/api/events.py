@@ -380,12 +380,14 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
         if facts is None:
             out.append((None, {"account_number": [str(_("未知账号。"))]}))
             continue
+        fields = p["fields"]  # made by the parse for this event alone: completed in place
+        fields["account_id"] = facts.pk
         out.append(
             (
                 EventInput(
                     event_id=p["event_id"],
                     body_hash=p["body_hash"],
-                    fields={**p["fields"], "account_id": facts.pk},
+                    fields=fields,
                     account=facts,
                 ),
                 {},
