@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from core.config import callback_time
@@ -77,6 +78,11 @@ def end_of_day(d: date) -> datetime:
     return datetime.combine(d, time(23, 59, 59), tzinfo=business_tz())
 
 
+def _as_date(value) -> date:
+    """A date column as read by a cursor (SQLite gives text)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 class BusinessCalendar:
     """Reads each year it needs once (two small queries) and remembers it for its own life.
     ``missing`` collects the years it had to assume Monday-Friday for."""
@@ -87,14 +93,20 @@ class BusinessCalendar:
 
     def _exceptions(self, year: int) -> dict[date, bool] | None:
         if year not in self._years:
-            if CalendarYear.objects.filter(year=year).exists():
-                self._years[year] = dict(
-                    CalendarDay.objects.filter(
-                        date__gte=date(year, 1, 1), date__lte=date(year, 12, 31)
-                    ).values_list("date", "is_working_day")
+            # One query: the year, if loaded, with its days (none: a row of NULLs).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT d.date, d.is_working_day FROM {CalendarYear._meta.db_table} y "
+                    f"LEFT JOIN {CalendarDay._meta.db_table} d "
+                    "ON d.date >= %s AND d.date <= %s WHERE y.year = %s",
+                    [date(year, 1, 1), date(year, 12, 31), year],
                 )
-            else:
-                self._years[year] = None
+                rows = cursor.fetchall()
+            self._years[year] = (
+                {_as_date(day): bool(working) for day, working in rows if day is not None}
+                if rows
+                else None
+            )
         return self._years[year]
 
     def is_loaded(self, year: int) -> bool:
