@@ -128,12 +128,12 @@ def test_one_event_has_a_fixed_query_budget(api, branch, django_assert_num_queri
 # them and their customers; 3 the event keys claimed (one statement; a key already stored is
 # read only when the claim skips it); 4 the events inserted (one statement; on PostgreSQL two,
 # their ids then a COPY: +1); 5 the active event rules; 6 the active policies; 7 the currency
-# rates; 8 the transactions in each rule's window (one windowed query); 9-10 the calendar year
-# and its days (the due time); 11 the open visits of the accounts; 12-14 the new visit
-# (savepoint, insert, release); 15 its triggers; 16 the events marked; 17 the answer kept on
+# rates; 8 the transactions in each rule's window (one windowed query); 9 the calendar year
+# with its days (the due time); 10 the open visits of the accounts; 11-13 the new visit
+# (savepoint, insert, release); 14 its triggers; 15 the events marked; 16 the answer kept on
 # the event key; the audit entry. (Outside a caller's transaction, on PostgreSQL, one more:
 # SET CONSTRAINTS.)
-EVENT_QUERIES = 17 + AUDIT_ENTRY + (connection.vendor == "postgresql")
+EVENT_QUERIES = 16 + AUDIT_ENTRY + (connection.vendor == "postgresql")
 
 
 def test_the_visit_has_a_fixed_query_budget(api, account, django_assert_num_queries):

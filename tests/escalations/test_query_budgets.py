@@ -42,12 +42,12 @@ def test_the_escalation_page_has_a_fixed_query_budget(
 
 # 1 session, 2 user with their staff profile (role); 3 the branch and department scope (one statement, once per request); 4 the escalation within the handler's scope; 5 the
 # escalation with its department, handler and opener; 6 its steps (prefetched, one query for
-# all of them); 7 the people named in the steps (one query); 8-9 the calendar year and its
-# days (the "near deadline" threshold); 10 what the department sees of the source (account,
-# customer, the visit's record); 11 whether it is raised; 12 unread notifications (menu); 13 the
-# departments of the transfer form; 14-16 savepoint, session refresh, release
+# all of them); 7 the people named in the steps (one query); 8 the calendar year with its
+# days (the "near deadline" threshold); 9 what the department sees of the source (account,
+# customer, the visit's record); 10 whether it is raised; 11 unread notifications (menu); 12 the
+# departments of the transfer form; 13-15 savepoint, session refresh, release
 # (SESSION_SAVE_EVERY_REQUEST).
-DETAIL_QUERIES = 16
+DETAIL_QUERIES = 15
 
 
 def test_the_statistics_page_has_a_fixed_query_budget(
