@@ -279,11 +279,15 @@ def _events_copy(rows: list[dict]) -> list[int]:
         columns += [_copy_column(list(column)) for column in values]
         lines = ["\t".join(line) for line in zip(*columns, strict=True)]
         lines.append("")
-        buffer = io.StringIO("\n".join(lines))
+        text = "\n".join(lines)
+        buffer = io.StringIO(text)
         # Django wraps execute() only: its exception classes (IntegrityError for a missing
         # account, OperationalError for a deadlock, which events_ingest retries) for COPY too.
         with connection.wrap_database_errors:
-            cursor.copy_expert(f"COPY {EVENT_TABLE} (id, {names}) FROM STDIN", buffer)
+            # One read of the whole text (psycopg2 reads 8 kB at a time by default).
+            cursor.copy_expert(
+                f"COPY {EVENT_TABLE} (id, {names}) FROM STDIN", buffer, size=len(text) + 1
+            )
     return ids
 
 

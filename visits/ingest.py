@@ -479,12 +479,22 @@ def _events_ingest_once(
             apply_events_explained(new_events, accounts=facts) if new_events else Applied({}, {})
         )
         answers = {}  # the first answers worth keeping: those that say more than "no visit"
+        visits_of, skipped_of = applied.visits, applied.skipped
         for stored, i in zip(new_events, new_positions):
-            visits = applied.visits.get(stored.id) or []
-            body = {"event_id": stored.event_id, "visits": [_visit_summary(v) for v in visits]}
-            if reason := applied.skipped.get(stored.id):
+            visits = visits_of.get(stored.id)
+            reason = skipped_of.get(stored.id)
+            if not visits and not reason:  # most of a batch: no visit, nothing to say
+                results[i] = EventResult(
+                    stored.event_id, 201, {"event_id": stored.event_id, "visits": []}
+                )
+                continue
+            body = {
+                "event_id": stored.event_id,
+                "visits": [_visit_summary(v) for v in visits or ()],
+            }
+            if reason:
                 body["skipped"] = reason  # a rule matched but scheduled nothing: say why
-            if (visits or reason) and stored.event_id in claimed:
+            if stored.event_id in claimed:
                 answers[claimed[stored.event_id]] = body
             results[i] = EventResult(stored.event_id, 201, body)
         event_store.keys_answer(answers)
