@@ -286,7 +286,7 @@ def _events_copy(rows: list[dict]) -> list[int]:
         with connection.wrap_database_errors:
             # One read of the whole text (psycopg2 reads 8 kB at a time by default).
             cursor.copy_expert(
-                f"COPY {EVENT_TABLE} (id, {names}) FROM STDIN", buffer, size=len(text) + 1
+                f"COPY {EVENT_TABLE} (id, {names}) FROM STDIN", buffer, len(text) + 1
             )
     return ids
 
