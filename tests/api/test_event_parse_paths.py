@@ -6,21 +6,16 @@ import datetime as dt
 import random
 from decimal import Decimal
 
-from visits.api.events import _event_checked, _latest_occurred_at, _valid_transaction, event_parse
+from visits.api.events import (
+    EVENT_EXAMPLE,
+    _event_checked,
+    _latest_occurred_at,
+    _valid_transaction,
+    event_parse,
+)
 
-VALID = {
-    "event_id": "CB-2026-000001",
-    "type": "transaction",
-    "account_number": "6222020000000001",
-    "occurred_at": "2026-11-28T10:15:00+08:00",
-    "data": {
-        "amount": "80000.00",
-        "currency": "USD",
-        "direction": "out",
-        "channel": "counter",
-        "kind": "cash",
-    },
-}
+# The API's own example, in another currency (the USD path of the parse).
+VALID = {**EVENT_EXAMPLE, "data": {**EVENT_EXAMPLE["data"], "currency": "USD"}}
 
 # Values each field is tried with: good ones and every kind of bad one.
 TOP = {
