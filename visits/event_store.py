@@ -28,6 +28,7 @@ from operator import itemgetter
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from accounts.models import AccountEvent, EventKey
@@ -64,15 +65,15 @@ def keys_known(*, client, event_ids: Iterable[str]) -> dict[str, tuple[str, dict
 PLAIN_CLAIM_FROM = 100  # keys in a claim from which a plain INSERT is tried first
 
 
-def keys_claim(*, client, keys: list[tuple[str, str]], now: datetime.datetime) -> dict[str, int]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING for (event_id, body_hash) pairs, in event-id
-    order (two overlapping batches then wait for each other in one order instead of
-    deadlocking). Returns event_id -> key id of the keys this call inserted; a key another
-    transaction inserted first is not returned (it waits for that transaction to end)."""
+def keys_claim(*, client, keys: list[tuple[str, str]], now: datetime.datetime) -> set[str]:
+    """INSERT ... ON CONFLICT DO NOTHING for (event_id, body_hash) pairs, in event-id order
+    (two overlapping batches then wait for each other in one order instead of deadlocking).
+    Returns the event ids whose keys this call inserted; a key another transaction inserted
+    first is not among them (the claim waits for that transaction to end)."""
     if not keys:
-        return {}
+        return set()
     keys = sorted(keys)
-    claimed: dict[str, int] = {}
+    claimed: set[str] = set()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             insert = (
@@ -85,21 +86,22 @@ def keys_claim(*, client, keys: list[tuple[str, str]], now: datetime.datetime) -
                 pg_array([k for k, _h in keys]),
                 pg_array([h for _k, h in keys]),
             ]
-            # A big batch tries a plain INSERT first: it seldom repeats a key, and ON CONFLICT's
-            # speculative insertion of each row cost a fifth of the statement. A repeat (or a
-            # key another batch committed meanwhile) fails it; its savepoint is rolled back and
-            # the keys are claimed with ON CONFLICT DO NOTHING, which skips the known ones. A
-            # few keys go straight to ON CONFLICT (the savepoint would cost more).
-            claim = insert + "ON CONFLICT DO NOTHING RETURNING id, event_id"
-            if len(keys) < PLAIN_CLAIM_FROM:
-                cursor.execute(claim, params)
-            else:
+            claim = insert + "ON CONFLICT DO NOTHING RETURNING event_id"
+            if len(keys) >= PLAIN_CLAIM_FROM:
+                # A big batch tries a plain INSERT first, which returns nothing: it seldom
+                # repeats a key, and ON CONFLICT's speculative insertion of each row cost a
+                # fifth of the statement. A repeat (or a key another batch committed meanwhile)
+                # fails it; its savepoint is rolled back and the keys are claimed with ON
+                # CONFLICT DO NOTHING, which skips the known ones. A few keys go straight to ON
+                # CONFLICT (the savepoint would cost more).
                 try:
                     with transaction.atomic():
-                        cursor.execute(insert + "RETURNING id, event_id", params)
+                        cursor.execute(insert, params)
+                    return {event_id for event_id, _h in keys}
                 except IntegrityError:
-                    cursor.execute(claim, params)
-            claimed.update({event_id: pk for pk, event_id in cursor.fetchall()})
+                    pass
+            cursor.execute(claim, params)
+            claimed.update(event_id for (event_id,) in cursor.fetchall())
             return claimed
         for start in range(0, len(keys), 5000):  # SQLite: 32766 parameters per statement
             chunk = keys[start : start + 5000]
@@ -109,29 +111,38 @@ def keys_claim(*, client, keys: list[tuple[str, str]], now: datetime.datetime) -
             cursor.execute(
                 f"INSERT INTO {KEY_TABLE} (client_id, event_id, body_hash, created_at) VALUES "
                 + ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-                + " ON CONFLICT DO NOTHING RETURNING id, event_id",
+                + " ON CONFLICT DO NOTHING RETURNING event_id",
                 params,
             )
-            claimed.update({event_id: pk for pk, event_id in cursor.fetchall()})
+            claimed.update(event_id for (event_id,) in cursor.fetchall())
     return claimed
 
 
-def keys_answer(answers: dict[int, dict]) -> None:
-    """Stores first answers on their keys (key id -> answer)."""
+def keys_answer(*, client, answers: dict[str, dict]) -> None:
+    """Stores first answers on the client's keys (event id -> answer)."""
     if not answers:
         return
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {KEY_TABLE} k SET answer = u.a::jsonb "
-                "FROM unnest(%s::bigint[], %s::text[]) AS u(id, a) WHERE k.id = u.id",
-                [pg_array(answers), pg_array([orjson.dumps(a).decode() for a in answers.values()])],
+                "FROM unnest(%s::text[], %s::text[]) AS u(e, a) "
+                "WHERE k.client_id = %s AND k.event_id = u.e",
+                [
+                    pg_array(answers),
+                    pg_array([orjson.dumps(a).decode() for a in answers.values()]),
+                    client.pk,
+                ],
             )
         return
-    EventKey.objects.bulk_update(
-        [EventKey(pk=pk, answer=answer) for pk, answer in answers.items()],
-        ["answer"],
-        batch_size=500,
+    answer_field = EventKey._meta.get_field("answer")
+    EventKey.objects.filter(client=client, event_id__in=list(answers)).update(
+        answer=Case(
+            *[
+                When(event_id=event_id, then=Value(answer, output_field=answer_field))
+                for event_id, answer in answers.items()
+            ]
+        )
     )
 
 

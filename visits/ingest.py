@@ -446,7 +446,7 @@ def _events_ingest_once(
     new_events: list[event_store.StoredEvent] = []
     race_losers: list[int] = []
     with transaction.atomic(savepoint=False):
-        claimed: dict[str, int] = {}
+        claimed: set[str] = set()
         if client is not None:
             claimed = event_store.keys_claim(
                 client=client,
@@ -495,9 +495,10 @@ def _events_ingest_once(
             if reason:
                 body["skipped"] = reason  # a rule matched but scheduled nothing: say why
             if stored.event_id in claimed:
-                answers[claimed[stored.event_id]] = body
+                answers[stored.event_id] = body
             results[i] = EventResult(stored.event_id, 201, body)
-        event_store.keys_answer(answers)
+        if client is not None:
+            event_store.keys_answer(client=client, answers=answers)
 
     if race_losers:
         winners = event_store.keys_known(

@@ -165,7 +165,7 @@ def test_a_key_naming_a_missing_client_is_refused_and_a_client_with_keys_stays()
     client, _key = service_client_create(name="core", scopes=["ingest"])
     with transaction.atomic():
         claimed = event_store.keys_claim(client=client, keys=[("E-1", "h")], now=timezone.now())
-    assert list(claimed) == ["E-1"]
+    assert claimed == {"E-1"}
     ghost = ServiceClient(pk=987654)
     with pytest.raises(IntegrityError, match="core_serviceclient"), transaction.atomic():
         event_store.keys_claim(client=ghost, keys=[("E-2", "h")], now=timezone.now())
