@@ -192,3 +192,20 @@ def test_a_session_takes_event_ids_a_thousand_at_a_time():
         second = event_store.events_insert([_row(account.pk, None, f"F-{i}") for i in range(3)])
     assert first + second == sorted(first + second)  # ascending within a session
     assert len(set(first + second)) == 6
+
+
+def test_a_batch_finds_its_accounts_through_the_hash_index_of_their_numbers():
+    from visits.rules import account_facts_by_index
+
+    accounts = [AccountFactory() for _ in range(3)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is too small to matter
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT id FROM accounts_account WHERE number_index = %s",
+            [accounts[0].number_index],
+        )
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "account_number_index_hash" in plan
+    found = account_facts_by_index([a.number_index for a in accounts])
+    assert {facts.pk for facts in found.values()} == {a.pk for a in accounts}
