@@ -26,12 +26,12 @@ def _quoted(text: str) -> str:
 def _element(value) -> str:
     if value is None:
         return "NULL"
-    if value.__class__ is int or value.__class__ is Decimal:
-        return str(value)
     if isinstance(value, bool):
         return "t" if value else "f"
-    if isinstance(value, int | Decimal):
-        return str(int(value) if isinstance(value, int) else value)
+    if isinstance(value, int):
+        return str(int(value))  # an int subclass (an enum) as its number
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, datetime.datetime | datetime.date):
         return '"' + value.isoformat() + '"'
     if isinstance(value, str):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from accounts.models import AccountEvent, EventType
-from visits.currencies import CNY_CODES, is_small
+from visits.currencies import is_small
 from visits.models import EventRule, RuleType
 
 TRANSACTION = EventType.TRANSACTION.value
@@ -44,23 +44,13 @@ def burst_windows(
     for rule in rules:
         if rule.rule_type != RuleType.SMALL_BURST or not rule.is_active:
             continue
-        kind, threshold = rule.txn_kind, rule.threshold
+        kind = rule.txn_kind
         candidates = [
             e
             for e in events
             if e.event_type == TRANSACTION
             and (not kind or e.txn_kind == kind)
-            and e.amount is not None
-            # A CNY amount compared as it is (most of a batch); another currency through its
-            # CNY equivalent.
-            and (
-                threshold is None
-                or (
-                    e.amount < threshold
-                    if e.currency in CNY_CODES
-                    else is_small(rule, e.amount, e.currency, rates)
-                )
-            )
+            and is_small(rule, e.amount, e.currency, rates)
         ]
         if not candidates:
             continue

@@ -72,5 +72,7 @@ def is_small(
         return False
     if rule.threshold is None:
         return True
+    if currency in CNY_CODES:  # most of a batch: compared as it is
+        return amount < rule.threshold
     cny = cny_equivalent(amount, currency, rates)
     return cny is not None and cny < rule.threshold

@@ -214,8 +214,6 @@ def _rows_complete(rows: list[dict]) -> None:
     defaults = {f.attname: f.get_default() for f in _FIELDS}
     mutable = {name for name, value in defaults.items() if isinstance(value, dict | list)}
     for row in rows:
-        if len(row) >= len(defaults) and defaults.keys() <= row.keys():
-            continue
         for name in defaults.keys() - row.keys():
             value = defaults[name]
             row[name] = copy.copy(value) if name in mutable else value

@@ -21,7 +21,6 @@ from visits.currencies import CNY, usd_factor
 from visits.models import EventRule, RuleType
 
 EVENT_TABLE = AccountEvent._meta.db_table
-ZERO = Decimal(0)
 
 
 def _in_scope(events, rules, rates, concerned):
@@ -48,24 +47,6 @@ def _in_scope(events, rules, rates, concerned):
     return events, window_rules, usd_factors
 
 
-def window_aggregates(
-    events: Sequence,
-    rules: Sequence[EventRule],
-    rates: dict[str, Decimal],
-    concerned: Callable[[object], Sequence[EventRule]] | None = None,
-) -> dict[int, dict]:
-    """For each transaction event, per daily-cumulative rule: the day's cumulative amount up to
-    the event, in CNY for CNY transactions (``rule_<pk>``) and in USD for the others
-    (``rule_<pk>_usd``, at the reference rates). ``concerned``: see ``_in_scope``. ONE
-    query."""
-    events, window_rules, usd_factors = _in_scope(events, rules, rates, concerned)
-    if not events or not window_rules:
-        return {}
-    if connection.vendor == "postgresql":
-        return _aggregates_sql(events, window_rules, usd_factors)
-    return _aggregates_orm(events, window_rules, usd_factors)
-
-
 def windows_reached(
     events: Sequence,
     rules: Sequence[EventRule],
@@ -73,7 +54,7 @@ def windows_reached(
     concerned: Callable[[object], Sequence[EventRule]] | None = None,
 ) -> dict[int, set[int]]:
     """The events whose day's cumulative amount up to them reaches a daily-cumulative rule
-    (``cumulative_reached`` of ``window_aggregates``): event pk -> the ids of those rules; an
+    (``cumulative_reached`` of the day's sums): event pk -> the ids of those rules; an
     event that reaches none is left out. On PostgreSQL the thresholds are compared in the
     query, which sends back only those events (a batch's thousand sums were a tenth of its
     Python time). ONE query."""
@@ -224,17 +205,15 @@ def _aggregates_orm(events, window_rules, usd_factors) -> dict[int, dict]:
     return out
 
 
-def _decimal(value) -> Decimal:
-    return value if value.__class__ is Decimal else Decimal(str(value))
-
-
 def cumulative_reached(rule: EventRule, totals: dict) -> bool:
-    cny = totals.get(f"rule_{rule.id}") or ZERO
-    if rule.threshold is not None and _decimal(cny) >= rule.threshold:
+    """Whether the day's sums of ``_aggregates_orm`` reach the rule (``_reached_sql`` says the
+    same in SQL)."""
+    cny = totals.get(f"rule_{rule.pk}") or Decimal(0)
+    if rule.threshold is not None and Decimal(str(cny)) >= rule.threshold:
         return True
-    usd = totals.get(f"rule_{rule.id}_usd")
+    usd = totals.get(f"rule_{rule.pk}_usd")
     if usd is None:
         return False
     if rule.usd_threshold is not None:
-        return _decimal(usd) >= rule.usd_threshold
+        return Decimal(str(usd)) >= rule.usd_threshold
     return False

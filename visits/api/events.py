@@ -120,6 +120,7 @@ ACCOUNT_NUMBER_RE = re.compile(r"^[A-Za-z0-9-]{1,32}\Z")
 EVENT_FIELDS = {"event_id", "type", "account_number", "occurred_at", "data"}
 TXN_FIELDS = {"amount", "currency", "direction", "channel", "kind"}
 TXN_CHANNELS = {"counter", "atm", "online", "mobile", "pos"}
+DIRECTIONS = frozenset({"in", "out"})
 # Computed once: an enum's ``values`` builds a new list on each call (twice per event).
 EVENT_TYPES = frozenset(EventType.values)
 TXN_KINDS = frozenset(TxnKind.values)
@@ -158,7 +159,7 @@ def _data_errors(event_type: str, data) -> tuple[dict, dict]:
         if not isinstance(currency, str) or not validators.CURRENCY_RE.match(currency):
             errors["currency"] = [str(_("币种应为3位大写字母代码，例如 CNY。"))]
         checks = (
-            ("direction", {"in", "out"}),
+            ("direction", DIRECTIONS),
             ("channel", TXN_CHANNELS),
             ("kind", TXN_KINDS),
         )
@@ -216,13 +217,15 @@ def event_parse(raw, *, latest: dt.datetime | None = None) -> tuple[dict | None,
     fields except ``account``. ``latest``: the latest ``occurred_at`` accepted (default: a day
     from now; a batch works it out once)."""
     latest = latest or _latest_occurred_at()
-    parsed = _valid_transaction(raw, latest, latest.timestamp())
-    if parsed is not None:
-        return parsed, {}
-    return _event_checked(raw, latest)
+    return _parsed(raw, latest, latest.timestamp())
 
 
-DIRECTIONS = frozenset({"in", "out"})
+def _parsed(raw, latest: dt.datetime, latest_ts: float) -> tuple[dict | None, dict]:
+    """``event_parse`` with the latest time accepted also as a timestamp (once a batch)."""
+    fast = _valid_transaction(raw, latest, latest_ts)
+    return (fast, {}) if fast is not None else _event_checked(raw, latest)
+
+
 TRANSACTION = EventType.TRANSACTION.value
 # A time at least this far inside [EARLIEST, latest] (in seconds since 1970) is in range for
 # certain, whatever the rounding of a float; nearer the bounds the datetimes are compared.
@@ -352,12 +355,7 @@ def events_from_payload(raws: list) -> list[tuple[EventInput | None, dict]]:
     """Validates every event (one query for all their accounts); (input, errors) per event."""
     latest = _latest_occurred_at()
     latest_ts = latest.timestamp()
-    parsed = [
-        (fast, {})
-        if (fast := _valid_transaction(raw, latest, latest_ts)) is not None
-        else _event_checked(raw, latest)
-        for raw in raws
-    ]
+    parsed = [_parsed(raw, latest, latest_ts) for raw in raws]
     numbers = {p["account_number"] for p, _e in parsed if p is not None}
     currencies = {p["fields"]["currency"] for p, _e in parsed if p and "currency" in p["fields"]}
     # One query, and only for a foreign currency: an amount in a currency without a reference
