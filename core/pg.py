@@ -1,4 +1,5 @@
-"""PostgreSQL plumbing shared by the set-based statements (event ingestion, its windows).
+"""PostgreSQL plumbing shared by the set-based statements (event ingestion, its windows, the
+updates of many rows).
 
 ``pg_array`` writes a list as PostgreSQL's text form of an array, one string parameter that
 the statement casts (``%s::bigint[]``, ``%s::text[]``, ``%s::timestamptz[]``). psycopg2 sends
@@ -12,6 +13,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from decimal import Decimal
+
+from django.db import connection
 
 
 def _escaped(text: str) -> str:
@@ -53,3 +56,39 @@ def pg_array(values: Iterable) -> str:
     if kinds == {datetime.datetime}:
         return '{"' + '","'.join([value.isoformat() for value in values]) + '"}'
     return "{" + ",".join([_element(value) for value in values]) + "}"
+
+
+def rows_update(objs: list, fields: list[str]) -> int:
+    """Saves ``fields`` of model instances (all of one model) in ONE statement on PostgreSQL,
+    ``UPDATE ... FROM unnest(<one array per field>)``; elsewhere through ``bulk_update``. No
+    signals, like ``bulk_update``. Django's ``bulk_update`` builds a CASE WHEN per field and
+    row, and resolving those expressions cost 4 ms of Python for ten visits joined by a batch
+    of events. Returns the number of rows updated."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        return model._default_manager.bulk_update(objs, fields, batch_size=500)
+    meta = model._meta
+    pk = meta.pk
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    arrays = [f"%s::{pk.db_type(connection)}[]"]
+    params = [pg_array([pk.get_db_prep_value(obj.pk, connection) for obj in objs])]
+    for field in columns:
+        arrays.append(f"%s::{field.db_type(connection)}[]")
+        params.append(
+            pg_array(
+                [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objs]
+            )
+        )
+    names = ["pk", *(f"v{i}" for i in range(len(columns)))]
+    sets = ", ".join(f"{quote(field.column)} = u.v{i}" for i, field in enumerate(columns))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} t SET {sets} "
+            f"FROM unnest({', '.join(arrays)}) AS u({', '.join(names)}) "
+            f"WHERE t.{quote(pk.column)} = u.pk",
+            params,
+        )
+        return cursor.rowcount

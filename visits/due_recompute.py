@@ -13,6 +13,7 @@ from collections import defaultdict
 
 from core.calendar import BusinessCalendar, Due
 from core.calendar_plans import register_recompute
+from core.pg import rows_update
 from visits.models import Visit, VisitKind, VisitTrigger
 from visits.rules import due_from, new_account_due
 
@@ -51,7 +52,7 @@ def visit_dues_recompute(calendar: BusinessCalendar) -> int:
             continue
         visit.due_at, visit.due_provisional = new.at, new.provisional
         changed.append(visit)
-    Visit.objects.bulk_update(changed, ["due_at", "due_provisional"], batch_size=500)
+    rows_update(changed, ["due_at", "due_provisional"])
     return len(changed)
 
 

@@ -26,7 +26,7 @@ from accounts.services import accounts_close
 from core.audit import audit
 from core.audit_actions import AuditAction
 from core.calendar import BusinessCalendar, Due
-from core.pg import pg_array
+from core.pg import pg_array, rows_update
 from visits.bursts import Burst, burst_windows
 from visits.currencies import reaches_threshold, reference_rates
 from visits.event_store import StoredEvent
@@ -519,10 +519,9 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
                 channel=w.channel,
             )
             visits[(visit.account_id, visit.kind)] = joined
-    if to_update:
-        Visit.objects.bulk_update(
-            to_update, ["due_at", "due_provisional", "priority", "suspected_fraud", "updated_at"]
-        )
+    rows_update(
+        to_update, ["due_at", "due_provisional", "priority", "suspected_fraud", "updated_at"]
+    )
     triggers = []
     for w in wanted:
         # The batch's own events, then the other transactions of a burst's window.
