@@ -32,7 +32,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from accounts.models import AccountEvent, EventKey
-from core.pg import pg_array
+from core.pg import isoformats, pg_array
 from visits.models import TransactionCheck, VisitTrigger
 
 logger = logging.getLogger(__name__)
@@ -239,15 +239,25 @@ def _copy_text(value) -> str:
     return _copy_text(_as_text(value))
 
 
+def _json_text(value) -> str:
+    """JSON of a dict or list: orjson, or ``_as_text``'s slower path for what orjson refuses."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _as_text(value)
+
+
 _AS_IS = {str}  # text without escapes: the value is the field
 _WRITERS = {  # the other kinds of value a column of one kind holds, in COPY's text form
     int: str,
     Decimal: str,
     datetime.datetime: datetime.datetime.isoformat,
     datetime.date: datetime.date.isoformat,
-    dict: _as_text,  # JSON
-    list: _as_text,
+    dict: _json_text,
+    list: _json_text,
 }
+# Kinds whose text has no character COPY escapes (digits, signs, points, dates and times).
+_PLAIN = {int, Decimal, datetime.datetime, datetime.date}
 
 
 def _copy_column(values: list) -> list[str]:
@@ -261,12 +271,16 @@ def _copy_column(values: list) -> list[str]:
     kinds = {value.__class__ for value in values} - {type(None)}
     if kinds <= _AS_IS:
         text = values
+    elif kinds == {datetime.datetime} and None not in values:
+        text = isoformats(values)
     elif len(kinds) == 1 and (writer := _WRITERS.get(next(iter(kinds)))) is not None:
         text = [value if value is None else writer(value) for value in values]
     else:
         return [_copy_text(value) for value in values]
     has_null = None in text
-    if _COPY_SPECIAL.search("".join([v for v in text if v is not None] if has_null else text)):
+    if not kinds <= _PLAIN and _COPY_SPECIAL.search(
+        "".join([v for v in text if v is not None] if has_null else text)
+    ):
         return [_copy_text(value) for value in values]
     return ["\\N" if value is None else value for value in text] if has_null else text
 

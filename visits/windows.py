@@ -32,11 +32,21 @@ def _in_scope(events, rules, rates, concerned):
     if concerned is not None and window_rules:
         windowed = {r.id for r in window_rules}
         kept, used = [], set()
+        # ``concerned`` answers with one list per (account type, kind), the same object for
+        # every event of that scope: its window rules are worked out once per list (kept here
+        # with the list, so that no other list can take its address while this runs).
+        windowed_of: dict[int, tuple[Sequence[EventRule], list[int]]] = {}
         for event in events:
-            mine = [r.id for r in concerned(event) if r.id in windowed]
+            candidates = concerned(event)
+            known = windowed_of.get(id(candidates))
+            if known is None:
+                mine = [r.id for r in candidates if r.id in windowed]
+                windowed_of[id(candidates)] = (candidates, mine)
+                used.update(mine)
+            else:
+                mine = known[1]
             if mine:
                 kept.append(event)
-                used.update(mine)
         events = kept
         window_rules = [r for r in window_rules if r.id in used]
     usd_factors = {
