@@ -428,12 +428,7 @@ def apply_events_explained(
             for event, _rule in wanted[(account_id, _kind)].events:
                 result[event.pk].append(visit)
         if flagged:
-            # Bounded by time as well, so that only the partitions that hold them are read.
-            AccountEvent.objects.filter(
-                pk__in={pk for pk, _at in flagged},
-                occurred_at__gte=min(at for _pk, at in flagged),
-                occurred_at__lte=max(at for _pk, at in flagged),
-            ).update(flagged=True)
+            _events_flag(flagged)
         if closing:
             _cancel_open_visits(closing)
         if closed_by_event:
@@ -446,6 +441,43 @@ def apply_events_explained(
     return Applied(result, skipped)
 
 
+def _events_flag(flagged: list[tuple[int, datetime]]) -> None:
+    """Marks these events (pk, occurred_at) flagged, bounded by time as well, so that only the
+    partitions that hold them are read (on PostgreSQL a written statement, as below)."""
+    pks = sorted({pk for pk, _at in flagged})
+    earliest = min(at for _pk, at in flagged)
+    latest = max(at for _pk, at in flagged)
+    if connection.vendor != "postgresql":
+        AccountEvent.objects.filter(
+            pk__in=pks, occurred_at__gte=earliest, occurred_at__lte=latest
+        ).update(flagged=True)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AccountEvent._meta.db_table} SET flagged = true "
+            "WHERE id = ANY(%s::bigint[]) AND occurred_at >= %s AND occurred_at <= %s",
+            [pg_array(pks), earliest, latest],
+        )
+
+
+def _open_visits_locked(account_ids: set[int], kinds: set[str]):
+    """The open visits of these accounts and kinds, locked FOR UPDATE in id order (one locking
+    order for every process: no deadlock between batches). On PostgreSQL one written statement
+    with array parameters: the ORM took a millisecond of Python to build it, for a batch."""
+    if connection.vendor != "postgresql":
+        return (
+            Visit.objects.open()
+            .select_for_update()
+            .filter(account_id__in=account_ids, kind__in=kinds)
+            .order_by("pk")
+        )
+    return Visit.objects.raw(
+        f"SELECT * FROM {Visit._meta.db_table} WHERE account_id = ANY(%s::bigint[]) "
+        "AND kind = ANY(%s::text[]) AND status = ANY(%s::text[]) ORDER BY id FOR UPDATE",
+        [pg_array(sorted(account_ids)), pg_array(sorted(kinds)), pg_array(OPEN_VISIT_STATUSES)],
+    )
+
+
 def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
     """Create the missing visits in one bulk insert and join the open ones (earliest due,
     highest priority, fraud sticks), then add every trigger in one bulk insert."""
@@ -454,10 +486,7 @@ def _open_or_join_all(wanted: list[_Wanted]) -> dict[tuple[int, str], Visit]:
     now = timezone.now()
     open_visits = {
         (v.account_id, v.kind): v
-        for v in Visit.objects.open()
-        .select_for_update()
-        .filter(account_id__in={w.account.pk for w in wanted}, kind__in={w.kind for w in wanted})
-        .order_by("pk")  # one locking order for every process: no deadlock between batches
+        for v in _open_visits_locked({w.account.pk for w in wanted}, {w.kind for w in wanted})
     }
     to_create, to_update, visits = [], [], {}
     for w in wanted:
