@@ -45,6 +45,7 @@ SMALL, BIG = (1_000, 10_000) if QUICK else (10_000, 100_000)
 ACCOUNTS = VISITS // 4  # (account, kind) pairs are then all distinct: no open-visit clash
 CUSTOMERS = max(ACCOUNTS // 2, 1)
 AGENTS = 60
+SEEN = "(now() - interval '15 minutes')"  # where the seeded history ends (see seed())
 BRANCHES = 12
 
 
@@ -163,8 +164,15 @@ def seed() -> None:
         },
     )
     # Visit g: account g mod ACCOUNTS, kind g div ACCOUNTS (so no two open visits share an
-    # account and kind); due over the last year; 80 % completed, the rest open.
+    # account and kind); due over the last year; 80 % completed, the rest open. The history
+    # ends a quarter of an hour before the seed (SEEN): nothing in it was done in the minutes
+    # before the measurement, as on a quiet moment of a working day, and nothing is completed
+    # or attempted in the future. (A seed stamped with its own time looked to the dashboard
+    # like a million visits changed in the last minutes, a bulk change: it then reads today
+    # live, or corrects today visit by visit, and the figure is that of a busy moment.)
     kinds = "(ARRAY['new_account','periodic','special_event','follow_up'])"
+    completed = f"{SEEN} - ((g % 365) || ' days')::interval - ((g % 7) || ' hours')::interval"
+    created = f"{SEEN} - ((g % 365 + 5) || ' days')::interval"
     visit_cols, visit_vals = _defaults_sql(
         Visit,
         {
@@ -173,10 +181,11 @@ def seed() -> None:
             "kind": f"{kinds}[1 + (g / {ACCOUNTS}) % 4]",
             "status": "CASE WHEN g % 10 < 8 THEN 'completed' WHEN g % 10 = 8 THEN 'assigned' ELSE 'pending' END",
             "assigned_to_id": f"CASE WHEN g % 10 < 9 THEN ({agent_ids})[1 + g % {AGENTS}] END",
-            "due_at": "now() - ((g % 365) || ' days')::interval + ((g % 600) || ' minutes')::interval",
-            "completed_at": "CASE WHEN g % 10 < 8 THEN now() - ((g % 365) || ' days')::interval - ((g % 7 - 2) || ' hours')::interval END",
-            "created_at": "now() - ((g % 365 + 5) || ' days')::interval",
-            "updated_at": "now()",
+            "due_at": f"{SEEN} - ((g % 365) || ' days')::interval + ((g % 600) || ' minutes')::interval",
+            "completed_at": f"CASE WHEN g % 10 < 8 THEN {completed} END",
+            "created_at": created,
+            # Last changed when completed, or when created (still open).
+            "updated_at": f"CASE WHEN g % 10 < 8 THEN {completed} ELSE {created} END",
         },
     )
     record_cols, record_vals = _defaults_sql(
@@ -197,7 +206,7 @@ def seed() -> None:
             "visit_id": "v.id",
             "channel": "'phone'",
             "agent_id": "v.assigned_to_id",
-            "started_at": "v.due_at - interval '3 hours'",
+            "started_at": f"LEAST(v.due_at - interval '3 hours', {SEEN})",
             "outcome": "CASE WHEN v.status = 'completed' THEN 'reached' ELSE 'no_answer' END",
         },
     )
