@@ -14,11 +14,8 @@ CNY = "CNY"
 USD = "USD"
 
 
-CNY_CODES = ("", CNY)  # events registered at the counter carry no currency
-
-
 def is_cny(currency: str) -> bool:
-    return currency in CNY_CODES
+    return currency in ("", CNY)  # events registered at the counter carry no currency
 
 
 def reference_rates() -> dict[str, Decimal]:
@@ -72,7 +69,7 @@ def is_small(
         return False
     if rule.threshold is None:
         return True
-    if currency in CNY_CODES:  # most of a batch: compared as it is
+    if is_cny(currency):  # most of a batch: compared as it is
         return amount < rule.threshold
     cny = cny_equivalent(amount, currency, rates)
     return cny is not None and cny < rule.threshold

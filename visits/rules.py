@@ -443,7 +443,8 @@ def apply_events_explained(
 
 def _events_flag(flagged: list[tuple[int, datetime]]) -> None:
     """Marks these events (pk, occurred_at) flagged, bounded by time as well, so that only the
-    partitions that hold them are read (on PostgreSQL a written statement, as below)."""
+    partitions that hold them are read. On PostgreSQL one written statement with an array
+    parameter (as ``_open_visits_locked``)."""
     pks = sorted({pk for pk, _at in flagged})
     earliest = min(at for _pk, at in flagged)
     latest = max(at for _pk, at in flagged)

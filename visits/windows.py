@@ -140,6 +140,9 @@ def _window_sql(events, window_rules, usd_factors) -> tuple[str, list, list[tupl
 
 
 def _aggregates_sql(events, window_rules, usd_factors) -> dict[int, dict]:
+    """The window sums themselves (``_aggregates_orm``'s shape), from the statement that
+    ``_reached_sql`` compares with the thresholds: what tests/visits/test_windows.py holds
+    equal to the Python summation. Ingestion uses ``_reached_sql``."""
     body, params, columns = _window_sql(events, window_rules, usd_factors)
     names, selected = [], []
     for name, _rule, cny, usd in columns:
