@@ -8,7 +8,14 @@ class CoreConfig(AppConfig):
     verbose_name = _("基础")
 
     def ready(self):
+        from django.db.models import ForeignKey, IntegerField
+
+        from core.lookups import InArray
         from core.schedules import schedules_sync
+
+        # AutoField, BigAutoField, BigIntegerField and the other integer fields inherit it.
+        IntegerField.register_lookup(InArray)
+        ForeignKey.register_lookup(InArray)
 
         # After the last app's migrations, so django_celery_beat's tables exist.
         post_migrate.connect(schedules_sync, dispatch_uid="core.schedules_sync")

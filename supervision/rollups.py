@@ -196,8 +196,9 @@ def activity_per_visit(
     attempts = ContactAttempt.objects.filter(started_at__gte=start, started_at__lt=end)
     records = VisitRecord.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
     if visit_ids is not None:
-        attempts = attempts.filter(visit_id__in=visit_ids)
-        records = records.filter(visit_id__in=visit_ids)
+        visit_ids = frozenset(visit_ids)  # one array parameter each (core.lookups)
+        attempts = attempts.filter(visit_id__in_array=visit_ids)
+        records = records.filter(visit_id__in_array=visit_ids)
     branch = "visit_id" if branch_of is not None else "visit__branch_id"
 
     def branch_id(value: int) -> int:
@@ -303,12 +304,14 @@ def activity_today_delta(
     counted = {
         visit_id: (branch_id, rest)
         for visit_id, branch_id, *rest in ActivityVisitDay.objects.filter(
-            day=today, visit_id__in=changed
+            day=today, visit_id__in_array=frozenset(changed)
         ).values_list("visit_id", "branch_id", *FIGURES)
     }
     branch_of = {visit_id: branch_id for visit_id, (branch_id, _rest) in counted.items()}
     if uncounted := [pk for pk in changed if pk not in branch_of]:
-        branch_of.update(Visit.objects.filter(pk__in=uncounted).values_list("pk", "branch_id"))
+        branch_of.update(
+            Visit.objects.filter(pk__in_array=frozenset(uncounted)).values_list("pk", "branch_id")
+        )
     mine = [pk for pk in changed if branch_of.get(pk) in scope]
     if not mine:
         return delta
