@@ -3,13 +3,15 @@
     .venv/bin/python bench/api_ingest.py [--quick] [--events 200000] [--workers 3] [--clients 4]
 
 On PostgreSQL (database ``<DATABASE_URL's name>_api``, see ``_harness.bench_database_url``,
-dropped and created afresh), with gunicorn on 127.0.0.1:
-posts N transaction events in batches of 1,000 through ``POST /api/v1/events/batch`` (about 1 %
-of them large cash withdrawals that match the large-transaction rules), prints events per
-second, then COPYs the same rows into a fresh copy of the events table (same indexes and
-constraints; three times, the median kept) and prints the ratio. Each timed phase (the API,
-each COPY, the floor) starts after a CHECKPOINT, so that none pays for writing out the one
-before. The last line:
+dropped and created afresh), with gunicorn on 127.0.0.1, in three rounds: posts N transaction
+events (new event ids each round) in batches of 1,000 through ``POST /api/v1/events/batch``
+(about 1 % of them large cash withdrawals that match the large-transaction rules), then COPYs
+the same rows into a fresh copy of the events table (same indexes and constraints). Events per
+second and API time / COPY time are the medians of the rounds: on the shared 2-core machine the
+same COPY took 2.5 s in one run and 4.3 s in another, and one API phase next to one COPY
+measured at another moment gave ratios from 3.3 to 5.6 for the same code. Each timed phase
+(each round's API and COPY, the floor) starts after a CHECKPOINT, so that none pays for
+writing out the one before. The last line:
 ``RESULT ingest events_per_s=<x> api_vs_copy=<API time / COPY time>``.
 """
 
@@ -22,6 +24,7 @@ import io
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -113,9 +116,10 @@ def manage(*args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
-def make_events(n: int, now: dt.datetime) -> list[dict]:
+def make_events(n: int, now: dt.datetime, prefix: str = "BENCH-") -> list[dict]:
     """Transfers of 1,000-5,000 yuan (under every transfer threshold, above the small-burst
-    ceiling); every 100th a cash withdrawal of 80,000 that matches the large-cash rules."""
+    ceiling); every 100th a cash withdrawal of 80,000 that matches the large-cash rules. Event
+    ids ``<prefix><n>``."""
     events = []
     for i in range(n):
         account = i % ACCOUNTS
@@ -123,7 +127,7 @@ def make_events(n: int, now: dt.datetime) -> list[dict]:
         large = i % 100 == 0
         events.append(
             {
-                "event_id": f"BENCH-{i:08d}",
+                "event_id": f"{prefix}{i:08d}",
                 "type": "transaction",
                 "account_number": f"6222{account:012d}",
                 "occurred_at": occurred.isoformat(),
@@ -196,6 +200,8 @@ def post_all(bodies: list[bytes], key: str, clients: int) -> tuple[float, dict]:
 
 
 COPY_RUNS = 3
+# Rounds of (API, then COPY of the same rows), the ratios their medians: see the docstring.
+ROUNDS = 3
 
 
 def checkpoint() -> None:
@@ -211,10 +217,11 @@ def checkpoint() -> None:
     conn.close()
 
 
-def copy_same_rows(events: list[dict]) -> float:
-    """COPY the rows the API stored (same columns and values) into a fresh table with the
-    events table's indexes and constraints, ``COPY_RUNS`` times (a fresh table and a
-    checkpoint each time); returns the median of the seconds the COPY took."""
+def copy_same_rows(events: list[dict], prefix: str, runs: int = COPY_RUNS) -> tuple:
+    """COPY the rows the API stored for the events of ``prefix`` (same columns and values) into
+    a fresh table with the events table's indexes and constraints, ``runs`` times (a fresh
+    table and a checkpoint each time); returns the median of the seconds the COPY took, the
+    columns, the COPY lines and the (event id, body hash) keys."""
     import psycopg2
 
     conn = psycopg2.connect(f"{pg_url()}/{DB_NAME}")
@@ -225,7 +232,9 @@ def copy_same_rows(events: list[dict]) -> float:
         )
         names = [name for (name,) in cur.fetchall()]
         columns = ", ".join(names)
-        cur.execute(f"SELECT {columns} FROM accounts_accountevent WHERE event_id LIKE 'BENCH-%%'")
+        cur.execute(
+            f"SELECT {columns} FROM accounts_accountevent WHERE event_id LIKE %s", [prefix + "%"]
+        )
         rows = cur.fetchall()
         assert len(rows) == len(events), (len(rows), len(events))
         buffer = io.StringIO()
@@ -247,8 +256,8 @@ def copy_same_rows(events: list[dict]) -> float:
         conn.commit()
         text = buffer.getvalue()
         lines = text.splitlines(keepends=True)
-        runs = []
-        for _run in range(COPY_RUNS):
+        seconds = []
+        for _run in range(runs):
             cur.execute("DROP TABLE IF EXISTS bench_event_copy")
             cur.execute("CREATE TABLE bench_event_copy (LIKE accounts_accountevent INCLUDING ALL)")
             conn.commit()
@@ -256,14 +265,13 @@ def copy_same_rows(events: list[dict]) -> float:
             start = time.perf_counter()
             cur.copy_expert(f"COPY bench_event_copy ({columns}) FROM STDIN", io.StringIO(text))
             conn.commit()
-            runs.append(time.perf_counter() - start)
+            seconds.append(time.perf_counter() - start)
             cur.execute("SELECT count(*) FROM bench_event_copy")
             assert cur.fetchone()[0] == len(events)
         cur.execute("DROP TABLE bench_event_copy")
         conn.commit()
     conn.close()
-    print("COPY runs: " + ", ".join(f"{r:.2f} s" for r in runs))
-    return sorted(runs)[len(runs) // 2], columns, lines, keys
+    return statistics.median(seconds), columns, lines, keys
 
 
 def floor_per_batch(columns: str, lines: list[str], keys: list, clients: int) -> float:
@@ -346,11 +354,6 @@ def main(argv: list[str] | None = None) -> int:
         if line.startswith("KEY=")
     )
     now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(microsecond=0)
-    events = make_events(args.events, now)
-    bodies = [
-        json.dumps({"events": events[i : i + BATCH]}, ensure_ascii=False).encode()
-        for i in range(0, len(events), BATCH)
-    ]
     log(f"gunicorn: {args.workers} workers on 127.0.0.1:{PORT}")
     server = subprocess.Popen(
         [
@@ -369,30 +372,48 @@ def main(argv: list[str] | None = None) -> int:
         env=env(),
         start_new_session=True,
     )
+    rounds = []  # (API seconds, COPY seconds) of each round
     try:
         wait_for_server()
-        checkpoint()
-        log(f"posting {len(events)} events in {len(bodies)} batches, {args.clients} connections")
-        elapsed, counts = post_all(bodies, key, args.clients)
+        for number in range(ROUNDS):
+            prefix = f"BENCH-{number}-"
+            events = make_events(args.events, now, prefix)
+            bodies = [
+                json.dumps({"events": events[i : i + BATCH]}, ensure_ascii=False).encode()
+                for i in range(0, len(events), BATCH)
+            ]
+            checkpoint()
+            log(
+                f"round {number + 1}: posting {len(events)} events in {len(bodies)} batches, "
+                f"{args.clients} connections"
+            )
+            elapsed, counts = post_all(bodies, key, args.clients)
+            if counts.get(201, 0) != len(events):
+                raise SystemExit(f"not every event was created: {counts}")
+            copy_seconds, columns, lines, keys = copy_same_rows(events, prefix, runs=1)
+            rounds.append((elapsed, copy_seconds))
+            print(
+                f"round {number + 1}: API {elapsed:.1f} s = {len(events) / elapsed:,.0f} events/s; "
+                f"COPY of the same rows {copy_seconds:.2f} s; API / COPY "
+                f"{elapsed / copy_seconds:.2f}",
+                flush=True,
+            )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    if counts.get(201, 0) != len(events):
-        raise SystemExit(f"not every event was created: {counts}")
-    api_rate = len(events) / elapsed
     visits = manage(
         "shell",
         "--no-imports",
         "-c",
         "from visits.models import Visit; print(Visit.objects.filter(kind='special_event').count())",
     ).strip()
+    elapsed = statistics.median(api for api, _copy in rounds)
+    api_rate = len(events) / elapsed
+    ratio = statistics.median(api / copy for api, copy in rounds)
     print(
-        f"API: {len(events)} events in {elapsed:.1f} s = {api_rate:,.0f} events/s "
+        f"API: median {elapsed:.1f} s for {len(events)} events = {api_rate:,.0f} events/s "
         f"(special-event visits opened: {visits})"
     )
-    copy_seconds, columns, lines, keys = copy_same_rows(events)
-    copy_rate = len(events) / copy_seconds
-    print(f"COPY: {len(events)} rows in {copy_seconds:.2f} s = {copy_rate:,.0f} rows/s")
     floor_seconds = floor_per_batch(columns, lines, keys, args.clients)
     print(
         f"floor (keys claimed + COPY, one transaction per batch of {BATCH}, "
@@ -400,12 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(events) / floor_seconds:,.0f} events/s; API / floor: {elapsed / floor_seconds:.2f}"
     )
     print(f"target >= 10,000 events/s: {'met' if api_rate >= 10_000 else 'NOT met'}")
-    print(f"time API / COPY: {elapsed / copy_seconds:.2f} (target <= 5)")
-    print(
-        _harness.result_line(
-            "ingest", events_per_s=round(api_rate), api_vs_copy=elapsed / copy_seconds
-        )
-    )
+    print(f"time API / COPY: median of the rounds {ratio:.2f} (target <= 5)")
+    print(_harness.result_line("ingest", events_per_s=round(api_rate), api_vs_copy=ratio))
     return 0
 
 
