@@ -34,14 +34,10 @@ class InArray(Lookup):
                 raise TypeError(f"in_array takes integers, not {type(value).__name__}")
         return [int(value) for value in values]
 
-    def get_db_prep_lookup(self, value, connection):
-        return "%s", [value]
-
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         if connection.vendor == "postgresql":
-            sql_type = self.lhs.output_field.cast_db_type(connection) or "bigint"
-            if "serial" in sql_type:  # an AutoField's column type is its integer type
-                sql_type = "bigint"
+            # integer, bigint or smallint (an AutoField casts to its integer type)
+            sql_type = self.lhs.output_field.cast_db_type(connection)
             return f"{lhs} = ANY(%s::{sql_type}[])", [*lhs_params, pg_array(self.rhs)]
         return f"{lhs} IN (SELECT value FROM json_each(%s))", [*lhs_params, json.dumps(self.rhs)]
