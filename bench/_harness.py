@@ -615,9 +615,9 @@ def interleaved_medians(reference, measured, rounds: int, *, per_round: int = 1)
     turn, ``per_round`` calls of the reference then one of the measured, ``rounds`` times: a
     ratio of the two then compares calls made at the same moments (a reference call right
     after a page pays for the caches the page used: ``per_round`` > 1 keeps it mostly warm, as
-    when it is measured on its own). On the shared 2-core machine
-    the health endpoint's median moved between 7.4 and 11.6 ms from one run to the next; measured
-    a minute apart from the page, it moved the page's ratio from 4.0 to 7.0."""
+    when it is measured on its own). On the shared 2-core machine the health endpoint's median
+    moved between 7.4 and 11.6 ms from one run to the next; measured a minute apart from the
+    page, it moved the page's ratio from 4.0 to 7.0."""
     reference_times, measured_times = [], []
     for _ in range(rounds):
         for _ in range(per_round):

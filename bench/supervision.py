@@ -245,9 +245,9 @@ def seed() -> None:
 
 
 def busy_dashboard(view) -> float:
-    """The dashboard (median of 5) with BUSY_VISITS of the last 30 days' visits changed in the last ten
-    minutes and half of them called, as agents at work leave them: today's roll-up is then
-    corrected visit by visit (``activity_today_delta``). Done in a transaction rolled back
+    """The dashboard (median of 5) with BUSY_VISITS of the last 30 days' visits changed in the
+    last ten minutes and half of them called, as agents at work leave them: today's roll-up is
+    then corrected visit by visit (``activity_today_delta``). Done in a transaction rolled back
     afterwards (the page reads the primary inside it), so the seeded history stays quiet for
     later runs."""
     from django.db import connection, transaction

@@ -294,7 +294,7 @@ def activity_today_delta(
     )
     if len(rows) > DELTA_MAX_VISITS:
         return None
-    changed = list(set(rows))
+    changed = set(rows)
     delta = [0] * len(FIGURES)
     if not changed:
         return delta
@@ -304,13 +304,13 @@ def activity_today_delta(
     counted = {
         visit_id: (branch_id, rest)
         for visit_id, branch_id, *rest in ActivityVisitDay.objects.filter(
-            day=today, visit_id__in_array=frozenset(changed)
+            day=today, visit_id__in_array=changed
         ).values_list("visit_id", "branch_id", *FIGURES)
     }
     branch_of = {visit_id: branch_id for visit_id, (branch_id, _rest) in counted.items()}
-    if uncounted := [pk for pk in changed if pk not in branch_of]:
+    if uncounted := {pk for pk in changed if pk not in branch_of}:
         branch_of.update(
-            Visit.objects.filter(pk__in_array=frozenset(uncounted)).values_list("pk", "branch_id")
+            Visit.objects.filter(pk__in_array=uncounted).values_list("pk", "branch_id")
         )
     mine = [pk for pk in changed if branch_of.get(pk) in scope]
     if not mine:
