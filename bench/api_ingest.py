@@ -199,7 +199,6 @@ def post_all(bodies: list[bytes], key: str, clients: int) -> tuple[float, dict]:
     return elapsed, counts
 
 
-COPY_RUNS = 3
 # Rounds of (API, then COPY of the same rows), the ratios their medians: see the docstring.
 ROUNDS = 3
 
@@ -217,11 +216,11 @@ def checkpoint() -> None:
     conn.close()
 
 
-def copy_same_rows(events: list[dict], prefix: str, runs: int = COPY_RUNS) -> tuple:
+def copy_same_rows(events: list[dict], prefix: str) -> tuple:
     """COPY the rows the API stored for the events of ``prefix`` (same columns and values) into
-    a fresh table with the events table's indexes and constraints, ``runs`` times (a fresh
-    table and a checkpoint each time); returns the median of the seconds the COPY took, the
-    columns, the COPY lines and the (event id, body hash) keys."""
+    a fresh table with the events table's indexes and constraints, after a checkpoint; returns
+    the seconds the COPY took, the columns, the COPY lines and the (event id, body hash)
+    keys."""
     import psycopg2
 
     conn = psycopg2.connect(f"{pg_url()}/{DB_NAME}")
@@ -256,22 +255,20 @@ def copy_same_rows(events: list[dict], prefix: str, runs: int = COPY_RUNS) -> tu
         conn.commit()
         text = buffer.getvalue()
         lines = text.splitlines(keepends=True)
-        seconds = []
-        for _run in range(runs):
-            cur.execute("DROP TABLE IF EXISTS bench_event_copy")
-            cur.execute("CREATE TABLE bench_event_copy (LIKE accounts_accountevent INCLUDING ALL)")
-            conn.commit()
-            checkpoint()
-            start = time.perf_counter()
-            cur.copy_expert(f"COPY bench_event_copy ({columns}) FROM STDIN", io.StringIO(text))
-            conn.commit()
-            seconds.append(time.perf_counter() - start)
-            cur.execute("SELECT count(*) FROM bench_event_copy")
-            assert cur.fetchone()[0] == len(events)
+        cur.execute("DROP TABLE IF EXISTS bench_event_copy")
+        cur.execute("CREATE TABLE bench_event_copy (LIKE accounts_accountevent INCLUDING ALL)")
+        conn.commit()
+        checkpoint()
+        start = time.perf_counter()
+        cur.copy_expert(f"COPY bench_event_copy ({columns}) FROM STDIN", io.StringIO(text))
+        conn.commit()
+        seconds = time.perf_counter() - start
+        cur.execute("SELECT count(*) FROM bench_event_copy")
+        assert cur.fetchone()[0] == len(events)
         cur.execute("DROP TABLE bench_event_copy")
         conn.commit()
     conn.close()
-    return statistics.median(seconds), columns, lines, keys
+    return seconds, columns, lines, keys
 
 
 def floor_per_batch(columns: str, lines: list[str], keys: list, clients: int) -> float:
@@ -390,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             elapsed, counts = post_all(bodies, key, args.clients)
             if counts.get(201, 0) != len(events):
                 raise SystemExit(f"not every event was created: {counts}")
-            copy_seconds, columns, lines, keys = copy_same_rows(events, prefix, runs=1)
+            copy_seconds, columns, lines, keys = copy_same_rows(events, prefix)
             rounds.append((elapsed, copy_seconds))
             print(
                 f"round {number + 1}: API {elapsed:.1f} s = {len(events) / elapsed:,.0f} events/s; "

@@ -172,8 +172,10 @@ with connection.cursor() as cursor:
                        "AND e.event_id NOT LIKE 'H%%'", [since])
         cursor.execute("DELETE FROM accounts_accountevent WHERE occurred_at >= %s "
                        "AND event_id NOT LIKE 'H%%'", [since])
+        out["cleared_events"] = cursor.rowcount
         cursor.execute("DELETE FROM accounts_eventkey")
-        out["cleared_runs"] = Visit.objects.exclude(reason="bench-events").delete()[0]
+        out["cleared_visits"] = Visit.objects.exclude(reason="bench-events").delete()[1].get(
+            "visits.Visit", 0)
     if mode in ("seed", "purge"):
         # The month past retention, seeded again when a previous run purged it.
         old = bench._month_start(today, -bench.MONTHS - 1)
@@ -262,6 +264,10 @@ def main() -> int:
         log(f"seeded in {seeded['seeded_s']:.0f} s")
     else:
         log(f"reused the seeded store ({seeded['stored_before']:,} events)")
+    log(
+        f"put back to the seeded events: {seeded['cleared_events']:,} events and "
+        f"{seeded['cleared_visits']:,} visits of earlier runs deleted"
+    )
     log(f"empty store {EMPTY_URL.rsplit('/', 1)[1]}: recreate")
     recreate(EMPTY_URL)
     # Rounds in alternating order (empty, full), (full, empty), ...: whatever else the machine

@@ -203,7 +203,7 @@ def _against_health(client, url: str) -> tuple[float, float, int, int]:
     return page * 1000, health * 1000, len(ctx.captured_queries), response.status_code
 
 
-def measure() -> list[str]:
+def measure() -> tuple[list[str], float, float]:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -272,18 +272,16 @@ def measure() -> list[str]:
         f"next visit (claim):{claim_ms:7.2f} ms median, {claim_q} queries, "
         f"ratio to health {claim_ms / health_ms:.1f}",
     ]
-    return lines
+    return lines, worklist_ms / health_ms, screen_ms / screen_health
 
 
 def main() -> int:
     ensure_database()
     setup_django()
     seed()
-    lines = measure()
+    lines, worklist, screen = measure()
     for line in lines:
         print(line)
-    worklist = float(lines[1].split("ratio to health ")[1])
-    screen = float(lines[4].split("ratio to health ")[1].split()[0])
     print(f"on {VISITS:,} visits ({VISITS // OPEN_SHARE:,} open); targets <= 5")
     print(
         _harness.result_line("workspace", worklist_vs_health=worklist, call_screen_vs_health=screen)
